@@ -1,0 +1,368 @@
+//! Load generator for Media Streams: many concurrent calls over WebSockets
+//! on loopback to an in-process server (the 2 cores are shared by the
+//! server and the load), each stream sending 20 ms μ-law frames at
+//! real-time pace and playing the server's audio back on its own clock,
+//! returning marks as Twilio does.
+//!
+//! Every call runs the `feature-feedback-stream` flow: it listens to the
+//! greeting and the first question, *says* its answer (speech from the
+//! fixtures, transcribed by an in-process fake recogniser), keys the
+//! rating as an in-band DTMF tone (generated here), and hears the goodbye.
+//! Streams start calls back to back until the time is up.
+//!
+//! `cargo bench --bench media_streams` — environment knobs:
+//! `BENCH_STREAMS` (concurrency levels, default `250,500,1000`),
+//! `BENCH_SECONDS` per level (default 60).
+//!
+//! Reported per level: calls finished and answers stored as expected; the
+//! server's frame lateness (a caller frame processed more than 20 ms after
+//! it was due, by the provider timestamps); and CPU time (server and load
+//! generator together) per stream-second.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Json;
+use axum::routing::post;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use dialback::config::{Clock, MediaSettings, Numbers, Settings, SttBackend, TtsBackend};
+use dialback::http::Application;
+use dialback::http::media_ws::stats;
+use dialback::media::codec::encode_all;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+fn env<T: std::str::FromStr>(key: &str, default: T) -> T {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Base64 payloads of 20 ms frames, computed once for every stream.
+struct Audio {
+    silence: String,
+    /// 1.5 s of Mandarin speech, then 1 s of silence.
+    answer: Vec<String>,
+    /// The key `5`: 100 ms of tone, 100 ms of silence.
+    five: Vec<String>,
+}
+
+fn frames(samples: &[i16]) -> Vec<String> {
+    samples
+        .chunks(160)
+        .map(|c| {
+            let mut f = c.to_vec();
+            f.resize(160, 0);
+            STANDARD.encode(encode_all(&f))
+        })
+        .collect()
+}
+
+fn audio() -> Audio {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/speech/mandarin.wav"
+    );
+    let mut speech: Vec<i16> = hound::WavReader::open(path)
+        .expect("the speech fixture")
+        .samples::<i16>()
+        .take(12_000)
+        .map(|s| s.unwrap_or(0))
+        .collect();
+    speech.extend(vec![0; 8_000]);
+    let tone: Vec<i16> = (0..800)
+        .map(|i| {
+            let t = i as f32 / 8_000.0;
+            let x = (2.0 * std::f32::consts::PI * 770.0 * t).sin()
+                + (2.0 * std::f32::consts::PI * 1336.0 * t).sin();
+            (x * 7_000.0) as i16
+        })
+        .chain(std::iter::repeat_n(0, 800))
+        .collect();
+    Audio {
+        silence: STANDARD.encode([0xFFu8; 160]),
+        answer: frames(&speech),
+        five: frames(&tone),
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    calls: AtomicU64,
+    client_late: AtomicU64,
+    failures: AtomicU64,
+}
+
+fn cpu_seconds() -> f64 {
+    // utime and stime, fields 14 and 15 of /proc/self/stat, in clock ticks (100/s).
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let f: Vec<u64> = after
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    (f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)) as f64 / 100.0
+}
+
+#[tokio::main]
+async fn main() {
+    let levels: Vec<usize> = std::env::var("BENCH_STREAMS")
+        .unwrap_or_else(|_| "250,500,1000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let seconds: u64 = env("BENCH_SECONDS", 60);
+
+    // The fake recogniser: every utterance is "是的，用过" (yes, tried it).
+    let stt = axum::Router::new().route(
+        "/v1/audio/transcriptions",
+        post(|| async { Json(json!({"text": "是的，用过"})) }),
+    );
+    let stt_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let stt_addr = stt_listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(stt_listener, stt).await });
+
+    let audio = Arc::new(audio());
+    println!(
+        "streams  calls  answers-ok  frames      late>20ms  max-late   cpu/stream-s  client-late"
+    );
+    for &n in &levels {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = Settings::local("127.0.0.1:0".parse().expect("addr"));
+        settings.database_url = format!("sqlite:{}", dir.path().join("bench.db").display());
+        settings.numbers = Numbers {
+            default: Some("feature-feedback-stream".into()),
+            numbers: Default::default(),
+        };
+        settings.clock = Clock::Fixed("2026-11-23T03:00:00Z".parse().expect("time"));
+        settings.media = MediaSettings {
+            tts: TtsBackend::Espeak,
+            stt: Some(SttBackend {
+                url: format!("http://{stt_addr}/v1/audio/transcriptions"),
+                model: "bench".into(),
+                timeout: Duration::from_secs(5),
+            }),
+            speech_api_key: None,
+            recordings_dir: dir.path().join("recordings"),
+        };
+        let app = Application::build(settings).await.expect("server starts");
+        let addr = app.addr();
+        tokio::spawn(app.run_until(std::future::pending()));
+
+        // Warm the prompt cache with one call, so the level measures calls,
+        // not espeak-ng rendering the same texts once.
+        let counters = Arc::new(Counters::default());
+        let sids = Arc::new(std::sync::Mutex::new(Vec::new()));
+        run_stream(
+            addr,
+            audio.clone(),
+            counters.clone(),
+            sids.clone(),
+            Instant::now() + Duration::from_secs(60),
+            1,
+        )
+        .await;
+
+        let s = stats();
+        s.max_lateness_us.store(0, Ordering::Relaxed);
+        let (frames0, late0) = (
+            s.frames.load(Ordering::Relaxed),
+            s.late_frames.load(Ordering::Relaxed),
+        );
+        let counters = Arc::new(Counters::default());
+        let sids = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let cpu0 = cpu_seconds();
+        let started = Instant::now();
+        let end = started + Duration::from_secs(seconds);
+        let mut tasks = Vec::new();
+        for i in 0..n {
+            // Calls arrive over the first 5 s, not all in one instant.
+            let delay = Duration::from_millis((i as u64 * 5_000) / n as u64);
+            let (audio, counters, sids) = (audio.clone(), counters.clone(), sids.clone());
+            tasks.push(tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                run_stream(addr, audio, counters, sids, end, usize::MAX).await
+            }));
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+        let wall = started.elapsed().as_secs_f64();
+        let cpu = cpu_seconds() - cpu0;
+        // Answers: every finished call must have stored tried = yes, ease = 5.
+        let store =
+            dialback::store::connect(&format!("sqlite:{}", dir.path().join("bench.db").display()))
+                .await
+                .expect("store");
+        let sids = sids.lock().map(|s| s.clone()).unwrap_or_default();
+        let mut ok = 0;
+        for sid in &sids {
+            let answers = store.answers(sid).await.unwrap_or_default();
+            let has = |q: &str, v: serde_json::Value| {
+                answers.iter().any(|a| a.question == q && a.value == v)
+            };
+            if has("tried", json!(true)) && has("ease", json!(5)) {
+                ok += 1;
+            }
+        }
+        let frames = s.frames.load(Ordering::Relaxed) - frames0;
+        let late = s.late_frames.load(Ordering::Relaxed) - late0;
+        println!(
+            "{n:7}  {:5}  {ok:10}  {frames:10}  {late:9}  {:6.1} ms  {:8.3} ms  {:11}{}",
+            sids.len(),
+            s.max_lateness_us.load(Ordering::Relaxed) as f64 / 1000.0,
+            cpu * 1000.0 / (n as f64 * wall),
+            counters.client_late.load(Ordering::Relaxed),
+            match counters.failures.load(Ordering::Relaxed) {
+                0 => String::new(),
+                f => format!("  ({f} streams failed)"),
+            }
+        );
+    }
+}
+
+/// Runs calls on fresh sockets until `end` (or `max_calls`); finished call
+/// sids go into `sids`.
+async fn run_stream(
+    addr: std::net::SocketAddr,
+    audio: Arc<Audio>,
+    counters: Arc<Counters>,
+    sids: Arc<std::sync::Mutex<Vec<String>>>,
+    end: Instant,
+    max_calls: usize,
+) {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let mut done = 0;
+    while Instant::now() < end && done < max_calls {
+        let sid = format!("CA{:032x}", NEXT.fetch_add(1, Ordering::Relaxed));
+        match one_call(addr, &audio, &counters, &sid, end).await {
+            Ok(true) => {
+                counters.calls.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut s) = sids.lock() {
+                    s.push(sid);
+                }
+            }
+            Ok(false) => {}
+            Err(e) => {
+                counters.failures.fetch_add(1, Ordering::Relaxed);
+                eprintln!("stream failed: {e}");
+                return;
+            }
+        }
+        done += 1;
+    }
+}
+
+/// One call: answer by voice, then key 5 as a tone. `Ok(true)` when the
+/// server ended it, `Ok(false)` when time ran out first.
+async fn one_call(
+    addr: std::net::SocketAddr,
+    audio: &Audio,
+    counters: &Counters,
+    sid: &str,
+    end: Instant,
+) -> Result<bool, String> {
+    // A small read buffer: tungstenite zero-fills it on every read.
+    let config = WebSocketConfig::default().read_buffer_size(4 * 1024);
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(
+        format!("ws://{addr}/media"),
+        Some(config),
+        true,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let (mut tx, mut rx) = ws.split();
+    let stream_sid = format!("MZ{}", &sid[2..]);
+    let start = json!({"event": "start", "sequenceNumber": "1", "streamSid": stream_sid, "start": {
+        "accountSid": "AC0", "streamSid": stream_sid, "callSid": sid, "tracks": ["inbound"],
+        "customParameters": {"flow": "feature-feedback-stream"},
+        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}});
+    tx.send(Message::text(start.to_string()))
+        .await
+        .map_err(|e| e.to_string())?;
+
+    // Turns: 1 = greeting + "tried?" (answered by voice), 2 = "ease" (key 5).
+    let mut turn = 0;
+    let mut queue: VecDeque<&str> = VecDeque::new();
+    let mut play_until = Instant::now();
+    let mut pending: Vec<(Instant, String)> = Vec::new();
+    let mut last_media = Instant::now();
+    let mut answered_turn = 0;
+    let mut chunk: u64 = 0;
+    let epoch = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    loop {
+        tokio::select! {
+            at = tick.tick() => {
+                if at.elapsed() > Duration::from_millis(20) {
+                    counters.client_late.fetch_add(1, Ordering::Relaxed);
+                }
+                if Instant::now() >= end {
+                    let _ = tx.close().await;
+                    return Ok(false);
+                }
+                let payload = queue.pop_front().unwrap_or(&audio.silence);
+                chunk += 1;
+                let ts = (at - epoch).as_millis();
+                let msg = format!(
+                    r#"{{"event":"media","streamSid":"{stream_sid}","media":{{"track":"inbound","chunk":"{chunk}","timestamp":"{ts}","payload":"{payload}"}}}}"#
+                );
+                tx.feed(Message::text(msg)).await.map_err(|e| e.to_string())?;
+                let now = Instant::now();
+                let mut i = 0;
+                while i < pending.len() {
+                    if pending[i].0 <= now {
+                        let (_, name) = pending.swap_remove(i);
+                        let m = format!(r#"{{"event":"mark","streamSid":"{stream_sid}","mark":{{"name":"{name}"}}}}"#);
+                        tx.feed(Message::text(m)).await.map_err(|e| e.to_string())?;
+                    } else {
+                        i += 1;
+                    }
+                }
+                tx.flush().await.map_err(|e| e.to_string())?;
+                // Listening: prompts over, marks returned, nothing queued.
+                let quiet = now.duration_since(last_media) > Duration::from_millis(100)
+                    && pending.is_empty() && queue.is_empty();
+                if quiet && turn > answered_turn {
+                    answered_turn = turn;
+                    match turn {
+                        1 => queue.extend(audio.answer.iter().map(String::as_str)),
+                        _ => queue.extend(audio.five.iter().map(String::as_str)),
+                    }
+                }
+            }
+            msg = rx.next() => {
+                let text = match msg {
+                    Some(Ok(Message::Text(t))) => t,
+                    Some(Ok(Message::Close(_))) | None => return Ok(true),
+                    Some(Ok(_)) => continue,
+                    Some(Err(e)) => return Err(e.to_string()),
+                };
+                let text = text.as_str();
+                let now = Instant::now();
+                if text.starts_with(r#"{"event":"media""#) {
+                    play_until = play_until.max(now) + Duration::from_millis(20);
+                    last_media = now;
+                } else if let Some(at) = text.find(r#""name":""#) {
+                    let name = text[at + 8..].split('"').next().unwrap_or("").to_string();
+                    // A new turn's marks: `{turn}.{prompt}`.
+                    let t: u32 = name.split('.').next().and_then(|t| t.parse().ok()).unwrap_or(0);
+                    turn = turn.max(t);
+                    pending.push((play_until.max(now), name));
+                } else if text.contains(r#""clear""#) {
+                    play_until = now;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Server settings: what `dialback serve` is told by flags and environment
+//! variables, plus the numbers file that maps called numbers to flows.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Everything the server needs to start. Built by the CLI from flags and
+/// environment, and directly by tests.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub flows_dir: PathBuf,
+    pub audio_dir: PathBuf,
+    /// The base URL the provider uses to reach us (no trailing slash). Action
+    /// URLs and signature checks use it; it is never guessed from `Host`.
+    pub public_url: String,
+    /// The provider's auth token. Without one the server is in local mode:
+    /// unsigned requests are accepted, from loopback only.
+    pub auth_token: Option<String>,
+    /// Bearer token for the admin API. Without one, the admin API answers
+    /// loopback clients only.
+    pub admin_token: Option<String>,
+    pub numbers: Numbers,
+    /// Where open handoffs are POSTed as JSON (a CRM or ticketing webhook).
+    pub crm_webhook: Option<String>,
+    /// Where "now" comes from (business hours, timestamps).
+    pub clock: Clock,
+    /// Media Streams calls: speech backends and where recordings go.
+    pub media: MediaSettings,
+}
+
+/// What Media Streams calls need beyond the TwiML ones.
+#[derive(Debug, Clone)]
+pub struct MediaSettings {
+    pub tts: TtsBackend,
+    /// Speech to text; without one, spoken answers on a stream are a
+    /// no-match (keys still work).
+    pub stt: Option<SttBackend>,
+    /// Bearer token for the HTTP speech services, if they want one.
+    pub speech_api_key: Option<String>,
+    /// Where callers' recordings are written as WAV files.
+    pub recordings_dir: PathBuf,
+}
+
+/// Which text-to-speech backend renders `say` texts on streams.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TtsBackend {
+    /// The `espeak-ng` program.
+    Espeak,
+    /// An OpenAI-compatible `POST /v1/audio/speech` endpoint (full URL).
+    Http {
+        url: String,
+        model: String,
+        voice: String,
+    },
+    /// Only pre-rendered texts (`dialback prompts render`) are spoken.
+    None,
+}
+
+/// An OpenAI-compatible `POST /v1/audio/transcriptions` endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SttBackend {
+    /// The full endpoint URL.
+    pub url: String,
+    pub model: String,
+    /// A transcription slower than this is a no-match.
+    pub timeout: std::time::Duration,
+}
+
+impl Default for MediaSettings {
+    fn default() -> Self {
+        MediaSettings {
+            tts: TtsBackend::Espeak,
+            stt: None,
+            speech_api_key: None,
+            recordings_dir: "data/recordings".into(),
+        }
+    }
+}
+
+/// The server's source of time. Tests fix it so that business hours and
+/// timestamps do not depend on when they run.
+#[derive(Debug, Clone, Copy, Default)]
+pub enum Clock {
+    #[default]
+    System,
+    Fixed(chrono::DateTime<chrono::Utc>),
+}
+
+impl Clock {
+    pub fn now(self) -> chrono::DateTime<chrono::Utc> {
+        match self {
+            Clock::System => chrono::Utc::now(),
+            Clock::Fixed(t) => t,
+        }
+    }
+}
+
+/// Which flow answers which called number.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Numbers {
+    /// Flow for numbers not listed (and for calls that name no flow).
+    #[serde(default)]
+    pub default: Option<String>,
+    /// E.164 number → flow name (the flow file's stem).
+    #[serde(default)]
+    pub numbers: BTreeMap<String, String>,
+}
+
+impl Numbers {
+    /// Reads a numbers file such as:
+    ///
+    /// ```toml
+    /// default = "wallet-followup"
+    /// [numbers]
+    /// "+861012345678" = "nps-survey"
+    /// ```
+    pub fn load(path: &Path) -> Result<Numbers, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// The flow for a called number.
+    pub fn flow_for(&self, to: &str) -> Option<&str> {
+        self.numbers
+            .get(to)
+            .or(self.default.as_ref())
+            .map(String::as_str)
+    }
+}
+
+impl Settings {
+    /// Settings for a local run: SQLite file, example flows, no tokens.
+    pub fn local(listen: SocketAddr) -> Settings {
+        Settings {
+            listen,
+            database_url: "sqlite:data/dialback.db".into(),
+            flows_dir: "call-flows".into(),
+            audio_dir: "audio".into(),
+            public_url: format!("http://{listen}"),
+            auth_token: None,
+            admin_token: None,
+            numbers: Numbers::default(),
+            crm_webhook: None,
+            clock: Clock::System,
+            media: MediaSettings::default(),
+        }
+    }
+}

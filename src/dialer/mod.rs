@@ -1,0 +1,18 @@
+//! Outbound follow-up campaigns: who is called when, and how often.
+//!
+//! - [`schedule`]: the sans-I/O scheduler. Calling windows evaluated in each
+//!   contact's own time zone, back-off per call result, attempt limits and end
+//!   dates; time is always an argument, never read from a clock.
+//! - [`contacts`]: contacts read from CSV at the edge into typed rows (E.164
+//!   phone, flow variables, IANA time zone), with every bad row reported by
+//!   line and reason and duplicates merged.
+//! - [`plan`]: a campaign's plan as stored (JSON) and parsed for the scheduler.
+//! - [`provider`]: the provider's Calls REST API client.
+//! - [`worker`]: claim a due contact, check opt-out and window, pace, place
+//!   the call; and apply status callbacks (retry, done, give up).
+
+pub mod contacts;
+pub mod plan;
+pub mod provider;
+pub mod schedule;
+pub mod worker;

@@ -1,0 +1,146 @@
+//! The provider's Calls REST API (Twilio-compatible): one request per call.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Where and as whom to place calls.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    /// `https://api.twilio.com` in production; a fake server in tests.
+    pub base_url: String,
+    pub account_sid: String,
+    pub auth_token: String,
+    /// The caller ID calls are placed from (E.164).
+    pub from: String,
+    /// Our public base URL, as the provider reaches it.
+    pub public_url: String,
+}
+
+/// A call the provider accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placed {
+    pub call_sid: String,
+}
+
+/// What to ask the provider for.
+#[derive(Debug, Clone)]
+pub struct CallRequest<'a> {
+    pub to: &'a str,
+    pub flow: &'a str,
+    pub contact_id: i64,
+    pub machine_detection: bool,
+    pub ring_timeout_secs: u32,
+}
+
+/// Why a call was not placed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// 429 or 5xx, or no answer: try again later, it was never placed.
+    #[error("the provider cannot take the call now (HTTP {status:?})")]
+    RetryLater { status: Option<u16> },
+    /// Any other 4xx: this call will never succeed as asked (a bad number,
+    /// a blocked destination). The provider's message is kept for the ops.
+    #[error("the provider refused the call (HTTP {status}): {message}")]
+    Refused { status: u16, message: String },
+}
+
+#[derive(Deserialize)]
+struct CallResource {
+    sid: String,
+}
+
+#[derive(Deserialize)]
+struct ErrorResource {
+    message: Option<String>,
+}
+
+/// The REST client; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Provider {
+    http: reqwest::Client,
+    config: ProviderConfig,
+}
+
+impl Provider {
+    pub fn new(config: ProviderConfig) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(15))
+            .build()
+            .unwrap_or_default();
+        Self { http, config }
+    }
+
+    /// `POST /2010-04-01/Accounts/{sid}/Calls.json`.
+    #[tracing::instrument(skip_all, fields(contact = request.contact_id))]
+    pub async fn place_call(&self, request: &CallRequest<'_>) -> Result<Placed, ProviderError> {
+        let c = &self.config;
+        let public = c.public_url.trim_end_matches('/');
+        let voice_url = format!(
+            "{public}/twilio/voice?flow={}&contact={}",
+            urlencode(request.flow),
+            request.contact_id
+        );
+        let status_url = format!("{public}/twilio/status");
+        let timeout = request.ring_timeout_secs.to_string();
+        let mut form: Vec<(&str, &str)> = vec![
+            ("To", request.to),
+            ("From", &c.from),
+            ("Url", &voice_url),
+            ("StatusCallback", &status_url),
+            ("StatusCallbackEvent", "initiated"),
+            ("StatusCallbackEvent", "ringing"),
+            ("StatusCallbackEvent", "answered"),
+            ("StatusCallbackEvent", "completed"),
+            ("Timeout", &timeout),
+        ];
+        if request.machine_detection {
+            form.push(("MachineDetection", "Enable"));
+        }
+        let url = format!(
+            "{}/2010-04-01/Accounts/{}/Calls.json",
+            c.base_url.trim_end_matches('/'),
+            c.account_sid
+        );
+        let response = self
+            .http
+            .post(url)
+            .basic_auth(&c.account_sid, Some(&c.auth_token))
+            .form(&form)
+            .send()
+            .await
+            .map_err(|_| ProviderError::RetryLater { status: None })?;
+        let status = response.status();
+        if status.is_success() {
+            let call: CallResource =
+                response
+                    .json()
+                    .await
+                    .map_err(|_| ProviderError::RetryLater {
+                        status: Some(status.as_u16()),
+                    })?;
+            return Ok(Placed { call_sid: call.sid });
+        }
+        if status.as_u16() == 429 || status.is_server_error() {
+            return Err(ProviderError::RetryLater {
+                status: Some(status.as_u16()),
+            });
+        }
+        let message = response
+            .json::<ErrorResource>()
+            .await
+            .ok()
+            .and_then(|e| e.message)
+            .unwrap_or_default();
+        Err(ProviderError::Refused {
+            status: status.as_u16(),
+            message,
+        })
+    }
+}
+
+fn urlencode(text: &str) -> String {
+    serde_urlencoded::to_string([("", text)])
+        .map(|s| s.trim_start_matches('=').to_owned())
+        .unwrap_or_default()
+}

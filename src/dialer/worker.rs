@@ -1,0 +1,302 @@
+//! The dialer worker: claim one due contact, check it may be called now,
+//! place the call, record what happened. [`Worker::try_execute`] does one
+//! step and says what it did, so tests drive it step by step and the
+//! server loops it (see [`Worker::run`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use super::plan::{OnMachine, PlanSpec};
+use super::provider::{CallRequest, Provider, ProviderError};
+use super::schedule::{CallResult, GiveUpReason, Next};
+use crate::store::{ClaimedContact, Store, StoreError};
+use crate::twilio::{AnsweredBy, CallStatus, PhoneNumber};
+
+/// How long a claimed contact stays claimed while its call is being placed;
+/// a worker that dies leaves it to be claimed again after this.
+pub const DIAL_LEASE: Duration = Duration::from_secs(120);
+/// How long a placed call may go without its final status callback before
+/// the contact is claimed again (a lost callback must not strand it).
+pub const CALL_LEASE: Duration = Duration::from_secs(2 * 3600);
+
+/// What one step did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Nothing was due.
+    Idle,
+    /// A call was placed.
+    Placed { contact_id: i64, call_sid: String },
+    /// The contact asked never to be called again.
+    OptedOut { contact_id: i64 },
+    /// Outside the contact's window: moved to its next opening.
+    Rescheduled { contact_id: i64, at: DateTime<Utc> },
+    /// The provider said "later" (429/5xx); the attempt does not count.
+    ProviderBusy { contact_id: i64, at: DateTime<Utc> },
+    /// The provider refused the call for good (4xx), or the plan is broken.
+    Refused { contact_id: i64, reason: String },
+    /// Past the end date, or never callable: given up.
+    GaveUp { contact_id: i64 },
+}
+
+/// Spaces calls to at most `cps` a second, shared by every task holding a
+/// clone (one per process; see the README for several replicas).
+#[derive(Debug, Clone)]
+pub struct Pacer {
+    interval: Duration,
+    next: Arc<Mutex<Instant>>,
+}
+
+impl Pacer {
+    pub fn new(cps: f64) -> Self {
+        let cps = if cps.is_finite() && cps > 0.0 {
+            cps
+        } else {
+            1.0
+        };
+        Self {
+            interval: Duration::from_secs_f64(1.0 / cps),
+            next: Arc::new(Mutex::new(Instant::now())),
+        }
+    }
+
+    /// Waits for this call's slot.
+    pub async fn wait(&self) {
+        let slot = {
+            let mut next = self.next.lock().await;
+            let now = Instant::now();
+            let slot = (*next).max(now);
+            *next = slot + self.interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
+pub struct Worker {
+    store: Arc<dyn Store>,
+    provider: Provider,
+    pacer: Pacer,
+}
+
+impl Worker {
+    pub fn new(store: Arc<dyn Store>, provider: Provider, pacer: Pacer) -> Self {
+        Self {
+            store,
+            provider,
+            pacer,
+        }
+    }
+
+    /// Claims one due contact and deals with it.
+    pub async fn try_execute(&self, now: DateTime<Utc>) -> Result<Outcome, StoreError> {
+        let campaigns = self.store.campaigns();
+        let lease = now + chrono::Duration::from_std(DIAL_LEASE).unwrap_or_default();
+        let Some(contact) = campaigns.claim_due(now, lease, 1).await?.pop() else {
+            return Ok(Outcome::Idle);
+        };
+        self.dial(contact, now).await
+    }
+
+    /// Loops [`Self::try_execute`] until `stop` resolves, resting when idle.
+    pub async fn run(&self, stop: impl std::future::Future<Output = ()>) {
+        tokio::pin!(stop);
+        loop {
+            let rest = match self.try_execute(Utc::now()).await {
+                Ok(Outcome::Idle) => Duration::from_secs(1),
+                Ok(_) => Duration::ZERO,
+                Err(e) => {
+                    tracing::warn!(error = %e, "dialer step failed");
+                    Duration::from_secs(5)
+                }
+            };
+            tokio::select! {
+                () = &mut stop => return,
+                () = tokio::time::sleep(rest) => {}
+            }
+        }
+    }
+
+    async fn dial(
+        &self,
+        contact: ClaimedContact,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, StoreError> {
+        let campaigns = self.store.campaigns();
+        let id = contact.id;
+        let refuse = |reason: String| Outcome::Refused {
+            contact_id: id,
+            reason,
+        };
+        let spec = match PlanSpec::from_json(&contact.plan) {
+            Ok(spec) => spec,
+            Err(reason) => {
+                campaigns.finish_contact(id, "error", &reason).await?;
+                return Ok(refuse(reason));
+            }
+        };
+        let (plan, phone) = match (spec.plan(), PhoneNumber::parse(&contact.phone)) {
+            (Ok(plan), Ok(phone)) => (plan, phone),
+            (Err(reason), _) => {
+                campaigns.finish_contact(id, "error", &reason).await?;
+                return Ok(refuse(reason));
+            }
+            (_, Err(e)) => {
+                let reason = e.to_string();
+                campaigns.finish_contact(id, "error", &reason).await?;
+                return Ok(refuse(reason));
+            }
+        };
+        // Checked at dial time, not import time: people opt out mid-campaign.
+        if self.store.is_opted_out(phone.as_str()).await? {
+            campaigns
+                .finish_contact(id, "opted_out", "opted_out")
+                .await?;
+            return Ok(Outcome::OptedOut { contact_id: id });
+        }
+        let zone = contact
+            .timezone
+            .as_deref()
+            .and_then(|z| z.parse::<Tz>().ok());
+        match plan.first_attempt(zone, now) {
+            Next::CallAt(at) if at <= now => {}
+            Next::CallAt(at) => {
+                campaigns.reschedule(id, at, "outside_window").await?;
+                return Ok(Outcome::Rescheduled { contact_id: id, at });
+            }
+            Next::Done | Next::GiveUp(_) => {
+                campaigns
+                    .finish_contact(id, "expired", "campaign_ended")
+                    .await?;
+                return Ok(Outcome::GaveUp { contact_id: id });
+            }
+        }
+
+        self.pacer.wait().await;
+        let request = CallRequest {
+            to: phone.as_str(),
+            flow: &contact.flow,
+            contact_id: id,
+            machine_detection: spec.machine_detection,
+            ring_timeout_secs: spec.ring_timeout_secs,
+        };
+        match self.provider.place_call(&request).await {
+            Ok(placed) => {
+                let lease = now + chrono::Duration::from_std(CALL_LEASE).unwrap_or_default();
+                campaigns
+                    .record_placed(id, &placed.call_sid, now, lease)
+                    .await?;
+                tracing::info!(contact = id, to = %phone.masked(), call_sid = %placed.call_sid, "call placed");
+                Ok(Outcome::Placed {
+                    contact_id: id,
+                    call_sid: placed.call_sid,
+                })
+            }
+            Err(ProviderError::RetryLater { status }) => {
+                let attempts = u32::try_from(contact.attempts).unwrap_or(0);
+                match plan.after(zone, CallResult::ProviderUnavailable, attempts, now) {
+                    Next::CallAt(at) => {
+                        tracing::warn!(contact = id, ?status, "provider busy; retrying later");
+                        campaigns.reschedule(id, at, "provider_busy").await?;
+                        Ok(Outcome::ProviderBusy { contact_id: id, at })
+                    }
+                    Next::Done | Next::GiveUp(_) => {
+                        campaigns
+                            .finish_contact(id, "failed", "provider_busy")
+                            .await?;
+                        Ok(Outcome::GaveUp { contact_id: id })
+                    }
+                }
+            }
+            Err(e @ ProviderError::Refused { .. }) => {
+                let reason = e.to_string();
+                tracing::warn!(contact = id, to = %phone.masked(), %reason, "call refused");
+                campaigns.finish_contact(id, "error", &reason).await?;
+                Ok(refuse(reason))
+            }
+        }
+    }
+}
+
+/// What a status callback did to the campaign contact behind the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusEffect {
+    /// Not a campaign call, or not a final status.
+    None,
+    /// The contact was reached.
+    Done,
+    Retry(DateTime<Utc>),
+    GaveUp(GiveUpReason),
+}
+
+/// Applies an outbound call's status callback to its contact: done, a retry
+/// scheduled by the back-off and the window, or given up.
+pub async fn on_status(
+    store: &dyn Store,
+    call_sid: &str,
+    status: CallStatus,
+    answered_by: Option<AnsweredBy>,
+    now: DateTime<Utc>,
+) -> Result<StatusEffect, StoreError> {
+    if !status.is_final() {
+        return Ok(StatusEffect::None);
+    }
+    let campaigns = store.campaigns();
+    let Some(contact) = campaigns.contact_for_call(call_sid).await? else {
+        return Ok(StatusEffect::None);
+    };
+    if contact.state != "calling" {
+        // A duplicated callback: the first one decided.
+        return Ok(StatusEffect::None);
+    }
+    let id = contact.contact_id;
+    let Ok(spec) = PlanSpec::from_json(&contact.plan) else {
+        campaigns.finish_contact(id, "error", "bad plan").await?;
+        return Ok(StatusEffect::GaveUp(GiveUpReason::NeverOpen));
+    };
+    let Ok(plan) = spec.plan() else {
+        campaigns.finish_contact(id, "error", "bad plan").await?;
+        return Ok(StatusEffect::GaveUp(GiveUpReason::NeverOpen));
+    };
+    let machine = answered_by.is_some_and(|a| a.is_machine());
+    let (result, label) = match status {
+        CallStatus::Completed if machine && spec.on_machine == OnMachine::RetryLater => {
+            (CallResult::Machine, "machine")
+        }
+        CallStatus::Completed => (CallResult::Answered, "completed"),
+        CallStatus::Busy => (CallResult::Busy, "busy"),
+        CallStatus::Failed => (CallResult::Failed, "failed"),
+        _ => (CallResult::NoAnswer, "no_answer"),
+    };
+    campaigns.finish_attempt(call_sid, label, now).await?;
+    let zone = contact
+        .timezone
+        .as_deref()
+        .and_then(|z| z.parse::<Tz>().ok());
+    let attempts = u32::try_from(contact.attempts).unwrap_or(0);
+    match plan.after(zone, result, attempts, now) {
+        Next::Done => {
+            // The flow's own ending says more than "answered".
+            let outcome = store.load_call(call_sid).await?.and_then(|c| c.outcome);
+            let state = match outcome.as_deref() {
+                Some("opted_out") => "opted_out",
+                Some("handoff" | "ticket") => "handed_off",
+                _ => "completed",
+            };
+            campaigns.finish_contact(id, state, label).await?;
+            Ok(StatusEffect::Done)
+        }
+        Next::CallAt(at) => {
+            campaigns.reschedule(id, at, label).await?;
+            Ok(StatusEffect::Retry(at))
+        }
+        Next::GiveUp(why) => {
+            campaigns.finish_contact(id, label, label).await?;
+            Ok(StatusEffect::GaveUp(why))
+        }
+    }
+}

@@ -1,0 +1,374 @@
+//! The validated flow: what the call machine runs.
+//!
+//! Everything here has been checked by `validate`: step references are
+//! indexes that exist, templates compile and name declared variables,
+//! conditions are type-checked. The machine never has to ask "what if this
+//! step id is missing?".
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::condition::Condition;
+use super::hours::Hours;
+
+/// Index of a step in [`Flow::steps`].
+pub type StepIdx = usize;
+
+/// How a call ended. The wire names are stable: they are stored and exported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The caller went through the survey.
+    Completed,
+    /// The caller declined to take part.
+    Refused,
+    /// The caller asked never to be called again.
+    OptedOut,
+    /// The caller was connected to a person.
+    Handoff,
+    /// No person was free: a ticket and a promised call-back.
+    Ticket,
+    /// The caller hung up before the end.
+    Abandoned,
+    /// The caller did not answer a question after every attempt.
+    NoResponse,
+    /// Something went wrong on our side.
+    Failed,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 8] = [
+        Outcome::Completed,
+        Outcome::Refused,
+        Outcome::OptedOut,
+        Outcome::Handoff,
+        Outcome::Ticket,
+        Outcome::Abandoned,
+        Outcome::NoResponse,
+        Outcome::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::Refused => "refused",
+            Outcome::OptedOut => "opted_out",
+            Outcome::Handoff => "handoff",
+            Outcome::Ticket => "ticket",
+            Outcome::Abandoned => "abandoned",
+            Outcome::NoResponse => "no_response",
+            Outcome::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether the call runs as TwiML webhooks or over a media stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    #[default]
+    Twiml,
+    Stream,
+}
+
+/// Which ways the caller may answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputMode {
+    pub keypad: bool,
+    pub speech: bool,
+}
+
+impl InputMode {
+    pub const BOTH: InputMode = InputMode {
+        keypad: true,
+        speech: true,
+    };
+
+    pub fn parse(s: &str) -> Option<InputMode> {
+        match s {
+            "keypad" | "dtmf" => Some(InputMode {
+                keypad: true,
+                speech: false,
+            }),
+            "speech" => Some(InputMode {
+                keypad: false,
+                speech: true,
+            }),
+            "both" => Some(InputMode::BOTH),
+            _ => None,
+        }
+    }
+}
+
+/// Something the caller hears: text spoken by the provider's voice (a
+/// template name in the flow's environment), or an audio file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Speech {
+    /// Name of a compiled template in [`Flow::templates`].
+    Text(String),
+    /// A path relative to the audio folder.
+    Audio(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MenuChoice {
+    pub key: String,
+    pub value: String,
+    pub words: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum QuestionKind {
+    YesNo,
+    /// A rating on a scale such as 1–5.
+    Rating {
+        min: i64,
+        max: i64,
+    },
+    /// Net Promoter Score, 0–10.
+    Nps,
+    /// A whole number within bounds.
+    Number {
+        min: i64,
+        max: i64,
+    },
+    Menu(Vec<MenuChoice>),
+    /// Free speech, kept as text.
+    Speech,
+    /// A voice recording of at most `max_secs`.
+    Record {
+        max_secs: u32,
+    },
+}
+
+impl QuestionKind {
+    /// Numeric bounds for number-like questions.
+    pub fn bounds(&self) -> Option<(i64, i64)> {
+        match self {
+            QuestionKind::Rating { min, max } | QuestionKind::Number { min, max } => {
+                Some((*min, *max))
+            }
+            QuestionKind::Nps => Some((0, 10)),
+            _ => None,
+        }
+    }
+
+    /// The type of the answer, for conditions.
+    pub fn answer_type(&self) -> AnswerType {
+        match self {
+            QuestionKind::YesNo => AnswerType::YesNo,
+            QuestionKind::Rating { .. } | QuestionKind::Nps | QuestionKind::Number { .. } => {
+                AnswerType::Number
+            }
+            QuestionKind::Menu(_) | QuestionKind::Speech => AnswerType::Text,
+            QuestionKind::Record { .. } => AnswerType::Recording,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            QuestionKind::YesNo => "yes_no",
+            QuestionKind::Rating { .. } => "rating",
+            QuestionKind::Nps => "nps",
+            QuestionKind::Number { .. } => "number",
+            QuestionKind::Menu(_) => "menu",
+            QuestionKind::Speech => "speech",
+            QuestionKind::Record { .. } => "record",
+        }
+    }
+}
+
+/// Type of a value in a condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerType {
+    YesNo,
+    Number,
+    Text,
+    Recording,
+}
+
+impl AnswerType {
+    pub fn describe(self) -> &'static str {
+        match self {
+            AnswerType::YesNo => "a yes/no answer",
+            AnswerType::Number => "a number",
+            AnswerType::Text => "text",
+            AnswerType::Recording => "a recording",
+        }
+    }
+}
+
+/// What happens after the last failed attempt of a question.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OnFail {
+    /// Move on without an answer.
+    Skip,
+    /// Say goodbye and end the call as `no_response`.
+    End,
+    /// Go to a step (the agent step for `handoff`).
+    Goto(StepIdx),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Question {
+    pub kind: QuestionKind,
+    pub prompt: Speech,
+    pub input: InputMode,
+    pub timeout_secs: u32,
+    pub attempts: u8,
+    pub no_input: Vec<Speech>,
+    pub no_match: Vec<Speech>,
+    pub on_fail: OnFail,
+    /// May the caller interrupt the prompt (media streams)?
+    pub barge_in: bool,
+}
+
+/// Where a handoff goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "address", rename_all = "snake_case")]
+pub enum Target {
+    /// An E.164 phone number.
+    Phone(String),
+    Sip(String),
+    Client(String),
+    Queue(String),
+}
+
+impl Target {
+    pub fn parse(s: &str) -> Option<Target> {
+        let (kind, rest) = match s.split_once(':') {
+            Some((k, r)) => (k, r),
+            None => ("tel", s),
+        };
+        let rest = rest.trim();
+        if rest.is_empty() {
+            return None;
+        }
+        match kind {
+            "tel" => {
+                let digits = rest.strip_prefix('+')?;
+                let ok = (8..=15).contains(&digits.len())
+                    && digits.bytes().all(|b| b.is_ascii_digit())
+                    && !digits.starts_with('0');
+                ok.then(|| Target::Phone(rest.to_string()))
+            }
+            "sip" => Some(Target::Sip(format!("sip:{rest}"))),
+            "client" => Some(Target::Client(rest.to_string())),
+            "queue" => Some(Target::Queue(rest.to_string())),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Phone(n) => write!(f, "tel:{n}"),
+            Target::Sip(s) => f.write_str(s),
+            Target::Client(c) => write!(f, "client:{c}"),
+            Target::Queue(q) => write!(f, "queue:{q}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transfer {
+    pub target: Target,
+    pub hours: Option<Hours>,
+    pub unavailable: Option<StepIdx>,
+    pub ring_timeout_secs: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepKind {
+    /// Says something; may end the call.
+    Message {
+        end: Option<Outcome>,
+    },
+    Question(Question),
+    Transfer(Transfer),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub id: String,
+    pub language: String,
+    /// What is said when the step starts (messages and transfers); questions
+    /// carry their prompt in [`Question::prompt`].
+    pub speech: Option<Speech>,
+    pub kind: StepKind,
+    /// Answer value (as text: "yes", "no", a menu value, a number) → step.
+    pub on: Vec<(String, StepIdx)>,
+    pub branches: Vec<(Condition, StepIdx)>,
+    /// Where to go when nothing else matched; `None` ends the call as completed.
+    pub next: Option<StepIdx>,
+}
+
+/// A declared contact variable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Var {
+    pub name: String,
+    pub kind: VarKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VarKind {
+    Text,
+    Number,
+}
+
+/// Keys that work during every question.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GlobalKeys {
+    pub repeat: Option<String>,
+    pub opt_out: Option<String>,
+    pub agent: Option<String>,
+}
+
+/// A validated, ready-to-run call flow.
+#[derive(Debug)]
+pub struct Flow {
+    /// The flow's name: its file stem (`wallet-followup`).
+    pub name: String,
+    /// SHA-256 of the file's text: the flow version stored with each call.
+    pub hash: String,
+    pub title: Option<String>,
+    pub language: String,
+    pub voice: Option<String>,
+    pub mode: Mode,
+    /// Speech below this confidence is a no-match.
+    pub confidence: f32,
+    pub vars: Vec<Var>,
+    pub keys: GlobalKeys,
+    pub agent_step: Option<StepIdx>,
+    pub opt_out_confirm: Option<Speech>,
+    pub opt_out_goodbye: Option<Speech>,
+    pub steps: Vec<Step>,
+    /// Compiled templates of every text the flow speaks.
+    pub templates: minijinja::Environment<'static>,
+}
+
+impl Flow {
+    pub fn step_index(&self, id: &str) -> Option<StepIdx> {
+        self.steps.iter().position(|s| s.id == id)
+    }
+
+    /// Questions in file order: the answer names of this flow.
+    pub fn questions(&self) -> impl Iterator<Item = (&Step, &Question)> {
+        self.steps.iter().filter_map(|s| match &s.kind {
+            StepKind::Question(q) => Some((s, q)),
+            _ => None,
+        })
+    }
+}

@@ -1,0 +1,197 @@
+//! The JSON Schema of flow files, for editor completion and hover help
+//! (`dialback schema > flow.schema.json`; Taplo/Even Better TOML read it).
+//!
+//! These types exist only to describe the file: parsing is done by
+//! `syntax`, which reports every problem with a span. A test checks that
+//! the keys here and there are the same.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// A dialback call flow: one call's script, in TOML.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FlowFile {
+    flow: Header,
+    /// Contact variables the flow uses, with their type ("text" or "number").
+    #[serde(default)]
+    vars: BTreeMap<String, VarKind>,
+    /// The steps, in order. The call starts at the first one.
+    step: Vec<Step>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum VarKind {
+    Text,
+    Number,
+}
+
+/// Settings for the whole flow.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct Header {
+    /// A human-readable title.
+    name: Option<String>,
+    /// Language tag for the voice and recogniser, e.g. "zh-CN" or "en-US".
+    language: String,
+    /// Provider voice name (optional).
+    voice: Option<String>,
+    /// "twiml" (webhooks; default) or "stream" (media streams).
+    mode: Option<Mode>,
+    /// Default input for questions: "keypad", "speech" or "both" (default).
+    input: Option<Input>,
+    /// Default seconds to wait for an answer (1–60, default 5).
+    timeout: Option<u32>,
+    /// Default tries per question (1–5, default 3).
+    attempts: Option<u8>,
+    /// Speech recognised below this confidence (0–1, default 0.4) is a no-match.
+    confidence: Option<f64>,
+    /// Key that repeats the question (default "*").
+    repeat_key: Option<String>,
+    /// Key that asks never to be called again, with confirmation (e.g. "9").
+    opt_out_key: Option<String>,
+    /// Text asking the caller to confirm the opt-out.
+    opt_out_confirm: Option<String>,
+    /// Text said after an opt-out.
+    opt_out_goodbye: Option<String>,
+    /// Key that reaches a person during any question (e.g. "0").
+    agent_key: Option<String>,
+    /// The transfer step the agent key (or "转人工") goes to.
+    agent_step: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum Mode {
+    Twiml,
+    Stream,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum Input {
+    Keypad,
+    Speech,
+    Both,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum Ask {
+    /// Keypad 1 = yes, 2 = no; or speech (是/对/没有/yes/no…).
+    YesNo,
+    /// A score on `scale`.
+    Rating,
+    /// Net Promoter Score 0–10 (keypad: digits then #).
+    Nps,
+    /// A whole number between `min` and `max`.
+    Number,
+    /// One of `options`.
+    Menu,
+    /// Free speech, kept as text.
+    Speech,
+    /// A voice recording of up to `max_length` seconds.
+    Record,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum Outcome {
+    Completed,
+    Refused,
+    OptedOut,
+    Handoff,
+    Ticket,
+    Abandoned,
+    NoResponse,
+    Failed,
+}
+
+/// One step: a message, a question, a transfer, or an ending.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct Step {
+    /// Unique name (letters, digits, _). Also the answer's name in results.
+    id: String,
+    /// Text to say (templates: {{name}}).
+    say: Option<String>,
+    /// Audio file under audio/ to play instead of text.
+    play: Option<String>,
+    /// A question's text.
+    prompt: Option<String>,
+    /// Language of this step, if not the flow's.
+    language: Option<String>,
+    /// Makes the step a question of this kind.
+    ask: Option<Ask>,
+    /// How the caller may answer.
+    input: Option<Input>,
+    /// Seconds to wait for an answer.
+    timeout: Option<u32>,
+    /// Tries before `on_fail`.
+    attempts: Option<u8>,
+    /// Escalating texts when the caller says nothing (one per retry).
+    no_input: Option<Vec<String>>,
+    /// Escalating texts when the answer is not understood.
+    no_match: Option<Vec<String>>,
+    /// After the last failed try: "skip" (default), "end", "handoff" or a step id.
+    on_fail: Option<String>,
+    /// Rating scale, e.g. [1, 5].
+    scale: Option<[i64; 2]>,
+    /// Lowest accepted number.
+    min: Option<i64>,
+    /// Highest accepted number.
+    max: Option<i64>,
+    /// Menu options.
+    options: Option<Vec<MenuOption>>,
+    /// Longest recording, in seconds (default 60).
+    max_length: Option<u32>,
+    /// May the caller interrupt the prompt (media streams; default true)?
+    barge_in: Option<bool>,
+    /// Answer → step: yes/no, a menu value, or a number.
+    on: Option<BTreeMap<String, String>>,
+    /// Conditional routes, tried in order: `{ when = "csat <= 2", goto = "sorry" }`.
+    branch: Option<Vec<Branch>>,
+    /// The step after this one (default: the following step).
+    next: Option<String>,
+    /// End the call here with this outcome.
+    end: Option<Outcome>,
+    /// Hand the call to a person: "queue:NAME", "client:NAME", "sip:…" or "+8613…".
+    transfer: Option<String>,
+    /// When people are there: "Mon-Fri 09:00-18:00 Asia/Shanghai".
+    hours: Option<String>,
+    /// Step to run when nobody is available or outside hours.
+    unavailable: Option<String>,
+    /// Seconds to ring the agent (5–120, default 30).
+    ring_timeout: Option<u32>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct MenuOption {
+    /// The keypad key, "0"–"9".
+    key: String,
+    /// The stored answer (letters, digits, _).
+    value: String,
+    /// Words that choose this option when spoken.
+    words: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct Branch {
+    /// A condition over answers and variables: `csat <= 2 and resolved == no`.
+    when: String,
+    /// The step to go to when it holds.
+    goto: String,
+}
+
+/// The schema as pretty JSON.
+pub fn json() -> String {
+    let schema = schemars::schema_for!(FlowFile);
+    serde_json::to_string_pretty(&schema).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}

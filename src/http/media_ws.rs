@@ -1,0 +1,733 @@
+//! The media-stream WebSocket (`GET /media`): the thin async loop that
+//! connects a provider's Media Streams socket to the sans-I/O
+//! [`Session`], the call machine and the store.
+//!
+//! One task per socket: a slow or stuck call never delays another. The loop
+//! waits for `start`, loads (or creates) the call by its CallSid, answers
+//! it, and from then on feeds the session with messages and time, doing
+//! what it asks: send frames, marks and `clear`; apply an input to the
+//! machine and store it exactly as a TwiML webhook would (state and answers
+//! in one `advance_call`); recognise an utterance; save a recording.
+//!
+//! Any trouble on the socket (malformed JSON, bad base64, a binary frame,
+//! an oversized message, events out of order, silence from the provider,
+//! a peer that stops reading) ends that call only, with one log line: the
+//! hang-up is stored and the answers already given stay stored.
+//!
+//! Transfers: a live call cannot be bridged to an agent from inside a media
+//! stream; it takes a REST update of the call, which this server does not
+//! make yet. A transfer step on a stream therefore stores an *open* handoff
+//! (reason `failed`, CRM notified) and the flow goes on to its
+//! `unavailable` step — the ticket and promised call-back path.
+
+use std::fmt::Display;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::AppState;
+use super::advance::commit;
+use super::signed::check_stream_upgrade;
+use super::webhooks::{links, stream_twiml};
+use crate::flow::event::{Input, Output, TransferResult};
+use crate::flow::{Call, Flow};
+use crate::media::stream::protocol::{self, Event, MAX_MESSAGE_BYTES, Start};
+use crate::media::stream::{Action, Session, SessionConfig, Wait};
+use crate::media::{Prompt, SAMPLE_RATE, pcm8k_to_wav, trim_silence};
+use crate::speech::{Recogniser, SpeechError, Transcript};
+use crate::store::{Advanced, CallRow, NewCall};
+use crate::twiml;
+
+/// The provider must send `start` this soon after connecting.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// The provider sends audio every 20 ms; this long without any message
+/// means the socket has vanished.
+const STALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// A provider that does not take our frames for this long has gone.
+const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+/// Socket read buffer; see [`upgrade`].
+const READ_BUFFER: usize = 4 * 1024;
+/// A caller frame processed later than this after it was due is late.
+const LATE: Duration = Duration::from_millis(20);
+/// Recordings: samples at or below this magnitude (about −38 dBFS) at the
+/// ends are trimmed, keeping this much around the voice.
+const TRIM_THRESHOLD: i16 = 400;
+const TRIM_KEEP_MS: u32 = 250;
+
+/// Process-wide counters, for the load generator and operators.
+#[derive(Debug, Default)]
+pub struct StreamStats {
+    pub streams_started: AtomicU64,
+    pub streams_active: AtomicU64,
+    /// Caller frames processed.
+    pub frames: AtomicU64,
+    /// Caller frames processed more than 20 ms after they were due (by the
+    /// provider's timestamps, from the stream's first frame).
+    pub late_frames: AtomicU64,
+    pub max_lateness_us: AtomicU64,
+}
+
+static STATS: StreamStats = StreamStats {
+    streams_started: AtomicU64::new(0),
+    streams_active: AtomicU64::new(0),
+    frames: AtomicU64::new(0),
+    late_frames: AtomicU64::new(0),
+    max_lateness_us: AtomicU64::new(0),
+};
+
+/// The counters of every stream served by this process.
+pub fn stats() -> &'static StreamStats {
+    &STATS
+}
+
+/// Serves media streams; [`crate::http::Application::media_streams`] hands
+/// one out so tests can drive a call over in-memory channels.
+#[derive(Clone)]
+pub struct MediaStreams {
+    state: AppState,
+}
+
+impl MediaStreams {
+    pub(super) fn new(state: AppState) -> MediaStreams {
+        MediaStreams { state }
+    }
+
+    /// Runs one stream to its end over any socket-like pair of a sink and a
+    /// stream of WebSocket messages (the provider's side is the peer).
+    pub async fn serve<S, E>(&self, socket: S)
+    where
+        S: Sink<Message> + Stream<Item = Result<Message, E>> + Send + 'static,
+        <S as Sink<Message>>::Error: Display,
+        E: Display,
+    {
+        let (tx, rx) = socket.split();
+        run(self.state.clone(), tx, rx).await
+    }
+}
+
+/// `GET /media`: checks the request like every provider request, then
+/// upgrades; each socket gets a task of its own.
+pub(super) async fn upgrade(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if let Err(rejected) = check_stream_upgrade(&state, &headers, peer) {
+        return *rejected;
+    }
+    ws.max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        // tungstenite zero-fills its read buffer up to this size on every
+        // read: the 128 KiB default cost a third of the CPU under load,
+        // for messages of ~350 bytes.
+        .read_buffer_size(READ_BUFFER)
+        .on_failed_upgrade(|e| tracing::warn!(error = %e, "media stream upgrade failed"))
+        .on_upgrade(move |socket| async move {
+            let (tx, rx) = socket.split();
+            run(state, tx, rx).await
+        })
+}
+
+/// Why the loop stopped.
+enum End {
+    /// The call's flow ended and its last words were played.
+    Finished,
+    /// The caller (or the provider) went away; the hang-up is stored.
+    Gone(String),
+    /// We cannot go on (the store failed, the call moved on elsewhere).
+    Failed(String),
+}
+
+/// What a socket read means.
+enum Incoming {
+    Event(Event),
+    Ignore,
+    Closed(String),
+    Bad(String),
+}
+
+fn classify<E: Display>(msg: Option<Result<Message, E>>) -> Incoming {
+    match msg {
+        None => Incoming::Closed("the socket closed".into()),
+        Some(Err(e)) => Incoming::Bad(format!("socket error: {e}")),
+        Some(Ok(Message::Text(text))) => match protocol::parse(text.as_str()) {
+            Ok(event) => Incoming::Event(event),
+            Err(e) => Incoming::Bad(e.to_string()),
+        },
+        Some(Ok(Message::Binary(b))) => Incoming::Bad(format!(
+            "a binary frame of {} bytes (Media Streams messages are text)",
+            b.len()
+        )),
+        Some(Ok(Message::Close(_))) => Incoming::Closed("the provider closed the socket".into()),
+        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Incoming::Ignore,
+    }
+}
+
+async fn run<Tx, Rx, E>(state: AppState, mut tx: Tx, mut rx: Rx)
+where
+    Tx: Sink<Message> + Unpin,
+    Tx::Error: Display,
+    Rx: Stream<Item = Result<Message, E>> + Unpin,
+    E: Display,
+{
+    let start = match wait_for_start(&mut rx).await {
+        Ok(start) => start,
+        Err(why) => {
+            tracing::warn!(reason = %why, "media stream ended before it started");
+            let _ = tokio::time::timeout(SEND_TIMEOUT, tx.close()).await;
+            return;
+        }
+    };
+    let span = tracing::info_span!("stream", call_sid = %start.call_sid);
+    STATS.streams_started.fetch_add(1, Ordering::Relaxed);
+    STATS.streams_active.fetch_add(1, Ordering::Relaxed);
+    async {
+        match Live::begin(&state, &start).await {
+            Ok(live) => live.run(&mut tx, &mut rx).await,
+            Err(why) => tracing::warn!(reason = %why, "media stream refused"),
+        }
+        let _ = tokio::time::timeout(SEND_TIMEOUT, tx.close()).await;
+    }
+    .instrument(span)
+    .await;
+    STATS.streams_active.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Reads up to the `start` message; anything else that matters before it
+/// is out of order.
+async fn wait_for_start<Rx, E>(rx: &mut Rx) -> Result<Start, String>
+where
+    Rx: Stream<Item = Result<Message, E>> + Unpin,
+    E: Display,
+{
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        let msg = tokio::time::timeout_at(deadline, rx.next())
+            .await
+            .map_err(|_| format!("no `start` message within {START_TIMEOUT:?}"))?;
+        match classify(msg) {
+            Incoming::Event(Event::Start(start)) => return Ok(start),
+            Incoming::Event(Event::Connected | Event::Other(_)) | Incoming::Ignore => {}
+            Incoming::Event(Event::Stop) => return Err("`stop` before `start`".into()),
+            Incoming::Event(other) => {
+                return Err(format!("{} before `start`", event_name(&other)));
+            }
+            Incoming::Closed(why) | Incoming::Bad(why) => return Err(why),
+        }
+    }
+}
+
+fn event_name(event: &Event) -> &'static str {
+    match event {
+        Event::Connected => "`connected`",
+        Event::Start(_) => "`start`",
+        Event::Media { .. } => "`media`",
+        Event::Dtmf(_) => "`dtmf`",
+        Event::Mark(_) => "`mark`",
+        Event::Stop => "`stop`",
+        Event::Other(_) => "an unknown event",
+    }
+}
+
+/// One live call on this socket.
+struct Live {
+    state: AppState,
+    flow: Arc<Flow>,
+    call: Call,
+    row: CallRow,
+    stream_sid: String,
+    /// The `<Connect><Stream>` TwiML, stored as the call's response.
+    connect: String,
+    session: Session,
+    epoch: Instant,
+    /// The caller hung up: inputs are still stored, no new turn starts.
+    hung_up: bool,
+    recognition: Option<JoinHandle<Result<Transcript, SpeechError>>>,
+    /// A step being stored. The loop keeps reading (and timing) caller
+    /// frames meanwhile: a slow store must not make frames late.
+    storing: Option<JoinHandle<Stored>>,
+    /// First caller frame: when it arrived, and its provider timestamp.
+    first_frame: Option<(Instant, u64)>,
+}
+
+impl Live {
+    /// Loads the call named by `start`, or creates it for a stream the
+    /// voice webhook did not announce (an outbound call whose TwiML was
+    /// given directly), with the flow from the custom parameters.
+    async fn begin(state: &AppState, start: &Start) -> Result<Live, String> {
+        if let Some(format) = &start.media_format
+            && !format.is_mulaw_8k()
+        {
+            return Err(format!("unsupported media format {format:?}"));
+        }
+        let sid = start.call_sid.clone();
+        if crate::twilio::CallSid::parse(&sid).is_err() {
+            return Err(format!("`start` names an invalid CallSid {sid:?}"));
+        }
+        let store = state.store();
+        let row = match store.load_call(&sid).await.map_err(|e| e.to_string())? {
+            Some(row) => row,
+            None => {
+                let flow = start
+                    .custom_parameters
+                    .get("flow")
+                    .and_then(|name| state.flow(name))
+                    .or_else(|| {
+                        state
+                            .settings()
+                            .numbers
+                            .default
+                            .as_deref()
+                            .and_then(|n| state.flow(n))
+                    })
+                    .ok_or("the stream names no known flow and there is no default flow")?;
+                let new = NewCall {
+                    call_sid: sid.clone(),
+                    flow: flow.name.clone(),
+                    flow_hash: flow.hash.clone(),
+                    direction: "outbound".into(),
+                    from: String::new(),
+                    to: String::new(),
+                    status: "in-progress".into(),
+                    state: serde_json::to_string(&Call::new(Default::default()))
+                        .unwrap_or_default(),
+                    seq: 0,
+                    response: stream_twiml(state, &sid, &flow.name),
+                    started_at: state.settings().clock.now(),
+                };
+                store.create_call(new).await.map_err(|e| e.to_string())?;
+                store
+                    .load_call(&sid)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .ok_or("the call vanished right after it was created")?
+            }
+        };
+        if row.outcome.is_some() {
+            return Err("the call has already ended".into());
+        }
+        let flow = state
+            .flow(&row.flow)
+            .cloned()
+            .ok_or_else(|| format!("the call's flow `{}` is not loaded", row.flow))?;
+        let call: Call =
+            serde_json::from_str(&row.state).map_err(|e| format!("unreadable call state: {e}"))?;
+        tracing::info!(stream_sid = %start.stream_sid, flow = %flow.name, resumed = row.seq > 0, "media stream started");
+        Ok(Live {
+            connect: stream_twiml(state, &sid, &flow.name),
+            state: state.clone(),
+            flow,
+            call,
+            row,
+            stream_sid: start.stream_sid.clone(),
+            session: Session::new(SessionConfig::default()),
+            epoch: Instant::now(),
+            hung_up: false,
+            recognition: None,
+            storing: None,
+            first_frame: None,
+        })
+    }
+
+    fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    async fn run<Tx, Rx, E>(mut self, tx: &mut Tx, rx: &mut Rx)
+    where
+        Tx: Sink<Message> + Unpin,
+        Tx::Error: Display,
+        Rx: Stream<Item = Result<Message, E>> + Unpin,
+        E: Display,
+    {
+        // A new call is answered; a resumed one (a reconnected stream) hears
+        // its current question again: the machine treats `Answered` so.
+        self.begin_step(Input::Answered);
+        let end = self.serve(tx, rx).await;
+        match end {
+            End::Finished => tracing::debug!("media stream finished"),
+            End::Gone(why) => {
+                tracing::info!(reason = %why, "the caller is gone");
+                self.hang_up().await;
+            }
+            End::Failed(why) => tracing::error!(reason = %why, "media stream stopped"),
+        }
+    }
+
+    /// The loop proper: do what the session asks, then wait for a message,
+    /// a recognition result or the session's next deadline.
+    async fn serve<Tx, Rx, E>(&mut self, tx: &mut Tx, rx: &mut Rx) -> End
+    where
+        Tx: Sink<Message> + Unpin,
+        Tx::Error: Display,
+        Rx: Stream<Item = Result<Message, E>> + Unpin,
+        E: Display,
+    {
+        let mut last_heard = Instant::now();
+        loop {
+            if let Err(end) = self.act(tx).await {
+                return end;
+            }
+            let deadline = self.session.next_deadline().map(|d| self.epoch + d);
+            tokio::select! {
+                msg = rx.next() => {
+                    last_heard = Instant::now();
+                    match classify(msg) {
+                        Incoming::Event(event) => {
+                            if let Err(end) = self.event(event) {
+                                return end;
+                            }
+                        }
+                        Incoming::Ignore => {}
+                        Incoming::Closed(why) => return End::Gone(why),
+                        Incoming::Bad(why) => {
+                            tracing::warn!(reason = %why, "unusable message on the media stream: ending the call");
+                            return End::Gone(why);
+                        }
+                    }
+                }
+                result = wait_recognition(&mut self.recognition), if self.recognition.is_some() => {
+                    self.recognition = None;
+                    self.begin_step(speech_input(result));
+                }
+                stored = wait_stored(&mut self.storing), if self.storing.is_some() => {
+                    self.storing = None;
+                    if let Err(end) = self.end_step(stored).await {
+                        return end;
+                    }
+                }
+                () = sleep_until(deadline), if deadline.is_some() => {}
+                () = tokio::time::sleep_until(last_heard + STALL_TIMEOUT) => {
+                    return End::Gone(format!("no message from the provider for {STALL_TIMEOUT:?}"));
+                }
+            }
+            self.session.tick(self.now());
+        }
+    }
+
+    fn event(&mut self, event: Event) -> Result<(), End> {
+        let now = self.now();
+        match event {
+            Event::Media { payload, timestamp } => {
+                self.session.media(&payload, now);
+                self.count_frame(timestamp);
+            }
+            Event::Dtmf(key) => self.session.dtmf(key, now),
+            Event::Mark(name) => self.session.mark(&name, now),
+            Event::Stop => return Err(End::Gone("the provider stopped the stream".into())),
+            Event::Start(_) => return Err(End::Gone("a second `start` on one stream".into())),
+            Event::Connected | Event::Other(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Measures how late this frame is processed, against the provider's
+    /// own timestamps from the first frame.
+    fn count_frame(&mut self, timestamp: Option<u64>) {
+        STATS.frames.fetch_add(1, Ordering::Relaxed);
+        let Some(ts) = timestamp else {
+            return;
+        };
+        let (first_at, first_ts) = *self.first_frame.get_or_insert((Instant::now(), ts));
+        let due = first_at + Duration::from_millis(ts.saturating_sub(first_ts));
+        let late = Instant::now().saturating_duration_since(due);
+        if late > LATE {
+            STATS.late_frames.fetch_add(1, Ordering::Relaxed);
+        }
+        STATS
+            .max_lateness_us
+            .fetch_max(late.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Does everything the session asked for, in order; flushes the socket once.
+    async fn act<Tx>(&mut self, tx: &mut Tx) -> Result<(), End>
+    where
+        Tx: Sink<Message> + Unpin,
+        Tx::Error: Display,
+    {
+        let mut sent = false;
+        while let Some(action) = self.session.poll() {
+            match action {
+                Action::Send(command) => {
+                    let text = command.to_json(&self.stream_sid);
+                    send(tx.feed(Message::Text(text.into()))).await?;
+                    sent = true;
+                }
+                Action::Input(input) => self.begin_step(input),
+                Action::Recognise {
+                    audio,
+                    language,
+                    hints,
+                } => self.recognise(audio, language, hints),
+                Action::SaveRecording { step, seq, audio } => {
+                    let input = self.save_recording(&step, seq, audio).await;
+                    self.begin_step(input);
+                }
+                Action::Transfer(spec) => {
+                    tracing::warn!(
+                        target_ = %spec.target,
+                        "a transfer cannot be bridged from a media stream: storing an open handoff, the flow continues at its fallback"
+                    );
+                    self.begin_step(Input::TransferEnded(TransferResult::Failed));
+                }
+                Action::Hangup => {
+                    if sent {
+                        send(tx.flush()).await?;
+                    }
+                    return Err(End::Finished);
+                }
+            }
+        }
+        if sent {
+            send(tx.flush()).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies one input to the machine and starts storing its effect in a
+    /// task of its own; [`Live::end_step`] takes the result. The session is
+    /// idle meanwhile (it waits for the next turn), so nothing else can
+    /// produce an input before then.
+    fn begin_step(&mut self, input: Input) {
+        if self.call.outcome().is_some() {
+            return;
+        }
+        let now = self.state.settings().clock.now();
+        let mut call = self.call.clone();
+        let outputs = call.handle(&self.flow, input, now);
+        // A stream call's stored answer stays the <Connect><Stream>, except
+        // at a transfer, where TwiML is what the call would continue with.
+        let response = match Wait::of(&outputs) {
+            Some(Wait::Transfer(_)) => twiml::render(&outputs, &links(&self.state, &self.flow)),
+            _ => self.connect.clone(),
+        };
+        let (state, row) = (self.state.clone(), self.row.clone());
+        self.storing = Some(tokio::spawn(async move {
+            let result = commit(&state, &row, &call, &outputs, response.clone(), now)
+                .await
+                .map_err(|e| e.to_string());
+            Stored {
+                result,
+                call,
+                outputs,
+                response,
+            }
+        }));
+    }
+
+    /// Takes a stored step: the call moves on, and the next turn starts.
+    async fn end_step(&mut self, stored: Result<Stored, String>) -> Result<(), End> {
+        let stored = stored.map_err(|e| End::Failed(format!("storing a step failed: {e}")))?;
+        match stored.result {
+            Ok(Advanced::Applied) => {
+                self.row.seq = i64::from(stored.call.seq);
+                self.row.response = stored.response;
+                self.call = stored.call;
+            }
+            Ok(Advanced::Stale) => {
+                return Err(End::Failed(
+                    "the call was moved on elsewhere (a status callback or another replica)".into(),
+                ));
+            }
+            Err(e) => return Err(End::Failed(format!("the store failed saving a step: {e}"))),
+        }
+        if !self.hung_up {
+            self.start_turn(&stored.outputs).await;
+        }
+        Ok(())
+    }
+
+    /// Applies one input and waits until it is stored (the hang-up path).
+    async fn step(&mut self, input: Input) -> Result<(), End> {
+        self.begin_step(input);
+        self.finish_storing().await
+    }
+
+    async fn finish_storing(&mut self) -> Result<(), End> {
+        if self.storing.is_some() {
+            let stored = wait_stored(&mut self.storing).await;
+            self.storing = None;
+            self.end_step(stored).await?;
+        }
+        Ok(())
+    }
+
+    /// Renders the turn's prompts and hands them to the session.
+    async fn start_turn(&mut self, outputs: &[Output]) {
+        let Some(wait) = Wait::of(outputs) else {
+            return;
+        };
+        let mut prompts = outputs
+            .iter()
+            .filter_map(|o| match o {
+                Output::Prompt(p) => Some(p),
+                _ => None,
+            })
+            .collect::<Vec<_>>();
+        match &wait {
+            Wait::Listen(l) => prompts.extend(&l.prompts),
+            Wait::Record(r) => prompts.extend(&r.prompts),
+            Wait::Transfer(_) | Wait::End => {}
+        }
+        let mut frames: Vec<Arc<Prompt>> = Vec::with_capacity(prompts.len());
+        for p in prompts {
+            match self.state.inner.prompts.render(p).await {
+                Ok(f) => frames.push(f),
+                Err(e) => {
+                    tracing::error!(error = %e, prompt = ?p, "cannot render a prompt: skipping it")
+                }
+            }
+        }
+        self.session.start_turn(frames, wait, self.now());
+    }
+
+    fn recognise(&mut self, audio: Vec<i16>, language: String, hints: Vec<String>) {
+        let recogniser: Option<Arc<dyn Recogniser>> = self.state.inner.recogniser.clone();
+        self.recognition = Some(tokio::spawn(async move {
+            match recogniser {
+                Some(r) => r.recognise(&audio, &language, &hints).await,
+                None => Err(SpeechError::NoRecogniser),
+            }
+        }));
+    }
+
+    /// Writes a recording (silence trimmed) as WAV; the input it makes.
+    async fn save_recording(&mut self, step: &str, seq: u32, audio: Vec<i16>) -> Input {
+        let trimmed = trim_silence(&audio, TRIM_THRESHOLD, TRIM_KEEP_MS).to_vec();
+        if trimmed.len() < SAMPLE_RATE as usize / 2 {
+            return Input::Silence;
+        }
+        let duration_secs = trimmed.len().div_ceil(SAMPLE_RATE as usize) as u32;
+        let dir = self.state.settings().media.recordings_dir.clone();
+        let name = format!("{}-{step}-{seq}.wav", self.row.call_sid);
+        let path: PathBuf =
+            std::path::absolute(dir.join(&name)).unwrap_or_else(|_| dir.join(&name));
+        let target = path.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+            }
+            pcm8k_to_wav(&trimmed, &target).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r);
+        match written {
+            Ok(()) => Input::Recorded {
+                url: path.display().to_string(),
+                duration_secs,
+            },
+            Err(e) => {
+                tracing::error!(error = %e, path = %path.display(), "cannot save a recording");
+                Input::Silence
+            }
+        }
+    }
+
+    /// The caller is gone: keep what they said (an utterance being
+    /// recognised, a recording in progress), then store the hang-up.
+    async fn hang_up(&mut self) {
+        self.hung_up = true;
+        if let Err(End::Failed(why)) = self.finish_storing().await {
+            tracing::error!(reason = %why, "cannot store the last step");
+            return;
+        }
+        if self.recognition.is_some() {
+            let result = wait_recognition(&mut self.recognition).await;
+            self.recognition = None;
+            if let Err(End::Failed(why)) = self.step(speech_input(result)).await {
+                tracing::error!(reason = %why, "cannot store the last answer");
+            }
+        }
+        self.session.hang_up();
+        while let Some(action) = self.session.poll() {
+            let input = match action {
+                Action::Input(input) => input,
+                Action::SaveRecording { step, seq, audio } => {
+                    self.save_recording(&step, seq, audio).await
+                }
+                _ => continue,
+            };
+            if let Err(End::Failed(why)) = self.step(input).await {
+                tracing::error!(reason = %why, "cannot store the hang-up");
+                return;
+            }
+        }
+    }
+}
+
+async fn send<F, E>(op: F) -> Result<(), End>
+where
+    F: std::future::Future<Output = Result<(), E>>,
+    E: Display,
+{
+    match tokio::time::timeout(SEND_TIMEOUT, op).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(End::Gone(format!("cannot send to the provider: {e}"))),
+        Err(_) => Err(End::Gone(format!(
+            "the provider took no audio for {SEND_TIMEOUT:?}"
+        ))),
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A step's effect, stored by its task.
+struct Stored {
+    result: Result<Advanced, String>,
+    call: Call,
+    outputs: Vec<Output>,
+    response: String,
+}
+
+async fn wait_stored(pending: &mut Option<JoinHandle<Stored>>) -> Result<Stored, String> {
+    match pending.as_mut() {
+        Some(handle) => handle.await.map_err(|e| e.to_string()),
+        None => std::future::pending().await,
+    }
+}
+
+async fn wait_recognition(
+    pending: &mut Option<JoinHandle<Result<Transcript, SpeechError>>>,
+) -> Result<Transcript, SpeechError> {
+    match pending.as_mut() {
+        Some(handle) => handle
+            .await
+            .unwrap_or_else(|e| Err(SpeechError::Io(std::io::Error::other(e)))),
+        None => std::future::pending().await,
+    }
+}
+
+/// A transcript as the machine's input; a failed recognition is a no-match.
+fn speech_input(result: Result<Transcript, SpeechError>) -> Input {
+    match result {
+        Ok(t) => Input::Speech {
+            text: t.text,
+            confidence: t.confidence,
+        },
+        Err(e) => {
+            tracing::warn!(error = %e, "speech recognition failed: the answer counts as a no-match");
+            Input::Speech {
+                text: String::new(),
+                confidence: 0.0,
+            }
+        }
+    }
+}

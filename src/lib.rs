@@ -1,0 +1,43 @@
+//! dialback: an automated voice-survey (IVR) server for follow-up calls.
+//!
+//! The crate is layered; each module imports only those listed below it.
+//!
+//! - [`cli`]: the `dialback` command (`serve`, `check`, `simulate`, `graph`,
+//!   `schema`). `main.rs` only calls [`cli::run`].
+//! - [`http`]: the provider's TwiML webhooks, the media-stream WebSocket
+//!   loop (`http::media_ws`), the admin API and prompt audio, built by
+//!   [`http::Application::build`] for production and tests alike.
+//! - [`speech`]: text to speech (espeak-ng, OpenAI-compatible HTTP), speech
+//!   recognition (OpenAI-compatible HTTP) and prompt frames for streams.
+//! - [`config`]: server settings and the number → flow map.
+//! - [`twiml`]: the TwiML adapter — call-machine outputs up to the next wait,
+//!   written as one TwiML document.
+//! - [`twilio`]: the provider-facing edge: webhook signature validation and
+//!   webhook form parameters parsed into types (CallSid, E.164 numbers…).
+//! - [`media`]: the media DSP layer for Media Streams calls: G.711 μ-law,
+//!   DTMF detection and voice-activity end-pointing (pure, I/O-free), and
+//!   WAV prompts converted to 20 ms μ-law frames. `media::stream` is the
+//!   Media Streams protocol and the sans-I/O session of a stream call.
+//! - [`flow`]: the call-flow language. Files are read into spanned syntax,
+//!   checked into a validated [`flow::Flow`] with every diagnostic at once,
+//!   and run by the sans-I/O [`flow::Call`] machine: inputs in, outputs out,
+//!   time as an input. `flow::understand` turns transcripts into answers.
+//! - [`report`]: results — aggregates per flow (completion, drop-off,
+//!   distributions, CSAT/NPS) from counts the database computes.
+//! - [`dialer`]: outbound campaigns — the sans-I/O scheduler (calling windows
+//!   in each contact's time zone, back-off, attempt limits) and contacts
+//!   read from CSV.
+//! - [`store`]: the storage trait with SQLite (default) and PostgreSQL
+//!   implementations, one migrations folder per backend.
+
+pub mod cli;
+pub mod config;
+pub mod dialer;
+pub mod flow;
+pub mod http;
+pub mod media;
+pub mod report;
+pub mod speech;
+pub mod store;
+pub mod twilio;
+pub mod twiml;

@@ -1,0 +1,115 @@
+//! Parsing the provider's messages: the documented shapes, and everything
+//! a broken or hostile peer could send instead.
+
+use super::*;
+
+#[test]
+fn the_documented_messages_parse() {
+    let start = r#"{"event":"start","sequenceNumber":"1","start":{"accountSid":"AC1","streamSid":"MZ1","callSid":"CA1","tracks":["inbound"],"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1},"customParameters":{"flow":"wallet-followup"}},"streamSid":"MZ1"}"#;
+    let Ok(Event::Start(s)) = parse(start) else {
+        panic!("start parses");
+    };
+    assert_eq!((s.stream_sid.as_str(), s.call_sid.as_str()), ("MZ1", "CA1"));
+    assert_eq!(s.custom_parameters["flow"], "wallet-followup");
+    assert!(s.media_format.is_some_and(|f| f.is_mulaw_8k()));
+
+    let cases: &[(&str, Event)] = &[
+        (
+            r#"{"event":"connected","protocol":"Call","version":"1.0.0"}"#,
+            Event::Connected,
+        ),
+        (
+            r#"{"event":"media","sequenceNumber":"3","media":{"track":"inbound","chunk":"1","timestamp":"5","payload":"//8A"},"streamSid":"MZ1"}"#,
+            Event::Media {
+                payload: vec![0xFF, 0xFF, 0x00],
+                timestamp: Some(5),
+            },
+        ),
+        (
+            r##"{"event":"dtmf","streamSid":"MZ1","sequenceNumber":"5","dtmf":{"track":"inbound_track","digit":"#"}}"##,
+            Event::Dtmf('#'),
+        ),
+        (
+            r#"{"event":"mark","sequenceNumber":"4","streamSid":"MZ1","mark":{"name":"2.0"}}"#,
+            Event::Mark("2.0".into()),
+        ),
+        (
+            r#"{"event":"stop","sequenceNumber":"5","streamSid":"MZ1","stop":{"accountSid":"AC1","callSid":"CA1"}}"#,
+            Event::Stop,
+        ),
+        (
+            r#"{"event":"someday","streamSid":"MZ1"}"#,
+            Event::Other("someday".into()),
+        ),
+    ];
+    for (text, want) in cases {
+        assert_eq!(parse(text).as_ref(), Ok(want), "{text}");
+    }
+}
+
+#[test]
+fn broken_messages_are_errors_not_panics() {
+    let huge = format!(
+        r#"{{"event":"media","media":{{"payload":"{}"}}}}"#,
+        "A".repeat(MAX_MESSAGE_BYTES)
+    );
+    let cases: &[(&str, &str)] = &[
+        ("not json", "Malformed"),
+        ("", "Malformed"),
+        ("[1,2]", "Malformed"),
+        (r#"{"no_event":1}"#, "Malformed"),
+        (r#"{"event":"start"}"#, "Malformed"),
+        (
+            r#"{"event":"start","start":{"streamSid":"MZ1"}}"#,
+            "Malformed",
+        ),
+        (r#"{"event":"media"}"#, "Malformed"),
+        (
+            r#"{"event":"media","media":{"payload":"***"}}"#,
+            "BadBase64",
+        ),
+        (r#"{"event":"dtmf","dtmf":{"digit":"12"}}"#, "BadDigit"),
+        (r#"{"event":"dtmf","dtmf":{"digit":"x"}}"#, "BadDigit"),
+        (r#"{"event":"mark","mark":{}}"#, "Malformed"),
+        (&huge, "TooLarge"),
+    ];
+    for (text, kind) in cases {
+        let got = parse(text);
+        assert!(
+            format!("{got:?}").contains(kind),
+            "{:.60}: expected {kind}, got {got:?}",
+            text
+        );
+    }
+}
+
+#[test]
+fn outbound_track_media_is_ignored() {
+    let text = r#"{"event":"media","media":{"track":"outbound","payload":"//8="}}"#;
+    assert!(matches!(parse(text), Ok(Event::Other(_))));
+}
+
+#[test]
+fn commands_are_written_as_the_provider_expects() {
+    let media = Command::Media([0xFF; FRAME_SAMPLES]).to_json("MZ\"1");
+    let v: serde_json::Value = serde_json::from_str(&media).expect("valid JSON");
+    assert_eq!(v["event"], "media");
+    assert_eq!(v["streamSid"], "MZ\"1");
+    let payload = STANDARD
+        .decode(v["media"]["payload"].as_str().expect("a payload"))
+        .expect("base64");
+    assert_eq!(payload, vec![0xFF; FRAME_SAMPLES]);
+
+    let mark: serde_json::Value =
+        serde_json::from_str(&Command::Mark("3.1".into()).to_json("MZ1")).expect("JSON");
+    assert_eq!(
+        mark,
+        serde_json::json!({"event":"mark","streamSid":"MZ1","mark":{"name":"3.1"}})
+    );
+    let clear: serde_json::Value =
+        serde_json::from_str(&Command::Clear.to_json("MZ1")).expect("JSON");
+    assert_eq!(
+        clear,
+        serde_json::json!({"event":"clear","streamSid":"MZ1"})
+    );
+}

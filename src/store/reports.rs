@@ -1,0 +1,177 @@
+//! Report queries: the counting done in the database, so a report over a
+//! million calls moves a few dozen rows, not a million.
+//!
+//! Kept apart from [`super::Store`] (reached through [`super::Store::reports`])
+//! so that the write path's trait stays small and the report queries can
+//! grow without touching it. Shares, scores and drop-off steps are derived
+//! from these counts in `crate::report`, which knows the flow's questions.
+
+use chrono::{DateTime, Utc};
+
+use super::{AnswerRow, CallRow, StoreResult};
+
+/// Which calls a report covers. Every field but `flow` narrows it.
+///
+/// A campaign id will join these once campaigns exist: each backend's filter
+/// clause takes its parameters by number, so adding one is one more clause
+/// and one more bind.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReportFilter {
+    /// The flow's name.
+    pub flow: String,
+    /// Only calls that ran this flow version (content hash).
+    pub flow_hash: Option<String>,
+    /// Calls started at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+    /// Calls started before this instant.
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl ReportFilter {
+    /// Every call of `flow`, any version, any time.
+    pub fn flow(flow: &str) -> Self {
+        Self {
+            flow: flow.to_owned(),
+            ..Self::default()
+        }
+    }
+}
+
+/// Calls with one outcome (`None`: not ended, or ended without an outcome).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutcomeCount {
+    pub outcome: Option<String>,
+    /// Calls with this outcome.
+    pub calls: i64,
+    /// Of those, calls a person picked up (provider status not busy,
+    /// no-answer, failed, canceled, or still ringing).
+    pub reached: i64,
+}
+
+/// How many calls gave one answer value to one question (each call's last
+/// answer to the question counts, once).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnswerCount {
+    pub question: String,
+    pub value: serde_json::Value,
+    pub calls: i64,
+}
+
+/// Abandoned calls grouped by the last question they answered (`None`: they
+/// answered none), which is what places each drop-off on a step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastAnswered {
+    pub question: Option<String>,
+    pub calls: i64,
+}
+
+/// The report queries each backend runs.
+#[async_trait::async_trait]
+pub trait ReportStore: Send + Sync {
+    /// Calls and reached calls per outcome.
+    async fn outcome_counts(&self, filter: &ReportFilter) -> StoreResult<Vec<OutcomeCount>>;
+
+    /// Answer values per question.
+    async fn answer_counts(&self, filter: &ReportFilter) -> StoreResult<Vec<AnswerCount>>;
+
+    /// Abandoned calls by the last question they answered.
+    async fn abandoned_after(&self, filter: &ReportFilter) -> StoreResult<Vec<LastAnswered>>;
+
+    /// Calls handed to a person (a handoff row, connected, open or resolved).
+    async fn handoff_calls(&self, filter: &ReportFilter) -> StoreResult<i64>;
+
+    /// Calls in which the person opted out.
+    async fn opt_out_calls(&self, filter: &ReportFilter) -> StoreResult<i64>;
+
+    /// Up to `limit` calls after `after`, oldest first, with their answers.
+    ///
+    /// Why pages and not one long cursor: a page is two short reads, so an
+    /// export of a million calls never holds one of SQLite's few reader
+    /// connections (nor a PostgreSQL transaction) for the minutes a slow
+    /// client takes to download it, and memory stays at one page.
+    async fn export_page(
+        &self,
+        filter: &ReportFilter,
+        after: Option<&ExportCursor>,
+        limit: i64,
+    ) -> StoreResult<Vec<ExportCall>>;
+
+    /// Every opt-out, oldest first: the do-not-call list, for compliance.
+    async fn opt_outs(&self) -> StoreResult<Vec<OptOutRow>>;
+
+    /// Removes personal data of calls started before `cutoff`, in one
+    /// transaction: recordings (rows), phone numbers, call state and last
+    /// TwiML, the literal input of every answer, the values of `personal`
+    /// questions (free speech, recordings: `(flow, question)`), and handoff
+    /// summaries. Kept: outcomes, times, statuses and every other answer
+    /// value, so reports stay computable; and opt-outs, which must outlive
+    /// the calls they were made in. Idempotent.
+    async fn purge(
+        &self,
+        cutoff: DateTime<Utc>,
+        personal: &[(String, String)],
+    ) -> StoreResult<Purged>;
+}
+
+/// What [`ReportStore::purge`] changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Purged {
+    /// Calls whose phone numbers and state were erased.
+    pub calls: u64,
+    /// Answer fields erased (an answer losing both input and value counts twice).
+    pub answers: u64,
+    /// Recording URLs removed (a caller may also delete local files).
+    pub recordings: Vec<String>,
+}
+
+/// Where an export page starts: after this call, in `(started_at, call_sid)`
+/// order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportCursor {
+    pub started_at: DateTime<Utc>,
+    pub call_sid: String,
+}
+
+/// One call with its answers in the order given, as exports need it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportCall {
+    pub call: CallRow,
+    pub answers: Vec<AnswerRow>,
+}
+
+impl ExportCall {
+    /// The cursor for the page after this call.
+    pub fn cursor(&self) -> ExportCursor {
+        ExportCursor {
+            started_at: self.call.started_at,
+            call_sid: self.call.call_sid.clone(),
+        }
+    }
+}
+
+/// Groups answers (ordered by call) under their calls, keeping call order.
+pub(in crate::store) fn group_answers(
+    calls: Vec<CallRow>,
+    answers: Vec<AnswerRow>,
+) -> Vec<ExportCall> {
+    let mut by_call: std::collections::HashMap<String, Vec<AnswerRow>> =
+        std::collections::HashMap::new();
+    for a in answers {
+        by_call.entry(a.call_sid.clone()).or_default().push(a);
+    }
+    calls
+        .into_iter()
+        .map(|call| ExportCall {
+            answers: by_call.remove(&call.call_sid).unwrap_or_default(),
+            call,
+        })
+        .collect()
+}
+
+/// One entry of the do-not-call list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptOutRow {
+    pub phone: String,
+    pub call_sid: Option<String>,
+    pub at: DateTime<Utc>,
+}

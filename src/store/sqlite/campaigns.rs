@@ -1,0 +1,114 @@
+//! [`CampaignStore`] on SQLite. Every write goes through the store's one
+//! writer connection (see `writer.rs`), so imports and webhooks take turns
+//! on it rather than fighting over SQLite's file lock.
+
+use std::collections::BTreeMap;
+
+use sqlx::sqlite::{Sqlite, SqliteConnection};
+use sqlx::{Connection, QueryBuilder, Row};
+
+use super::super::campaigns::{
+    CONTACTS_PER_INSERT, CampaignRow, CampaignStore, NewCampaign, NewContact,
+};
+use super::super::{StoreResult, parse_json};
+use super::{SqliteStore, ts};
+
+#[async_trait::async_trait]
+impl CampaignStore for SqliteStore {
+    async fn create_campaign(&self, c: NewCampaign) -> StoreResult<i64> {
+        let mut w = self.write().await;
+        let result = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO campaigns (name, flow, plan, status, created_at) \
+             VALUES (?, ?, ?, 'draft', ?) RETURNING id",
+        )
+        .bind(&c.name)
+        .bind(&c.flow)
+        .bind(c.plan.to_string())
+        .bind(ts(&c.created_at))
+        .fetch_one(w.conn())
+        .await;
+        w.finish(result).await
+    }
+
+    async fn campaign(&self, id: i64) -> StoreResult<Option<CampaignRow>> {
+        let mut conn = self.read().await;
+        let result = sqlx::query(
+            "SELECT id, name, flow, plan, status, created_at FROM campaigns WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await;
+        let row = conn.finish(result).await?;
+        Ok(row
+            .map(|r| -> Result<_, sqlx::Error> {
+                Ok(CampaignRow {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    flow: r.try_get("flow")?,
+                    plan: parse_json(r.try_get("plan")?)?,
+                    status: r.try_get("status")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .transpose()?)
+    }
+
+    async fn add_contacts(&self, campaign_id: i64, contacts: &[NewContact]) -> StoreResult<u64> {
+        let mut w = self.write().await;
+        let result = insert_contacts(w.conn(), campaign_id, contacts).await;
+        w.finish(result).await
+    }
+
+    async fn set_campaign_status(&self, id: i64, from: &[&str], to: &str) -> StoreResult<bool> {
+        let mut query = QueryBuilder::<Sqlite>::new("UPDATE campaigns SET status = ");
+        query.push_bind(to).push(" WHERE id = ").push_bind(id);
+        query.push(" AND status IN (");
+        let mut list = query.separated(", ");
+        for status in from {
+            list.push_bind(*status);
+        }
+        query.push(")");
+        let mut w = self.write().await;
+        let result = query.build().execute(w.conn()).await;
+        Ok(w.finish(result).await?.rows_affected() == 1)
+    }
+
+    async fn contact_counts(&self, campaign_id: i64) -> StoreResult<BTreeMap<String, i64>> {
+        let mut conn = self.read().await;
+        let result = sqlx::query_as::<_, (String, i64)>(
+            "SELECT state, COUNT(*) FROM contacts WHERE campaign_id = ? GROUP BY state",
+        )
+        .bind(campaign_id)
+        .fetch_all(&mut *conn)
+        .await;
+        Ok(conn.finish(result).await?.into_iter().collect())
+    }
+}
+
+async fn insert_contacts(
+    conn: &mut SqliteConnection,
+    campaign_id: i64,
+    contacts: &[NewContact],
+) -> Result<u64, sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    let mut written = 0;
+    for chunk in contacts.chunks(CONTACTS_PER_INSERT) {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO contacts (campaign_id, phone, vars, timezone, next_at) ",
+        );
+        query.push_values(chunk, |mut row, c| {
+            row.push_bind(campaign_id)
+                .push_bind(&c.phone)
+                .push_bind(c.vars.to_string())
+                .push_bind(&c.timezone)
+                .push_bind(c.next_at.as_ref().map(ts));
+        });
+        query.push(
+            " ON CONFLICT (campaign_id, phone) DO UPDATE SET \
+             vars = excluded.vars, timezone = excluded.timezone",
+        );
+        written += query.build().execute(&mut *tx).await?.rows_affected();
+    }
+    tx.commit().await?;
+    Ok(written)
+}

@@ -1,0 +1,305 @@
+//! SQLite's one writing connection, and how it applies a batch of advances
+//! (see [`crate::store::group_commit`]) in one transaction and one trip to
+//! sqlx's SQLite worker thread.
+
+use std::collections::HashSet;
+use std::sync::{Arc, OnceLock};
+
+use serde::Serialize;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::{ConnectOptions, Row};
+use tokio::sync::{Mutex, MutexGuard};
+
+use super::ts;
+use crate::store::group_commit::{ApplyBatch, MAX_BATCH};
+use crate::store::{Advance, StoreResult};
+
+/// The writing connection, shared by the advance task and the other writes.
+pub(super) struct Writer {
+    conn: SqliteConnection,
+    /// Opens a fresh connection if this one's worker thread dies.
+    options: SqliteConnectOptions,
+    /// Set while a batch runs. If the task running it is dropped mid-way (the
+    /// runtime shutting down), sqlx stops the batch before its COMMIT; the
+    /// next user of the writer then rolls it back.
+    in_transaction: bool,
+}
+
+impl Writer {
+    pub(super) fn new(conn: SqliteConnection, options: SqliteConnectOptions) -> Self {
+        Self {
+            conn,
+            options,
+            in_transaction: false,
+        }
+    }
+
+    pub(super) fn conn(&mut self) -> &mut SqliteConnection {
+        &mut self.conn
+    }
+
+    pub(super) fn conn_ref(&self) -> &SqliteConnection {
+        &self.conn
+    }
+
+    /// Turns a statement's result into the store's, first reopening the
+    /// connection if its worker thread died, so that one crash does not fail
+    /// every later write.
+    pub(super) async fn finish<T>(&mut self, result: Result<T, sqlx::Error>) -> StoreResult<T> {
+        if let Err(sqlx::Error::WorkerCrashed) = &result {
+            match self.options.connect().await {
+                Ok(fresh) => {
+                    tracing::warn!("SQLite writer reopened after its worker thread crashed");
+                    self.conn = fresh;
+                    self.in_transaction = false;
+                }
+                Err(e) => tracing::error!(error = %e, "could not reopen the SQLite writer"),
+            }
+        }
+        Ok(result?)
+    }
+}
+
+/// Locks the writer, rolling back a transaction an abandoned batch left open.
+pub(super) async fn lock(writer: &Mutex<Writer>) -> MutexGuard<'_, Writer> {
+    let mut w = writer.lock().await;
+    if w.in_transaction {
+        // "no transaction is active" is fine: the batch may have reached its
+        // COMMIT before it was abandoned.
+        let _ = sqlx::query("ROLLBACK").execute(&mut w.conn).await;
+        w.in_transaction = false;
+    }
+    w
+}
+
+/// Applies batches of advances on the writer.
+pub(super) struct SqliteBatches {
+    pub(super) writer: Arc<Mutex<Writer>>,
+}
+
+#[async_trait::async_trait]
+impl ApplyBatch for SqliteBatches {
+    async fn apply(&self, advances: &[&Advance]) -> StoreResult<HashSet<String>> {
+        let mut w = lock(&self.writer).await;
+        let result = run_batch(&mut w, advances).await;
+        w.finish(result).await
+    }
+}
+
+/// Runs [`batch_sql`] for these advances; returns the CallSids that moved.
+async fn run_batch(w: &mut Writer, advances: &[&Advance]) -> Result<HashSet<String>, sqlx::Error> {
+    let rows: Vec<InsertsJson<'_>> = advances.iter().map(|a| InsertsJson::new(a)).collect();
+    let json: Arc<str> = serde_json::to_string(&rows)
+        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?
+        .into();
+    if advances.is_empty() || advances.len() > MAX_BATCH {
+        return Err(sqlx::Error::InvalidArgument(format!(
+            "a batch holds 1 to {MAX_BATCH} advances, not {}",
+            advances.len()
+        )));
+    }
+    let mut query = sqlx::query(batch_sql(advances.len()));
+    for _ in 0..INSERTS {
+        query = query.bind(Arc::clone(&json));
+    }
+    for a in advances {
+        query = query
+            .bind(&a.call_sid)
+            .bind(a.from_seq)
+            .bind(a.to_seq)
+            .bind(&a.state)
+            .bind(&a.response)
+            .bind(&a.status)
+            .bind(&a.outcome)
+            .bind(a.ended_at.as_ref().map(ts));
+    }
+    w.in_transaction = true;
+    // `fetch_all`, not `fetch_optional`: the latter stops the batch at the
+    // first row, before the COMMIT.
+    let result = query.fetch_all(&mut w.conn).await;
+    if result.is_err() {
+        // SQLite stopped at the failing statement, inside the transaction.
+        let _ = sqlx::query("ROLLBACK").execute(&mut w.conn).await;
+    }
+    w.in_transaction = false;
+    result?
+        .iter()
+        .map(|row| row.try_get::<String, _>(0))
+        .collect()
+}
+
+/// What the inserts of a batch need to know of each advance, as one JSON
+/// array: one parameter however many answers, opt-outs, handoffs and
+/// recordings the batch holds, so their statements' text stays the same.
+#[derive(Serialize)]
+struct InsertsJson<'a> {
+    call_sid: &'a str,
+    from_seq: i64,
+    to_seq: i64,
+    answers: Vec<AnswerJson<'a>>,
+    opt_out: Option<OptOutJson<'a>>,
+    handoff: Option<HandoffJson<'a>>,
+    recording: Option<RecordingJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct AnswerJson<'a> {
+    question: &'a str,
+    value: &'a serde_json::Value,
+    raw: Option<&'a str>,
+    confidence: Option<f32>,
+    attempt: i32,
+    answered_at: String,
+}
+
+#[derive(Serialize)]
+struct OptOutJson<'a> {
+    phone: &'a str,
+    call_sid: Option<&'a str>,
+    at: String,
+}
+
+#[derive(Serialize)]
+struct HandoffJson<'a> {
+    step: &'a str,
+    target: &'a str,
+    status: &'a str,
+    reason: &'a str,
+    summary: &'a serde_json::Value,
+    created_at: String,
+}
+
+#[derive(Serialize)]
+struct RecordingJson<'a> {
+    call_sid: &'a str,
+    question: &'a str,
+    url: &'a str,
+    duration_secs: Option<i32>,
+    at: String,
+}
+
+impl<'a> InsertsJson<'a> {
+    fn new(a: &'a Advance) -> Self {
+        Self {
+            call_sid: &a.call_sid,
+            from_seq: a.from_seq,
+            to_seq: a.to_seq,
+            answers: a
+                .answers
+                .iter()
+                .map(|n| AnswerJson {
+                    question: &n.question,
+                    value: &n.value,
+                    raw: n.raw.as_deref(),
+                    confidence: n.confidence,
+                    attempt: n.attempt,
+                    answered_at: ts(&n.answered_at),
+                })
+                .collect(),
+            opt_out: a.opt_out.as_ref().map(|o| OptOutJson {
+                phone: &o.phone,
+                call_sid: o.call_sid.as_deref(),
+                at: ts(&o.at),
+            }),
+            handoff: a.handoff.as_ref().map(|h| HandoffJson {
+                step: &h.step,
+                target: &h.target,
+                status: &h.status,
+                reason: &h.reason,
+                summary: &h.summary,
+                created_at: ts(&h.created_at),
+            }),
+            recording: a.recording.as_ref().map(|r| RecordingJson {
+                call_sid: &r.call_sid,
+                question: &r.question,
+                url: &r.url,
+                duration_secs: r.duration_secs,
+                at: ts(&r.at),
+            }),
+        }
+    }
+}
+
+/// How many statements of [`BATCH_INSERTS`] take the JSON parameter.
+const INSERTS: usize = 4;
+
+/// The SQL for a batch of `n` advances, in one transaction and one trip to
+/// SQLite's worker thread: `BEGIN IMMEDIATE`, [`BATCH_INSERTS`], the batch's
+/// UPDATE, `COMMIT`. One text per batch size (the UPDATE's VALUES list has a
+/// row per advance), built once and prepared once: the writer's statement
+/// cache holds them all.
+///
+/// The inserts take only the advances whose call is still at `from_seq`; the
+/// UPDATE, which moves the calls on, comes after them. Inside the transaction
+/// nothing else writes and a batch holds one advance per call, so an insert's
+/// guard and the UPDATE's own `seq = from_seq` agree: an advance is written
+/// whole, or (Stale) not at all. The UPDATE returns the CallSids it moved; an
+/// `ended_at` already set is kept. `BEGIN IMMEDIATE` takes the write lock at
+/// once, so waiting on another process goes through busy_timeout instead of
+/// failing when a deferred read lock cannot be upgraded.
+///
+/// The large state and TwiML are bound as plain parameters in the VALUES
+/// rows, so they are neither escaped into JSON nor parsed out of it.
+fn batch_sql(n: usize) -> &'static str {
+    static TEXTS: OnceLock<Vec<String>> = OnceLock::new();
+    let texts = TEXTS.get_or_init(|| {
+        (0..=MAX_BATCH)
+            .map(|n| {
+                let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; n.max(1)].join(", ");
+                format!(
+                    "BEGIN IMMEDIATE;\n{BATCH_INSERTS}\
+                     WITH input (call_sid, from_seq, to_seq, state, response, status, outcome, \
+                         ended_at) AS (VALUES {rows})\n\
+                     UPDATE calls SET seq = input.to_seq, state = input.state, \
+                         response = input.response, status = COALESCE(input.status, calls.status), \
+                         outcome = COALESCE(input.outcome, calls.outcome), \
+                         ended_at = COALESCE(calls.ended_at, input.ended_at) \
+                     FROM input \
+                     WHERE calls.call_sid = input.call_sid AND calls.seq = input.from_seq \
+                     RETURNING calls.call_sid;\nCOMMIT;"
+                )
+            })
+            .collect()
+    });
+    // `run_batch` keeps n within 1..=MAX_BATCH.
+    &texts[n.min(MAX_BATCH)]
+}
+
+/// Each statement's `?` is the batch's JSON array (see [`InsertsJson`]).
+/// `jsonb_each` hands each element over as binary JSON, so the `->>`
+/// extractions (SQL values) and `->` (JSON text, for the JSON columns) do not
+/// parse it again.
+const BATCH_INSERTS: &str = "
+INSERT INTO answers (call_sid, seq, question, value, raw, confidence, attempt, answered_at)
+    SELECT a.value ->> 'call_sid', a.value ->> 'to_seq', x.value ->> 'question',
+        x.value -> 'value', x.value ->> 'raw', x.value ->> 'confidence',
+        x.value ->> 'attempt', x.value ->> 'answered_at'
+    FROM jsonb_each(?) AS a, jsonb_each(a.value, '$.answers') AS x
+    WHERE EXISTS (SELECT 1 FROM calls c
+        WHERE c.call_sid = a.value ->> 'call_sid' AND c.seq = a.value ->> 'from_seq')
+    ORDER BY a.key, x.key;
+INSERT INTO opt_outs (phone, call_sid, created_at)
+    SELECT a.value ->> '$.opt_out.phone', a.value ->> '$.opt_out.call_sid',
+        a.value ->> '$.opt_out.at'
+    FROM jsonb_each(?) AS a
+    WHERE a.value ->> '$.opt_out.phone' IS NOT NULL AND EXISTS (SELECT 1 FROM calls c
+        WHERE c.call_sid = a.value ->> 'call_sid' AND c.seq = a.value ->> 'from_seq')
+    ORDER BY a.key
+    ON CONFLICT (phone) DO NOTHING;
+INSERT INTO handoffs (call_sid, step, target, status, reason, summary, created_at)
+    SELECT a.value ->> 'call_sid', a.value ->> '$.handoff.step', a.value ->> '$.handoff.target',
+        a.value ->> '$.handoff.status', a.value ->> '$.handoff.reason',
+        a.value -> '$.handoff.summary', a.value ->> '$.handoff.created_at'
+    FROM jsonb_each(?) AS a
+    WHERE a.value ->> '$.handoff.step' IS NOT NULL AND EXISTS (SELECT 1 FROM calls c
+        WHERE c.call_sid = a.value ->> 'call_sid' AND c.seq = a.value ->> 'from_seq')
+    ORDER BY a.key;
+INSERT INTO recordings (call_sid, question, url, duration_secs, created_at)
+    SELECT a.value ->> '$.recording.call_sid', a.value ->> '$.recording.question',
+        a.value ->> '$.recording.url', a.value ->> '$.recording.duration_secs',
+        a.value ->> '$.recording.at'
+    FROM jsonb_each(?) AS a
+    WHERE a.value ->> '$.recording.call_sid' IS NOT NULL AND EXISTS (SELECT 1 FROM calls c
+        WHERE c.call_sid = a.value ->> 'call_sid' AND c.seq = a.value ->> 'from_seq')
+    ORDER BY a.key;
+";

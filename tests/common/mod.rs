@@ -1,0 +1,8 @@
+//! Helpers shared by the integration tests. Each test binary compiles this
+//! module on its own and uses only part of it, hence the allows.
+#![allow(dead_code, unreachable_pub)]
+
+pub mod db;
+pub mod fixtures;
+pub mod phone;
+pub mod stream;

@@ -1,0 +1,471 @@
+//! Calls over Media Streams, end to end: a Twilio-behaving client on a real
+//! WebSocket sends μ-law audio (tones for keys, fixture speech for spoken
+//! answers, heard by a fake recogniser), and the answers, recordings,
+//! handoffs and outcomes are read back through the admin API and the
+//! store, on SQLite and PostgreSQL. Then the handler alone, over in-memory
+//! channels, against everything a broken peer can send.
+
+mod common;
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::extract::ws::Message as AxumMessage;
+use chrono::{TimeZone, Utc};
+use common::db::{TestDb, each_backend};
+use common::phone::{ADMIN_TOKEN, AUTH_TOKEN, Options, PUBLIC_URL, Server, new_call_sid};
+use common::stream::{FakeSpeech, StreamCall, speech};
+use dialback::config::{Clock, Settings};
+use dialback::http::Application;
+use futures_util::{Sink, Stream};
+use serde_json::{Value, json};
+
+/// Monday 11:00 in Shanghai: agents are at work.
+fn office_hours() -> Clock {
+    Clock::Fixed(Utc.with_ymd_and_hms(2026, 11, 23, 3, 0, 0).unwrap())
+}
+
+fn settings(db: &TestDb, speech: &FakeSpeech, recordings: &std::path::Path) -> Settings {
+    let mut s = Server::settings(Options {
+        database_url: db.url().to_string(),
+        crm_webhook: None,
+        auth_token: Some(AUTH_TOKEN.into()),
+        clock: office_hours(),
+    });
+    s.media = speech.media(recordings);
+    s
+}
+
+async fn call_result(server: &Server, sid: &str) -> Value {
+    let (status, v) = server.admin_get(&format!("/api/calls/{sid}")).await;
+    assert_eq!(status, 200, "{v}");
+    v
+}
+
+#[tokio::test]
+async fn the_feature_call_runs_over_a_stream_with_tones_events_and_speech_on_both_backends() {
+    for (backend, db) in each_backend().await {
+        eprintln!("-- on {backend}");
+        let speech_service = FakeSpeech::start().await;
+        let recordings = tempfile::tempdir().unwrap();
+        let server =
+            Server::start_settings(settings(&db, &speech_service, recordings.path())).await;
+        speech_service.will_hear(&["按钮太小了"]);
+
+        let mut call = StreamCall::dial(&server, "feature-feedback-stream").await;
+        let sid = call.sid.clone();
+        call.listening().await;
+        call.tone('1'); // "tried": an in-band tone, no dtmf event
+        call.listening().await;
+        call.press('2'); // "ease": a dtmf event
+        call.listening().await;
+        let mut answer = speech("mandarin.wav", 1_500);
+        answer.extend(vec![0; 8 * 1_200]);
+        call.say(answer); // "what_was_hard": spoken, then silence
+        call.ended().await;
+
+        let r = call_result(&server, &sid).await;
+        assert_eq!(r["flow"], "feature-feedback-stream");
+        assert_eq!(r["outcome"], "completed");
+        assert_eq!(
+            r["answers"],
+            json!({"tried": true, "ease": 2, "what_was_hard": "按钮太小了"})
+        );
+        assert_eq!(speech_service.uploads(), 1, "one utterance was recognised");
+        let spoken = speech_service.spoken();
+        assert!(
+            spoken.iter().any(|t| t.starts_with("您好，这里是示例钱包")),
+            "{spoken:?}"
+        );
+        let answers = db.store().answers(&sid).await.unwrap();
+        assert_eq!(answers[2].raw.as_deref(), Some("按钮太小了"));
+        server.stop().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn the_wallet_call_over_a_stream_stores_spoken_answers_and_the_recorded_suggestion() {
+    for (backend, db) in each_backend().await {
+        eprintln!("-- on {backend}");
+        let speech_service = FakeSpeech::start().await;
+        let recordings = tempfile::tempdir().unwrap();
+        let server =
+            Server::start_settings(settings(&db, &speech_service, recordings.path())).await;
+        speech_service.will_hear(&["嗯，已经解决了", "没用过"]);
+        let spoken = || {
+            let mut a = speech("mandarin.wav", 1_200);
+            a.extend(vec![0; 8 * 1_200]);
+            a
+        };
+
+        let mut call = StreamCall::dial(&server, "wallet-followup-stream").await;
+        let sid = call.sid.clone();
+        call.listening().await;
+        call.tone('1'); // consent, in-band (before any dtmf event turns that off)
+        call.listening().await;
+        call.say(spoken()); // resolved: "嗯，已经解决了"
+        call.listening().await;
+        call.press('5'); // csat
+        call.listening().await;
+        call.say(spoken()); // feature: "没用过"
+        call.listening().await;
+        call.press('1'); // has_suggestion
+        call.listening().await;
+        call.say(speech("english.wav", 2_500)); // the suggestion…
+        tokio::time::sleep(std::time::Duration::from_millis(2_700)).await;
+        call.press('#'); // …ended with the finish key
+        call.ended().await;
+
+        let r = call_result(&server, &sid).await;
+        assert_eq!(r["outcome"], "completed", "{r}");
+        let answers = &r["answers"];
+        assert_eq!(
+            (
+                &answers["consent"],
+                &answers["resolved"],
+                &answers["csat"],
+                &answers["feature"],
+                &answers["has_suggestion"]
+            ),
+            (
+                &json!(true),
+                &json!(true),
+                &json!(5),
+                &json!("not_used"),
+                &json!(true)
+            ),
+            "{r}"
+        );
+        let path = answers["suggestion"]["url"]
+            .as_str()
+            .expect("a recording path");
+        assert!(
+            path.starts_with(recordings.path().to_str().unwrap()),
+            "{path}"
+        );
+        let secs = answers["suggestion"]["duration_secs"].as_u64().unwrap();
+        assert!((2..=4).contains(&secs), "{secs} s recorded");
+        let wav = hound::WavReader::open(path).expect("the recording is a WAV file");
+        assert_eq!(wav.spec().sample_rate, 8_000);
+        assert!(wav.duration() >= 8_000 * 2, "silence trimmed, voice kept");
+        server.stop().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn an_unresolved_caller_on_a_stream_gets_an_open_handoff_and_the_ticket_path() {
+    for (backend, db) in each_backend().await {
+        eprintln!("-- on {backend}");
+        let speech_service = FakeSpeech::start().await;
+        let recordings = tempfile::tempdir().unwrap();
+        let server =
+            Server::start_settings(settings(&db, &speech_service, recordings.path())).await;
+        let mut call = StreamCall::dial(&server, "wallet-followup-stream").await;
+        let sid = call.sid.clone();
+        call.listening().await;
+        call.press('1');
+        call.listening().await;
+        call.press('2'); // not resolved: handoff, which a stream cannot bridge
+        call.ended().await;
+        let r = call_result(&server, &sid).await;
+        assert_eq!(r["outcome"], "ticket");
+        let (_, h) = server.admin_get("/api/handoffs?status=open").await;
+        assert_eq!(h["handoffs"][0]["call_sid"], sid.as_str(), "{h}");
+        assert_eq!(h["handoffs"][0]["reason"], "failed");
+        server.stop().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_key_during_a_prompt_clears_it_and_a_caller_who_hangs_up_keeps_the_answers() {
+    for (backend, db) in each_backend().await {
+        eprintln!("-- on {backend}");
+        let speech_service = FakeSpeech::start().await;
+        let recordings = tempfile::tempdir().unwrap();
+        let server =
+            Server::start_settings(settings(&db, &speech_service, recordings.path())).await;
+        let mut call = StreamCall::dial(&server, "wallet-followup-stream").await;
+        let sid = call.sid.clone();
+        // Barge in while the greeting and first question are still playing.
+        call.playing().await;
+        call.press('1');
+        call.listening().await;
+        assert_eq!(call.clears(), 1, "the prompt was cleared");
+        call.press('1'); // resolved
+        call.listening().await;
+        call.hang_up().await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let r = loop {
+            let r = call_result(&server, &sid).await;
+            if !r["outcome"].is_null() || std::time::Instant::now() > deadline {
+                break r;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        assert_eq!(r["outcome"], "abandoned");
+        assert_eq!(r["answers"], json!({"consent": true, "resolved": true}));
+        server.stop().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_recogniser_that_is_down_makes_a_spoken_answer_a_no_match_not_a_failure() {
+    let db = TestDb::sqlite().await;
+    let speech_service = FakeSpeech::start().await;
+    let recordings = tempfile::tempdir().unwrap();
+    let server = Server::start_settings(settings(&db, &speech_service, recordings.path())).await;
+    speech_service.go_down();
+    let mut call = StreamCall::dial(&server, "feature-feedback-stream").await;
+    let sid = call.sid.clone();
+    call.listening().await;
+    let mut answer = speech("mandarin.wav", 1_200);
+    answer.extend(vec![0; 8 * 1_200]);
+    call.say(answer);
+    call.listening().await; // asked again
+    call.press('2');
+    call.ended().await;
+    let r = call_result(&server, &sid).await;
+    assert_eq!(r["outcome"], "completed");
+    assert_eq!(r["answers"], json!({"tried": false}));
+    server.stop().await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_stream_upgrade_without_a_valid_signature_is_refused() {
+    let db = TestDb::sqlite().await;
+    let speech_service = FakeSpeech::start().await;
+    let recordings = tempfile::tempdir().unwrap();
+    let server = Server::start_settings(settings(&db, &speech_service, recordings.path())).await;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let wss = format!("{}/media", PUBLIC_URL.replacen("https://", "wss://", 1));
+    for signature in [
+        None,
+        Some("bm9wZQ==".to_string()),
+        Some(dialback::twilio::signature::compute(
+            AUTH_TOKEN,
+            "wss://elsewhere.test/media",
+            &[],
+        )),
+    ] {
+        let mut request = format!("ws://{}/media", server.addr)
+            .into_client_request()
+            .unwrap();
+        if let Some(sig) = &signature {
+            request
+                .headers_mut()
+                .insert("x-twilio-signature", sig.parse().unwrap());
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), 403, "{signature:?}")
+            }
+            other => panic!(
+                "expected 403 for {signature:?}, got {:?}",
+                other.map(|_| ())
+            ),
+        }
+    }
+    let _ = wss;
+    let _ = ADMIN_TOKEN;
+    server.stop().await;
+    db.cleanup().await;
+}
+
+/// One end of an in-memory socket: what the handler sends arrives on
+/// `sent`; what the test pushes into `incoming` is what the handler reads.
+struct Duplex {
+    incoming: tokio::sync::mpsc::UnboundedReceiver<Result<AxumMessage, Infallible>>,
+    sent: tokio::sync::mpsc::UnboundedSender<AxumMessage>,
+}
+
+impl Stream for Duplex {
+    type Item = Result<AxumMessage, Infallible>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.incoming.poll_recv(cx)
+    }
+}
+
+impl Sink<AxumMessage> for Duplex {
+    type Error = String;
+    fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), String>> {
+        Poll::Ready(Ok(()))
+    }
+    fn start_send(self: Pin<&mut Self>, item: AxumMessage) -> Result<(), String> {
+        // A peer that has gone away is an error, as on a real socket.
+        self.sent
+            .send(item)
+            .map_err(|_| "the peer is gone".to_string())
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), String>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), String>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+fn text(v: Value) -> AxumMessage {
+    AxumMessage::Text(v.to_string().into())
+}
+
+fn start(sid: &str) -> AxumMessage {
+    text(
+        json!({"event": "start", "sequenceNumber": "1", "streamSid": "MZ1", "start": {
+        "accountSid": "AC0", "streamSid": "MZ1", "callSid": sid, "tracks": ["inbound"],
+        "customParameters": {"flow": "feature-feedback-stream"},
+        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}}),
+    )
+}
+
+fn dtmf(d: &str) -> AxumMessage {
+    text(
+        json!({"event": "dtmf", "streamSid": "MZ1", "dtmf": {"track": "inbound_track", "digit": d}}),
+    )
+}
+
+/// What a broken peer sends after a first answer (`tried` = yes).
+enum Trouble {
+    Message(AxumMessage),
+    /// The socket vanishes (no `stop`, no close frame).
+    Vanish,
+}
+
+#[tokio::test]
+async fn a_broken_peer_ends_its_own_call_cleanly_and_the_answers_given_stay_stored() {
+    let db = TestDb::sqlite().await;
+    let speech_service = FakeSpeech::start().await;
+    let recordings = tempfile::tempdir().unwrap();
+    let app = Application::build(settings(&db, &speech_service, recordings.path()))
+        .await
+        .unwrap();
+    let streams = app.media_streams();
+    let cases: Vec<(&str, Trouble)> = vec![
+        (
+            "malformed JSON",
+            Trouble::Message(AxumMessage::Text("{not json".into())),
+        ),
+        (
+            "bad base64",
+            Trouble::Message(text(json!({"event": "media", "media": {"payload": "%%%"}}))),
+        ),
+        (
+            "a binary frame",
+            Trouble::Message(AxumMessage::Binary(vec![1u8, 2, 3].into())),
+        ),
+        (
+            "an oversized message",
+            Trouble::Message(AxumMessage::Text("x".repeat(70_000).into())),
+        ),
+        (
+            "a second start",
+            Trouble::Message(start("CA00000000000000000000000000000000")),
+        ),
+        ("a dtmf digit that is no key", Trouble::Message(dtmf("12"))),
+        ("a vanished socket", Trouble::Vanish),
+    ];
+    for (what, trouble) in cases {
+        let sid = new_call_sid();
+        let (to_handler, incoming) = tokio::sync::mpsc::unbounded_channel();
+        let (sent, mut from_handler) = tokio::sync::mpsc::unbounded_channel();
+        let handler = tokio::spawn({
+            let streams = streams.clone();
+            async move { streams.serve(Duplex { incoming, sent }).await }
+        });
+        to_handler.send(Ok(start(&sid))).unwrap();
+        // Skip the prompts: the first question listens after its marks.
+        let mut marks = Vec::new();
+        while marks.len() < 2 {
+            match from_handler.recv().await.expect("the handler speaks") {
+                AxumMessage::Text(t) if t.as_str().contains("\"mark\"") => {
+                    let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                    marks.push(v["mark"]["name"].as_str().unwrap().to_string());
+                }
+                _ => {}
+            }
+        }
+        for m in &marks {
+            to_handler
+                .send(Ok(text(json!({"event": "mark", "mark": {"name": m}}))))
+                .unwrap();
+        }
+        to_handler.send(Ok(dtmf("1"))).unwrap();
+        // Wait for the next question's prompt: the answer is stored.
+        loop {
+            match from_handler.recv().await {
+                Some(AxumMessage::Text(t)) if t.as_str().contains("\"mark\"") => break,
+                Some(_) => {}
+                None => panic!("{what}: the handler stopped early"),
+            }
+        }
+        match trouble {
+            Trouble::Message(m) => to_handler.send(Ok(m)).unwrap(),
+            Trouble::Vanish => drop(to_handler),
+        }
+        tokio::time::timeout(std::time::Duration::from_secs(10), handler)
+            .await
+            .unwrap_or_else(|_| panic!("{what}: the handler did not end"))
+            .unwrap_or_else(|e| panic!("{what}: the handler panicked: {e}"));
+        let row = db
+            .store()
+            .load_call(&sid)
+            .await
+            .unwrap()
+            .expect("the call is stored");
+        assert_eq!(row.outcome.as_deref(), Some("abandoned"), "{what}");
+        let answers = db.store().answers(&sid).await.unwrap();
+        assert_eq!(answers.len(), 1, "{what}: the answer given stays stored");
+        assert_eq!(answers[0].question, "tried");
+    }
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn events_before_start_end_the_stream_without_creating_a_call() {
+    let db = TestDb::sqlite().await;
+    let speech_service = FakeSpeech::start().await;
+    let recordings = tempfile::tempdir().unwrap();
+    let app = Application::build(settings(&db, &speech_service, recordings.path()))
+        .await
+        .unwrap();
+    let streams = app.media_streams();
+    let early: Vec<(&str, AxumMessage)> = vec![
+        (
+            "media",
+            text(json!({"event": "media", "media": {"payload": "//8="}})),
+        ),
+        ("dtmf", dtmf("1")),
+        (
+            "mark",
+            text(json!({"event": "mark", "mark": {"name": "1.0"}})),
+        ),
+        ("garbage", AxumMessage::Text("][".into())),
+        ("a start with a bad CallSid", start("not-a-sid")),
+    ];
+    for (what, message) in early {
+        let (to_handler, incoming) = tokio::sync::mpsc::unbounded_channel();
+        let (sent, mut from_handler) = tokio::sync::mpsc::unbounded_channel();
+        to_handler
+            .send(Ok(text(
+                json!({"event": "connected", "protocol": "Call", "version": "1.0.0"}),
+            )))
+            .unwrap();
+        to_handler.send(Ok(message)).unwrap();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            streams.serve(Duplex { incoming, sent }),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{what}: the handler did not end"));
+        assert!(
+            from_handler.try_recv().is_err(),
+            "{what}: nothing is played"
+        );
+    }
+    db.cleanup().await;
+}
