@@ -267,17 +267,23 @@ impl Session {
         // A valid key has two tones of at least MIN_TONE_DBM0 each: frames
         // quieter than one of them are skipped, which spares the Goertzel
         // filters on the silence that most of a call is.
-        if !wanted || frame_dbm0(samples) < MIN_TONE_DBM0 {
+        if !self.in_band || frame_dbm0(samples) < MIN_TONE_DBM0 {
             if self.detector_dirty {
                 self.detector.reset();
                 self.detector_dirty = false;
             }
             return;
         }
+        // The detector hears every loud frame, wanted or not, so that a tone
+        // still sounding when the next turn starts (its first part already
+        // answered the last question) stays one press instead of answering
+        // the next question too. Only a pause re-arms it.
         self.detector_dirty = true;
         for key in self.detector.push(samples) {
-            self.last_in_band = Some((key, now));
-            self.key(key, now);
+            if wanted {
+                self.last_in_band = Some((key, now));
+                self.key(key, now);
+            }
         }
     }
 

@@ -248,6 +248,38 @@ fn in_band_tones_are_keys_when_the_provider_sends_no_dtmf_events() {
 }
 
 #[test]
+fn a_tone_still_sounding_when_the_next_question_starts_is_not_its_answer_too() {
+    let mut s = playing(vec![], Wait::Listen(listen()));
+    let press = dtmf('1', Pair::default(), 200);
+    let (first, rest) = press.split_at(8 * 80);
+    let now = feed(&mut s, first, ms(0));
+    assert_eq!(
+        drain(&mut s).1,
+        vec![Action::Input(Input::Keys("1".into()))]
+    );
+    // The answer was stored quickly and the next question starts (barge-in
+    // allowed) while the caller's finger is still on the key.
+    s.start_turn(vec![prompt(50)], Wait::Listen(listen()), now);
+    let now = feed(&mut s, rest, now);
+    assert!(
+        !drain(&mut s)
+            .1
+            .iter()
+            .any(|a| matches!(a, Action::Input(_))),
+        "one press answered two questions"
+    );
+    // After a pause, a new press is a new key.
+    let mut next = silence(100);
+    next.extend(dtmf('2', Pair::default(), 80));
+    feed(&mut s, &next, now);
+    assert!(
+        drain(&mut s)
+            .1
+            .contains(&Action::Input(Input::Keys("2".into())))
+    );
+}
+
+#[test]
 fn a_key_heard_in_band_and_sent_as_an_event_counts_once() {
     let nps = Listen {
         num_digits: None,
