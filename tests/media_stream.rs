@@ -114,7 +114,7 @@ async fn the_wallet_call_over_a_stream_stores_spoken_answers_and_the_recorded_su
         call.press('1'); // has_suggestion
         call.listening().await;
         call.say(speech("english.wav", 2_500)); // the suggestion…
-        tokio::time::sleep(std::time::Duration::from_millis(2_700)).await;
+        call.sent().await;
         call.press('#'); // …ended with the finish key
         call.ended().await;
 

@@ -198,6 +198,9 @@ pub struct Seen {
     pub marks: usize,
     pub clears: usize,
     pub closed: bool,
+    /// Caller audio samples handed to the client, and sent so far.
+    pub audio_queued: usize,
+    pub audio_sent: usize,
     /// When our queued audio will have played, by the client's clock.
     play_until: Option<Instant>,
     pending_marks: Vec<(Instant, String)>,
@@ -295,7 +298,9 @@ impl StreamCall {
             loop {
                 tokio::select! {
                     _ = tick.tick() => {
+                        let real = audio.len().min(160);
                         let frame: Vec<i16> = (0..160).map(|_| audio.pop_front().unwrap_or(0)).collect();
+                        seen2.lock().unwrap().audio_sent += real;
                         chunk += 1;
                         seq += 1;
                         let msg = json!({"event": "media", "sequenceNumber": seq.to_string(), "streamSid": stream_sid,
@@ -424,6 +429,22 @@ impl StreamCall {
         }
     }
 
+    /// Waits until all the caller audio given so far has gone out (on a
+    /// busy machine the 20 ms ticks fall behind the wall clock).
+    pub async fn sent(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            {
+                let s = self.seen.lock().unwrap();
+                if s.audio_sent >= s.audio_queued {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "caller audio stuck for 20 s");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// A key as a `dtmf` event.
     pub fn press(&self, key: char) {
         self.control.send(Control::Dtmf(key)).unwrap();
@@ -433,11 +454,13 @@ impl StreamCall {
     pub fn tone(&self, key: char) {
         let mut audio = tone(key, 100);
         audio.extend(vec![0; 8 * 100]);
+        self.seen.lock().unwrap().audio_queued += audio.len();
         self.control.send(Control::Audio(audio)).unwrap();
     }
 
     /// Caller audio, then silence.
     pub fn say(&self, audio: Vec<i16>) {
+        self.seen.lock().unwrap().audio_queued += audio.len();
         self.control.send(Control::Audio(audio)).unwrap();
     }
 
