@@ -291,10 +291,32 @@ async fn a_contact_whose_worker_died_is_claimed_again_after_the_lease() {
     }
 }
 
+/// The most requests the provider saw in any one second (a window opening
+/// at each request in turn).
+fn busiest_second(requests: &[fake_provider::CallRequest]) -> usize {
+    let mut at: Vec<_> = requests.iter().map(|r| r.at).collect();
+    at.sort_unstable();
+    (0..at.len())
+        .map(|i| {
+            at[i..]
+                .iter()
+                .take_while(|t| **t - at[i] < Duration::from_secs(1))
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_workers_on_postgres_call_each_of_a_thousand_contacts_once_within_the_cps_limit() {
+async fn two_replicas_on_postgres_call_each_of_a_thousand_contacts_once_within_the_cps_limit() {
     let db = TestDb::postgres().await;
-    let store = db.store().clone();
+    // Two replicas: each its own store (connection pool) on the one database.
+    let replicas = [
+        db.store().clone(),
+        dialback::store::connect(db.url())
+            .await
+            .expect("second replica"),
+    ];
     let fake = FakeProvider::start().await;
     let now = Utc::now();
     let spec = PlanSpec {
@@ -304,44 +326,75 @@ async fn two_workers_on_postgres_call_each_of_a_thousand_contacts_once_within_th
     let contacts: Vec<_> = (0..1000)
         .map(|i| contact(&format!("+86137{i:08}"), None))
         .collect();
-    campaign(&store, &spec, &contacts, now).await;
+    campaign(&replicas[0], &spec, &contacts, now).await;
     let cps = 200.0;
-    let pacer = Pacer::new(cps);
-    let workers: Vec<_> = (0..2)
-        .map(|_| Arc::new(Worker::new(store.clone(), provider(&fake), pacer.clone())))
-        .collect();
 
-    let tasks: Vec<_> = workers
+    // Two workers on each replica, all taking slots from the one row.
+    let tasks: Vec<_> = replicas
         .iter()
-        .map(|w| {
-            let w = w.clone();
-            tokio::spawn(async move { drain(&w, now).await })
+        .chain(&replicas)
+        .map(|store| {
+            let worker = Worker::new(store.clone(), provider(&fake), Pacer::new(cps));
+            tokio::spawn(async move { drain(&worker, now).await })
         })
         .collect();
-    let mut placed = 0;
+    let mut placed = Vec::new();
     for task in tasks {
-        placed += task.await.expect("worker").len();
+        placed.push(task.await.expect("worker").len());
     }
 
     let requests = fake.requests();
-    assert_eq!((placed, requests.len()), (1000, 1000));
+    assert_eq!(requests.len(), 1000);
+    assert!(
+        placed.iter().all(|n| *n > 50),
+        "every worker dialled: {placed:?}"
+    );
     let mut phones: Vec<_> = requests.iter().filter_map(|r| r.param("To")).collect();
     phones.sort_unstable();
     phones.dedup();
     assert_eq!(phones.len(), 1000, "each contact exactly once");
-    let span = requests.last().map(|r| r.at).expect("last") - requests[0].at;
-    // 1000 calls at 200 a second cannot take less than 999 intervals.
-    assert!(
-        span >= Duration::from_secs_f64(999.0 / cps) - Duration::from_millis(20),
-        "{span:?}"
+    let busiest = busiest_second(&requests);
+    let first = requests.iter().map(|r| r.at).min().expect("first");
+    let last = requests.iter().map(|r| r.at).max().expect("last");
+    eprintln!(
+        "1000 calls by {placed:?} in {:?}; at most {busiest} in one second",
+        last - first
     );
-    for window in requests.windows(201) {
-        assert!(
-            window[200].at - window[0].at >= Duration::from_millis(980),
-            "over 200 calls in a second"
-        );
-    }
+    assert!(busiest <= 200, "{busiest} calls in one second");
+    // 999 slots after the first, each 1/CPS (and 2%) apart.
+    assert!(
+        last - first >= Duration::from_secs_f64(999.0 / cps),
+        "{:?}",
+        last - first
+    );
     db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cps_slots_of_one_account_are_shared_by_replicas_and_another_account_has_its_own() {
+    for (backend, db) in each_backend().await {
+        // A second store on the same database: another replica on
+        // PostgreSQL (on SQLite, another connection to the same file).
+        let replica = dialback::store::connect(db.url()).await.expect("replica");
+        let (a, b) = (db.store().campaigns(), replica.campaigns());
+        let interval = Duration::from_secs(10);
+
+        let first = a.reserve_dial_slot("AC1", interval).await.expect("slot");
+        let second = b.reserve_dial_slot("AC1", interval).await.expect("slot");
+        let third = a.reserve_dial_slot("AC1", interval).await.expect("slot");
+        let other = b.reserve_dial_slot("AC2", interval).await.expect("slot");
+
+        assert_eq!(first, Duration::ZERO, "{backend}");
+        for (wait, slots) in [(second, 1), (third, 2)] {
+            let expected = interval * slots;
+            assert!(
+                wait <= expected && wait > expected - Duration::from_secs(1),
+                "{backend}: {wait:?} for slot {slots}"
+            );
+        }
+        assert_eq!(other, Duration::ZERO, "{backend}");
+        db.cleanup().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -504,4 +557,148 @@ async fn a_reached_contact_is_called_again_with_another_flow_at_the_chosen_time(
         server.stop().await;
         db.cleanup().await;
     }
+}
+
+/// Runs a campaign to its end with the fake provider reporting every call
+/// through signed status callbacks to a real server: created and started
+/// through the admin API, dialled by `replicas` workers (each with a store
+/// of its own), in rounds five minutes apart on controlled time.
+async fn closed_loop(backend: &str, db: &TestDb, replicas: usize) {
+    use fake_provider::{CallEnd, Callbacks};
+    let t0 = utc("2026-11-23T03:00:00Z"); // 11:00 in Shanghai
+    let fake = FakeProvider::start().await;
+    let phone = |n: u32| format!("+86137000000{n:02}");
+    fake.script(&phone(2), &[CallEnd::Busy]);
+    fake.script(&phone(3), &[CallEnd::NoAnswer; 3]);
+    fake.script(&phone(5), &[CallEnd::Busy]);
+    fake.script(&phone(6), &[CallEnd::Machine]);
+    fake.script(&phone(7), &[CallEnd::Failed; 3]);
+    let store = db.store().clone();
+    store
+        .add_opt_out(NewOptOut {
+            phone: phone(4),
+            call_sid: None,
+            at: t0,
+        })
+        .await
+        .expect("opt-out");
+    let server = Server::start_at(db.url(), dialback::config::Clock::Fixed(t0)).await;
+    let csv: String = std::iter::once("phone,name\n".to_owned())
+        .chain((1..=7).map(|n| format!("{},客户{n}\n", phone(n))))
+        .collect();
+    let created = reqwest::Client::new()
+        .post(format!(
+            "http://{}/api/campaigns?flow=wallet-followup&window=09:00-20:00&max_attempts=3\
+             &backoff=busy%3D10m,no-answer%3D20m,failed%3D5m,machine%3D30m&machine=retry",
+            server.addr
+        ))
+        .bearer_auth(common::phone::ADMIN_TOKEN)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(created.status().as_u16(), 201, "{backend}");
+    let created: serde_json::Value = created.json().await.expect("json");
+    let id = created["id"].as_i64().expect("id");
+    let (status, _) = server
+        .post_admin(&format!("/api/campaigns/{id}/start"))
+        .await;
+    assert_eq!(status, 200, "{backend}");
+    server.stop().await;
+
+    let mut stores = vec![store.clone()];
+    for _ in 1..replicas {
+        stores.push(dialback::store::connect(db.url()).await.expect("replica"));
+    }
+    let config = ProviderConfig {
+        base_url: fake.base_url.clone(),
+        account_sid: "AC0".into(),
+        auth_token: "secret".into(),
+        from: "+861000000001".into(),
+        public_url: PUBLIC_URL.into(),
+    };
+    let workers: Vec<_> = stores
+        .iter()
+        .map(|s| {
+            Arc::new(Worker::new(
+                s.clone(),
+                Provider::new(config.clone()),
+                Pacer::new(1000.0),
+            ))
+        })
+        .collect();
+    for round in 0..=10 {
+        let now = t0 + chrono::Duration::minutes(5 * round);
+        if round == 2 {
+            // The fifth contact opts out between its busy call and its retry.
+            store
+                .add_opt_out(NewOptOut {
+                    phone: phone(5),
+                    call_sid: None,
+                    at: now,
+                })
+                .await
+                .expect("opt-out");
+        }
+        let tasks: Vec<_> = workers
+            .iter()
+            .map(|w| {
+                let w = w.clone();
+                tokio::spawn(async move { drain(&w, now).await })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("worker");
+        }
+        // The provider reports the calls at this round's time.
+        let server = Server::start_at(db.url(), dialback::config::Clock::Fixed(now)).await;
+        fake.send_callbacks_to(Callbacks {
+            public_url: PUBLIC_URL.into(),
+            real_url: format!("http://{}", server.addr),
+            auth_token: common::phone::AUTH_TOKEN.into(),
+        });
+        fake.deliver_callbacks().await;
+        server.stop().await;
+    }
+
+    let requests = fake.requests();
+    let calls_to = |n: u32| {
+        requests
+            .iter()
+            .filter(|r| r.param("To") == Some(phone(n).as_str()))
+            .count()
+    };
+    assert_eq!(
+        (1..=7).map(calls_to).collect::<Vec<_>>(),
+        [1, 2, 3, 0, 1, 2, 3],
+        "{backend}: calls per contact"
+    );
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.param("MachineDetection") == Some("Enable")),
+        "{backend}"
+    );
+    let counts = store.campaigns().contact_counts(id).await.expect("counts");
+    let expected: std::collections::BTreeMap<String, i64> = [
+        ("completed", 3),
+        ("no_answer", 1),
+        ("opted_out", 2),
+        ("failed", 1),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    assert_eq!(counts, expected, "{backend}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_runs_to_its_end_on_the_providers_own_callbacks_with_retries_and_opt_outs() {
+    let db = TestDb::sqlite().await;
+    closed_loop("sqlite", &db, 1).await;
+    db.cleanup().await;
+    let db = TestDb::postgres().await;
+    closed_loop("postgres with two replicas", &db, 2).await;
+    db.cleanup().await;
 }

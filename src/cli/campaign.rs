@@ -9,9 +9,10 @@ use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::dialer::contacts::{CsvOptions, read_contacts};
-use crate::dialer::plan::PlanSpec;
+use crate::dialer::settings::PlanSettings;
+use crate::report::export::mask;
 use crate::store::Store;
-use crate::store::campaigns::NewCampaign;
+use crate::store::campaigns::{CONTACT_STATES, ContactPage, NewCampaign};
 
 #[derive(clap::Args)]
 pub(super) struct Args {
@@ -27,34 +28,53 @@ pub(super) struct Args {
     action: Action,
 }
 
+// `campaign create`'s flags: boxed in `Action`, being much larger than the others.
+#[derive(clap::Args)]
+struct CreateArgs {
+    #[arg(long)]
+    flow: PathBuf,
+    #[arg(long)]
+    contacts: PathBuf,
+    /// Calling window in each contact's own time zone: `09:00-20:00`, `Mon-Fri 09:00-18:00`.
+    #[arg(long, default_value = "09:00-20:00")]
+    window: String,
+    #[arg(long, default_value_t = 3)]
+    max_attempts: u32,
+    /// Time zone of contacts whose row has no `timezone`.
+    #[arg(long, default_value = "Asia/Shanghai")]
+    timezone: String,
+    /// Country calling code for numbers written without one.
+    #[arg(long, default_value = "86")]
+    country: String,
+    /// The CSV column holding the phone number.
+    #[arg(long, default_value = "phone")]
+    phone_column: String,
+    /// Answering-machine detection.
+    #[arg(long)]
+    machine_detection: bool,
+    /// No call before: `2026-11-24`, `2026-11-24 09:00` (in --timezone) or RFC 3339.
+    #[arg(long)]
+    start: Option<String>,
+    /// No call after; a bare date means the end of that day.
+    #[arg(long)]
+    end: Option<String>,
+    /// Wait before calling again, per result: `busy=10m,no-answer=2h,failed=1h,machine=4h`.
+    #[arg(long)]
+    backoff: Option<String>,
+    /// How long the phone rings: `30s`.
+    #[arg(long)]
+    ring_timeout: Option<String>,
+    /// An answering machine: `retry` (after the machine back-off) or `continue` (the flow runs).
+    #[arg(long)]
+    machine: Option<String>,
+    #[arg(long)]
+    name: Option<String>,
+}
+
 #[derive(clap::Subcommand)]
 enum Action {
     /// Create a campaign (a draft) from a flow file and a contacts CSV.
-    Create {
-        #[arg(long)]
-        flow: PathBuf,
-        #[arg(long)]
-        contacts: PathBuf,
-        /// Calling window in each contact's own time zone: `09:00-20:00`, `Mon-Fri 09:00-18:00`.
-        #[arg(long, default_value = "09:00-20:00")]
-        window: String,
-        #[arg(long, default_value_t = 3)]
-        max_attempts: u32,
-        /// Time zone of contacts whose row has no `timezone`.
-        #[arg(long, default_value = "Asia/Shanghai")]
-        timezone: String,
-        /// Country calling code for numbers written without one.
-        #[arg(long, default_value = "86")]
-        country: String,
-        /// The CSV column holding the phone number.
-        #[arg(long, default_value = "phone")]
-        phone_column: String,
-        /// Answering-machine detection.
-        #[arg(long)]
-        machine_detection: bool,
-        #[arg(long)]
-        name: Option<String>,
-    },
+    Create(Box<CreateArgs>),
     /// Start dialling a draft campaign.
     Start {
         id: i64,
@@ -71,6 +91,20 @@ enum Action {
     /// Contacts counted by state.
     Status {
         id: i64,
+    },
+    /// The campaign's contacts with their last result (phones masked unless --unmasked).
+    Contacts {
+        id: i64,
+        /// Only contacts in this state: pending, calling, completed, no_answer, busy, failed,
+        /// opted_out, handed_off, machine, error, expired.
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many contacts (default: all).
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Full phone numbers (personal data: for the dialling team only).
+        #[arg(long)]
+        unmasked: bool,
     },
     /// Closed loop: call one contact again, from `--at` on (still within its window).
     Recall {
@@ -124,28 +158,38 @@ async fn execute(store: &Arc<dyn Store>, action: Action) -> Result<(), String> {
     };
     let e = |e: crate::store::StoreError| e.to_string();
     match action {
-        Action::Create {
-            flow,
-            contacts,
-            window,
-            max_attempts,
-            timezone,
-            country,
-            phone_column,
-            machine_detection,
-            name,
-        } => {
+        Action::Create(args) => {
+            let CreateArgs {
+                flow,
+                contacts,
+                window,
+                max_attempts,
+                timezone,
+                country,
+                phone_column,
+                machine_detection,
+                start,
+                end,
+                backoff,
+                ring_timeout,
+                machine,
+                name,
+            } = *args;
             let Some(flow) = super::check::load_one(&flow, None) else {
                 return Err("the flow has errors (above)".into());
             };
-            let spec = PlanSpec {
-                window,
-                timezone,
-                max_attempts,
-                machine_detection,
-                ..PlanSpec::default()
-            };
-            spec.plan()?;
+            let spec = PlanSettings {
+                window: Some(window),
+                timezone: Some(timezone),
+                max_attempts: Some(max_attempts),
+                start,
+                end,
+                backoff,
+                ring_timeout,
+                machine_detection: machine_detection.then_some(true),
+                machine,
+            }
+            .to_spec()?;
             let file = std::fs::File::open(&contacts)
                 .map_err(|e| format!("cannot open {}: {e}", contacts.display()))?;
             let size = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -230,6 +274,51 @@ async fn execute(store: &Arc<dyn Store>, action: Action) -> Result<(), String> {
                 ))
             }
         }
+        Action::Contacts {
+            id,
+            status,
+            limit,
+            unmasked,
+        } => {
+            if campaigns.campaign(id).await.map_err(e)?.is_none() {
+                return Err(format!("campaign {id} is unknown"));
+            }
+            let mut page = ContactPage::new(status, Some(ContactPage::MAX_LIMIT), None)?;
+            let mut left = limit.unwrap_or(usize::MAX);
+            println!(
+                "{:>8}  {:<18} {:<11} {:>8}  {:<16} last call",
+                "id", "phone", "status", "attempts", "last result"
+            );
+            while left > 0 {
+                let rows = campaigns.list_contacts(id, &page).await.map_err(e)?;
+                for row in rows.iter().take(left) {
+                    let phone = if unmasked {
+                        row.phone.clone()
+                    } else {
+                        mask(&row.phone)
+                    };
+                    let last_call = row
+                        .last_call_at
+                        .map(|at| at.format("%Y-%m-%d %H:%M:%SZ").to_string())
+                        .unwrap_or_else(|| "-".into());
+                    println!(
+                        "{:>8}  {phone:<18} {:<11} {:>8}  {:<16} {last_call}",
+                        row.id,
+                        row.state,
+                        row.attempts,
+                        row.last_result.as_deref().unwrap_or("-"),
+                    );
+                }
+                left = left.saturating_sub(rows.len());
+                match rows.last() {
+                    Some(last) if i64::try_from(rows.len()).unwrap_or(0) == page.limit => {
+                        page.after = Some(last.id);
+                    }
+                    _ => break,
+                }
+            }
+            Ok(())
+        }
         Action::Status { id } => {
             let Some(row) = campaigns.campaign(id).await.map_err(e)? else {
                 return Err(format!("campaign {id} is unknown"));
@@ -238,9 +327,18 @@ async fn execute(store: &Arc<dyn Store>, action: Action) -> Result<(), String> {
                 "campaign {id} ({}, flow {}): {}",
                 row.name, row.flow, row.status
             );
-            for (state, n) in campaigns.contact_counts(id).await.map_err(e)? {
+            let counts = campaigns.contact_counts(id).await.map_err(e)?;
+            for (state, label) in CONTACT_STATES {
+                println!("  {label:<12} {}", counts.get(state).copied().unwrap_or(0));
+            }
+            // A state this build does not know (written by a newer one).
+            for (state, n) in counts
+                .iter()
+                .filter(|(s, _)| !CONTACT_STATES.iter().any(|(known, _)| known == s))
+            {
                 println!("  {state:<12} {n}");
             }
+            println!("  {:<12} {}", "total", counts.values().sum::<i64>());
             Ok(())
         }
     }

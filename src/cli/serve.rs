@@ -86,7 +86,8 @@ pub(super) struct Args {
     /// Caller ID for outbound calls (E.164).
     #[arg(long, env = "DIALBACK_CALLER_ID")]
     caller_id: Option<String>,
-    /// Calls per second this replica places at most (providers allow 1 by default).
+    /// The provider account's calls-per-second limit (providers allow 1 by
+    /// default), kept by all replicas together: the slots live in the database.
     #[arg(long, env = "DIALBACK_CPS", default_value_t = 1.0)]
     cps: f64,
 }

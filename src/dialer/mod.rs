@@ -7,6 +7,8 @@
 //!   phone, flow variables, IANA time zone), with every bad row reported by
 //!   line and reason and duplicates merged.
 //! - [`plan`]: a campaign's plan as stored (JSON) and parsed for the scheduler.
+//! - [`settings`]: the settings people write (CLI flags, API query) parsed
+//!   into a plan: dates, back-off durations, ring timeout, machines.
 //! - [`provider`]: the provider's Calls REST API client.
 //! - [`worker`]: claim a due contact, check opt-out and window, pace, place
 //!   the call; and apply status callbacks (retry, done, give up).
@@ -15,4 +17,5 @@ pub mod contacts;
 pub mod plan;
 pub mod provider;
 pub mod schedule;
+pub mod settings;
 pub mod worker;

@@ -71,6 +71,11 @@ impl Provider {
         Self { http, config }
     }
 
+    /// The account calls are placed as: the provider's CPS limit is per account.
+    pub fn account_sid(&self) -> &str {
+        &self.config.account_sid
+    }
+
     /// `POST /2010-04-01/Accounts/{sid}/Calls.json`.
     #[tracing::instrument(skip_all, fields(contact = request.contact_id))]
     pub async fn place_call(&self, request: &CallRequest<'_>) -> Result<Placed, ProviderError> {

@@ -8,8 +8,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use tokio::sync::Mutex;
-use tokio::time::Instant;
 
 use super::plan::{OnMachine, PlanSpec};
 use super::provider::{CallRequest, Provider, ProviderError};
@@ -43,13 +41,22 @@ pub enum Outcome {
     GaveUp { contact_id: i64 },
 }
 
-/// Spaces calls to at most `cps` a second, shared by every task holding a
-/// clone (one per process; see the README for several replicas).
-#[derive(Debug, Clone)]
+/// Spaces calls to at most `cps` a second. The pacing itself lives in the
+/// store (one `dial_pacing` row per provider account, see
+/// [`crate::store::DialerStore::reserve_dial_slot`]), so every worker of
+/// every replica sharing the database takes its slots from the same row and
+/// together they stay under the provider's limit.
+#[derive(Debug, Clone, Copy)]
 pub struct Pacer {
     interval: Duration,
-    next: Arc<Mutex<Instant>>,
 }
+
+/// Slots are spaced this much wider than `1/cps`. A call reaches the
+/// provider a little after its slot (timer granularity, the worker's trip
+/// to the database and to the provider), and that lateness varies by a few
+/// milliseconds; 2% spare (20 ms a second) keeps the jitter from ever
+/// putting `cps + 1` calls into one second as the provider counts them.
+const HEADROOM: f64 = 1.02;
 
 impl Pacer {
     pub fn new(cps: f64) -> Self {
@@ -59,21 +66,25 @@ impl Pacer {
             1.0
         };
         Self {
-            interval: Duration::from_secs_f64(1.0 / cps),
-            next: Arc::new(Mutex::new(Instant::now())),
+            interval: Duration::from_secs_f64(HEADROOM / cps),
         }
     }
 
-    /// Waits for this call's slot.
-    pub async fn wait(&self) {
-        let slot = {
-            let mut next = self.next.lock().await;
-            let now = Instant::now();
-            let slot = (*next).max(now);
-            *next = slot + self.interval;
-            slot
-        };
-        tokio::time::sleep_until(slot).await;
+    /// The time between two slots.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// Reserves this call's slot in the store and waits for it.
+    pub async fn wait(&self, store: &dyn Store, account: &str) -> Result<(), StoreError> {
+        let wait = store
+            .campaigns()
+            .reserve_dial_slot(account, self.interval)
+            .await?;
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        Ok(())
     }
 }
 
@@ -176,7 +187,9 @@ impl Worker {
             }
         }
 
-        self.pacer.wait().await;
+        self.pacer
+            .wait(self.store.as_ref(), self.provider.account_sid())
+            .await?;
         let request = CallRequest {
             to: phone.as_str(),
             flow: &contact.flow,

@@ -6,6 +6,7 @@
 mod admin;
 mod advance;
 mod cache;
+mod campaign_import;
 mod campaigns;
 mod crm;
 pub mod media_ws;
@@ -146,7 +147,9 @@ impl Application {
             .route("/media", get(media_ws::upgrade))
             .route("/api/calls/{call_sid}", get(admin::call))
             .route("/api/handoffs", get(admin::handoffs))
+            .route("/api/campaigns", post(campaign_import::create))
             .route("/api/campaigns/{id}", get(campaigns::status))
+            .route("/api/campaigns/{id}/contacts", get(campaigns::contacts))
             .route("/api/campaigns/{id}/{action}", post(campaigns::act))
             .route("/api/contacts/{id}/recall", post(campaigns::recall))
             .route("/api/handoffs/{id}/resolve", post(admin::resolve_handoff))

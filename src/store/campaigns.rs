@@ -3,6 +3,7 @@
 //! Reached through [`super::Store::campaigns`].
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
@@ -44,6 +45,37 @@ pub struct NewContact {
     pub next_at: Option<DateTime<Utc>>,
 }
 
+/// Every state a campaign contact can be in, in the order status reports
+/// list them, with the words the CLI prints. The first eight are the ones
+/// ops staff follow; `machine` (answering machines to the last attempt),
+/// `error` (the provider refused the number, or a broken plan) and
+/// `expired` (the end date passed first) are the rarer endings.
+pub const CONTACT_STATES: [(&str, &str); 11] = [
+    ("pending", "pending"),
+    ("calling", "calling"),
+    ("completed", "completed"),
+    ("no_answer", "no answer"),
+    ("busy", "busy"),
+    ("failed", "failed"),
+    ("opted_out", "opted out"),
+    ("handed_off", "handed off"),
+    ("machine", "machine"),
+    ("error", "error"),
+    ("expired", "expired"),
+];
+
+/// [`CampaignStore::contact_counts`] with every state of [`CONTACT_STATES`]
+/// present (zero when no contact is in it), so a report always has the same
+/// counters; a state outside the list is kept as it is.
+pub fn every_state(counts: &BTreeMap<String, i64>) -> BTreeMap<String, i64> {
+    let mut all: BTreeMap<String, i64> = CONTACT_STATES
+        .iter()
+        .map(|(state, _)| ((*state).to_owned(), 0))
+        .collect();
+    all.extend(counts.iter().map(|(k, v)| (k.clone(), *v)));
+    all
+}
+
 /// How many contacts go into one `INSERT`: 5 parameters each stays far
 /// below both backends' parameter limits, and 100,000 contacts take 200
 /// statements in one transaction.
@@ -67,6 +99,74 @@ pub trait CampaignStore: DialerStore + Send + Sync {
 
     /// How many of the campaign's contacts are in each state.
     async fn contact_counts(&self, campaign_id: i64) -> StoreResult<BTreeMap<String, i64>>;
+
+    /// One page of the campaign's contacts in id order (keyset pagination:
+    /// the next page starts after the last id of this one, so a page costs
+    /// the same however deep it is).
+    async fn list_contacts(
+        &self,
+        campaign_id: i64,
+        page: &ContactPage,
+    ) -> StoreResult<Vec<ContactRow>>;
+}
+
+/// Which contacts [`CampaignStore::list_contacts`] returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactPage {
+    /// Only contacts in this state (see [`CONTACT_STATES`]).
+    pub state: Option<String>,
+    /// Only contacts with a greater id: the last id of the previous page.
+    pub after: Option<i64>,
+    pub limit: i64,
+}
+
+impl ContactPage {
+    /// The most contacts one page holds.
+    pub const MAX_LIMIT: i64 = 1000;
+
+    /// A page request as the API and the CLI take it, checked at the edge:
+    /// a known state, 1 to [`Self::MAX_LIMIT`] rows (default 100).
+    pub fn new(
+        state: Option<String>,
+        limit: Option<i64>,
+        after: Option<i64>,
+    ) -> Result<Self, String> {
+        if let Some(state) = &state
+            && !CONTACT_STATES.iter().any(|(known, _)| known == state)
+        {
+            let known: Vec<_> = CONTACT_STATES.iter().map(|(known, _)| *known).collect();
+            return Err(format!(
+                "status `{state}` is not one of {}",
+                known.join(", ")
+            ));
+        }
+        let limit = limit.unwrap_or(100);
+        if !(1..=Self::MAX_LIMIT).contains(&limit) {
+            return Err(format!("limit must be 1 to {}", Self::MAX_LIMIT));
+        }
+        Ok(Self {
+            state,
+            after,
+            limit,
+        })
+    }
+}
+
+/// A contact and where it stands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactRow {
+    pub id: i64,
+    /// E.164, unmasked: callers mask it for display.
+    pub phone: String,
+    pub state: String,
+    pub attempts: i32,
+    /// What the last call (or the dialer) did: `busy`, `no_answer`,
+    /// `completed`, `outside_window`, `opted_out`, a provider error, …
+    pub last_result: Option<String>,
+    /// When the last call was placed.
+    pub last_call_at: Option<DateTime<Utc>>,
+    /// When the next call is due (pending contacts).
+    pub next_at: Option<DateTime<Utc>>,
 }
 
 /// A contact a worker has claimed: no other worker can claim it until it is
@@ -165,4 +265,13 @@ pub trait DialerStore: Send + Sync {
 
     /// A contact's flow variables, for the outbound call's first webhook.
     async fn contact_vars(&self, contact_id: i64) -> StoreResult<Option<serde_json::Value>>;
+
+    /// Reserves the next free call slot of a provider `account` and moves it
+    /// on by `interval` (1/CPS), atomically: every worker on this database —
+    /// on every replica — takes its slots from the same row, so together
+    /// they never place more than one call per `interval`. Returns how long
+    /// to wait for the slot (zero when it is free now). Time is the
+    /// database's clock on PostgreSQL (one clock for all replicas, whatever
+    /// their own clocks say) and the process's on SQLite (one process).
+    async fn reserve_dial_slot(&self, account: &str, interval: Duration) -> StoreResult<Duration>;
 }

@@ -1,10 +1,18 @@
 //! A fake Twilio-compatible Calls API on port 0: records every request with
 //! the instant it arrived, and answers 201 with a fresh CallSid — or, on
 //! demand, the statuses queued with [`FakeProvider::fail_next`].
+//!
+//! Given a server ([`FakeProvider::send_callbacks_to`]), it also reports
+//! each accepted call as the provider does: signed (`X-Twilio-Signature`)
+//! status callbacks to the request's `StatusCallback`, `ringing` then the
+//! final status that [`FakeProvider::script`] set for the number (and
+//! `AnsweredBy` when the request asked for machine detection). They go out
+//! when the test calls [`FakeProvider::deliver_callbacks`]: that stands for
+//! the ringing time, and keeps the test's order of events deterministic.
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, State};
@@ -39,11 +47,46 @@ impl CallRequest {
     }
 }
 
+/// How one call to a number ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallEnd {
+    Human,
+    Machine,
+    Busy,
+    NoAnswer,
+    Failed,
+}
+
+/// Where status callbacks go: the public URL the requests name is
+/// rewritten to the test server's real address, and signed with its token.
+#[derive(Debug, Clone)]
+pub struct Callbacks {
+    pub public_url: String,
+    pub real_url: String,
+    pub auth_token: String,
+}
+
+/// A call whose callbacks are still to be sent.
+#[derive(Debug, Clone)]
+struct Pending {
+    call_sid: String,
+    account: String,
+    status_callback: String,
+    to: String,
+    from: String,
+    machine_detection: bool,
+    answer: CallEnd,
+}
+
 #[derive(Default)]
 struct Inner {
     requests: Vec<CallRequest>,
     failures: VecDeque<u16>,
     next_sid: u64,
+    /// Per number, how its next calls end (then: a person answers).
+    script: HashMap<String, VecDeque<CallEnd>>,
+    callbacks: Option<Callbacks>,
+    pending: Vec<Pending>,
 }
 
 #[derive(Clone)]
@@ -82,6 +125,83 @@ impl FakeProvider {
     pub fn requests(&self) -> Vec<CallRequest> {
         self.inner.lock().expect("lock").requests.clone()
     }
+
+    /// How the next calls to `phone` end, in order; later ones: a person.
+    pub fn script(&self, phone: &str, answers: &[CallEnd]) {
+        self.inner
+            .lock()
+            .expect("lock")
+            .script
+            .entry(phone.to_owned())
+            .or_default()
+            .extend(answers);
+    }
+
+    /// Where [`Self::deliver_callbacks`] reports calls (the test server may
+    /// change between deliveries).
+    pub fn send_callbacks_to(&self, callbacks: Callbacks) {
+        self.inner.lock().expect("lock").callbacks = Some(callbacks);
+    }
+
+    /// Sends the status callbacks of every call accepted since the last
+    /// time (`ringing`, then the scripted end), each answered before the
+    /// next; returns how many calls were reported.
+    pub async fn deliver_callbacks(&self) -> usize {
+        let (pending, callbacks) = {
+            let mut inner = self.inner.lock().expect("lock");
+            let Some(callbacks) = inner.callbacks.clone() else {
+                return 0;
+            };
+            (std::mem::take(&mut inner.pending), callbacks)
+        };
+        let client = reqwest::Client::new();
+        for call in &pending {
+            let (status, answered_by) = match call.answer {
+                CallEnd::Human => ("completed", Some("human")),
+                CallEnd::Machine => ("completed", Some("machine_start")),
+                CallEnd::Busy => ("busy", None),
+                CallEnd::NoAnswer => ("no-answer", None),
+                CallEnd::Failed => ("failed", None),
+            };
+            for status in ["ringing", status] {
+                let mut form = vec![
+                    ("CallSid", call.call_sid.as_str()),
+                    ("AccountSid", call.account.as_str()),
+                    ("From", call.from.as_str()),
+                    ("To", call.to.as_str()),
+                    ("Direction", "outbound-api"),
+                    ("CallStatus", status),
+                ];
+                if status != "ringing"
+                    && call.machine_detection
+                    && let Some(answered_by) = answered_by
+                {
+                    form.push(("AnsweredBy", answered_by));
+                }
+                let pairs: Vec<(String, String)> = form
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect();
+                let signature = dialback::twilio::signature::compute(
+                    &callbacks.auth_token,
+                    &call.status_callback,
+                    &pairs,
+                );
+                let real =
+                    call.status_callback
+                        .replacen(&callbacks.public_url, &callbacks.real_url, 1);
+                let response = client
+                    .post(real)
+                    .header("X-Twilio-Signature", signature)
+                    .form(&form)
+                    .send()
+                    .await
+                    .expect("the server takes the callback");
+                assert_eq!(response.status().as_u16(), 200, "{status} callback");
+            }
+        }
+        pending.len()
+    }
 }
 
 async fn create_call(
@@ -114,6 +234,27 @@ async fn create_call(
     }
     inner.next_sid += 1;
     let sid = format!("CA{:032x}", inner.next_sid);
+    let request = inner.requests.last().cloned();
+    if let Some(request) = request {
+        let to = request.param("To").unwrap_or_default().to_owned();
+        let answer = inner
+            .script
+            .get_mut(&to)
+            .and_then(VecDeque::pop_front)
+            .unwrap_or(CallEnd::Human);
+        inner.pending.push(Pending {
+            call_sid: sid.clone(),
+            account: request.account.clone(),
+            status_callback: request
+                .param("StatusCallback")
+                .unwrap_or_default()
+                .to_owned(),
+            from: request.param("From").unwrap_or_default().to_owned(),
+            machine_detection: request.param("MachineDetection").is_some(),
+            to,
+            answer,
+        });
+    }
     (
         StatusCode::CREATED,
         Json(json!({"sid": sid, "status": "queued"})),

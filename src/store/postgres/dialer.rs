@@ -1,6 +1,8 @@
 //! [`DialerStore`] on PostgreSQL: claims with `FOR UPDATE SKIP LOCKED`, so
 //! dialer workers on every replica share the queue.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -189,6 +191,26 @@ impl DialerStore for PostgresStore {
             .fetch_optional(&self.pool)
             .await?;
         Ok(vars.as_deref().map(parse_json).transpose()?)
+    }
+
+    async fn reserve_dial_slot(&self, account: &str, interval: Duration) -> StoreResult<Duration> {
+        let step = i64::try_from(interval.as_micros()).unwrap_or(i64::MAX);
+        // `clock_timestamp()`, not `now()`: the time when the row's lock is
+        // held (`now()` is when the statement's transaction began, which may
+        // be before another replica's reservation committed).
+        let wait: f64 = sqlx::query_scalar(
+            "INSERT INTO dial_pacing AS p (account, next_at) \
+             VALUES ($1, clock_timestamp() + $2 * interval '1 microsecond') \
+             ON CONFLICT (account) DO UPDATE \
+             SET next_at = GREATEST(p.next_at, clock_timestamp()) + $2 * interval '1 microsecond' \
+             RETURNING EXTRACT(EPOCH FROM \
+                 p.next_at - $2 * interval '1 microsecond' - clock_timestamp())::float8",
+        )
+        .bind(account)
+        .bind(step)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Duration::try_from_secs_f64(wait).unwrap_or(Duration::ZERO))
     }
 }
 

@@ -8,7 +8,8 @@ use sqlx::sqlite::{Sqlite, SqliteConnection};
 use sqlx::{Connection, QueryBuilder, Row};
 
 use super::super::campaigns::{
-    CONTACTS_PER_INSERT, CampaignRow, CampaignStore, NewCampaign, NewContact,
+    CONTACTS_PER_INSERT, CampaignRow, CampaignStore, ContactPage, ContactRow, NewCampaign,
+    NewContact,
 };
 use super::super::{StoreResult, parse_json};
 use super::{SqliteStore, ts};
@@ -82,6 +83,42 @@ impl CampaignStore for SqliteStore {
         .fetch_all(&mut *conn)
         .await;
         Ok(conn.finish(result).await?.into_iter().collect())
+    }
+
+    async fn list_contacts(
+        &self,
+        campaign_id: i64,
+        page: &ContactPage,
+    ) -> StoreResult<Vec<ContactRow>> {
+        let mut conn = self.read().await;
+        let result = sqlx::query(
+            "SELECT c.id, c.phone, c.state, c.attempts, c.last_result, c.next_at, \
+                 (SELECT max(a.placed_at) FROM attempts a WHERE a.contact_id = c.id) AS last_call_at \
+             FROM contacts c \
+             WHERE c.campaign_id = ?1 AND (?2 IS NULL OR c.state = ?2) AND c.id > ?3 \
+             ORDER BY c.id LIMIT ?4",
+        )
+        .bind(campaign_id)
+        .bind(&page.state)
+        .bind(page.after.unwrap_or(0))
+        .bind(page.limit)
+        .fetch_all(&mut *conn)
+        .await;
+        let rows = conn.finish(result).await?;
+        Ok(rows
+            .iter()
+            .map(|r| -> Result<_, sqlx::Error> {
+                Ok(ContactRow {
+                    id: r.try_get("id")?,
+                    phone: r.try_get("phone")?,
+                    state: r.try_get("state")?,
+                    attempts: r.try_get("attempts")?,
+                    last_result: r.try_get("last_result")?,
+                    last_call_at: r.try_get("last_call_at")?,
+                    next_at: r.try_get("next_at")?,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?)
     }
 }
 

@@ -1,6 +1,8 @@
 //! [`DialerStore`] on SQLite: one node, and every claim goes through the one
 //! writer connection, so two claims can never see the same due contact.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::{Connection, Row};
@@ -168,6 +170,31 @@ impl DialerStore for SqliteStore {
         let vars = conn.finish(result).await?;
         Ok(vars.as_deref().map(parse_json).transpose()?)
     }
+
+    async fn reserve_dial_slot(&self, account: &str, interval: Duration) -> StoreResult<Duration> {
+        let step = micros(interval);
+        let mut w = self.write().await;
+        // Read under the writer's lock, so no other reservation comes between.
+        let now = Utc::now().timestamp_micros();
+        let result = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO dial_pacing (account, next_at_us) VALUES (?1, ?2 + ?3) \
+             ON CONFLICT (account) DO UPDATE SET next_at_us = max(next_at_us, ?2) + ?3 \
+             RETURNING next_at_us - ?3",
+        )
+        .bind(account)
+        .bind(now)
+        .bind(step)
+        .fetch_one(w.conn())
+        .await;
+        let slot = w.finish(result).await?;
+        Ok(Duration::from_micros(
+            u64::try_from(slot - now).unwrap_or(0),
+        ))
+    }
+}
+
+fn micros(interval: Duration) -> i64 {
+    i64::try_from(interval.as_micros()).unwrap_or(i64::MAX)
 }
 
 async fn start(
