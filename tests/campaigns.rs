@@ -478,3 +478,36 @@ fn the_cli_creates_a_campaign_with_every_plan_flag_and_shows_its_counts_and_cont
     assert!(!listed.contains("13812348000"), "masked: {listed}");
     assert_eq!(String::from_utf8_lossy(&pending.stdout).lines().count(), 1);
 }
+
+#[tokio::test]
+async fn a_status_callback_finds_its_attempt_through_an_index_not_a_scan() {
+    use sqlx::Connection;
+    for (backend, db) in each_backend().await {
+        let query = "SELECT contact_id FROM attempts WHERE call_sid = 'CA1'";
+        let plan = if backend == "sqlite" {
+            let mut c = sqlx::SqliteConnection::connect(db.url()).await.unwrap();
+            let rows: Vec<(i64, i64, i64, String)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {query}")))
+                    .fetch_all(&mut c)
+                    .await
+                    .unwrap();
+            rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("\n")
+        } else {
+            let mut c = sqlx::PgConnection::connect(db.url()).await.unwrap();
+            // An empty table is cheaper to scan: ask whether an index exists
+            // at all by ruling the scan out.
+            sqlx::query("SET enable_seqscan = off")
+                .execute(&mut c)
+                .await
+                .unwrap();
+            let rows: Vec<(String,)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN {query}")))
+                    .fetch_all(&mut c)
+                    .await
+                    .unwrap();
+            rows.into_iter().map(|r| r.0).collect::<Vec<_>>().join("\n")
+        };
+        assert!(plan.contains("attempts_call"), "on {backend}: {plan}");
+        db.cleanup().await;
+    }
+}
