@@ -266,7 +266,8 @@ async fn a_transfer_on_a_stream_redirects_the_live_call_and_the_dial_result_ends
 }
 
 #[tokio::test]
-async fn a_provider_that_refuses_the_redirect_sends_the_stream_caller_down_the_ticket_path() {
+async fn a_provider_that_refuses_or_does_not_answer_the_redirect_sends_the_stream_caller_down_the_ticket_path()
+ {
     let db = TestDb::sqlite().await;
     let speech_service = FakeSpeech::start().await;
     let recordings = tempfile::tempdir().unwrap();
@@ -274,22 +275,26 @@ async fn a_provider_that_refuses_the_redirect_sends_the_stream_caller_down_the_t
     let mut s = settings(&db, &speech_service, recordings.path());
     s.media.provider = Some(api.config());
     let server = Server::start_settings(s).await;
-    for (i, status) in [500u16, 404].into_iter().enumerate() {
-        api.fail_next(&[status]);
+    // None: no answer within the 5 s the caller is kept waiting.
+    for (i, status) in [Some(500u16), Some(404), None].into_iter().enumerate() {
+        match status {
+            Some(status) => api.fail_next(&[status]),
+            None => api.stall_next(),
+        }
         let call = unresolved_caller(&server).await;
         let sid = call.sid.clone();
         api.nth_update(i + 1).await;
         // The ticket message plays on the stream, then the call ends.
         call.ended().await;
         let r = call_result(&server, &sid).await;
-        assert_eq!(r["outcome"], "ticket", "HTTP {status}: {r}");
+        assert_eq!(r["outcome"], "ticket", "HTTP {status:?}: {r}");
         let (_, h) = server.admin_get("/api/handoffs?status=open").await;
         let open = h["handoffs"]
             .as_array()
             .unwrap()
             .iter()
             .find(|o| o["call_sid"] == sid.as_str())
-            .unwrap_or_else(|| panic!("HTTP {status}: an open handoff for {sid}: {h}"))
+            .unwrap_or_else(|| panic!("HTTP {status:?}: an open handoff for {sid}: {h}"))
             .clone();
         assert_eq!(open["reason"], "failed");
     }

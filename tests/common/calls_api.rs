@@ -1,7 +1,8 @@
 //! A fake provider Calls API for updates of live calls: records every
 //! `POST /2010-04-01/Accounts/{account}/Calls/{CallSid}.json` and answers
 //! 200 with the call resource — or the statuses queued with
-//! [`FakeCallsApi::fail_next`]. The test then plays the rest of what the
+//! [`FakeCallsApi::fail_next`], or nothing for 30 s after
+//! [`FakeCallsApi::stall_next`]. The test then plays the rest of what the
 //! provider does (ends the stream, fetches the new TwiML).
 
 use std::collections::VecDeque;
@@ -41,6 +42,7 @@ impl Update {
 struct Inner {
     updates: Vec<Update>,
     failures: VecDeque<u16>,
+    stalls: usize,
 }
 
 #[derive(Clone)]
@@ -85,6 +87,11 @@ impl FakeCallsApi {
         self.inner.lock().unwrap().failures.extend(statuses);
     }
 
+    /// The next request gets no answer for 30 s.
+    pub fn stall_next(&self) {
+        self.inner.lock().unwrap().stalls += 1;
+    }
+
     pub fn updates(&self) -> Vec<Update> {
         self.inner.lock().unwrap().updates.clone()
     }
@@ -118,13 +125,22 @@ async fn update_call(
         .unwrap_or_default()
         .to_owned();
     let call_sid = call.strip_suffix(".json").unwrap_or(&call).to_string();
+    let stall = {
+        let mut inner = inner.lock().unwrap();
+        inner.updates.push(Update {
+            account,
+            call_sid: call_sid.clone(),
+            authorization,
+            form,
+        });
+        let stall = inner.stalls > 0;
+        inner.stalls = inner.stalls.saturating_sub(1);
+        stall
+    };
+    if stall {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    }
     let mut inner = inner.lock().unwrap();
-    inner.updates.push(Update {
-        account,
-        call_sid: call_sid.clone(),
-        authorization,
-        form,
-    });
     if let Some(status) = inner.failures.pop_front() {
         let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return (
