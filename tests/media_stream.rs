@@ -279,7 +279,7 @@ async fn a_provider_that_refuses_or_does_not_answer_the_redirect_sends_the_strea
     for (i, status) in [Some(500u16), Some(404), None].into_iter().enumerate() {
         match status {
             Some(status) => api.fail_next(&[status]),
-            None => api.stall_next(),
+            None => api.delay_next(std::time::Duration::from_secs(30)),
         }
         let call = unresolved_caller(&server).await;
         let sid = call.sid.clone();
@@ -298,6 +298,40 @@ async fn a_provider_that_refuses_or_does_not_answer_the_redirect_sends_the_strea
             .clone();
         assert_eq!(open["reason"], "failed");
     }
+    server.stop().await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_stop_that_comes_before_the_providers_answer_to_the_redirect_is_no_hang_up() {
+    let db = TestDb::sqlite().await;
+    let speech_service = FakeSpeech::start().await;
+    let recordings = tempfile::tempdir().unwrap();
+    let api = FakeCallsApi::start().await;
+    let mut s = settings(&db, &speech_service, recordings.path());
+    s.media.provider = Some(api.config());
+    let server = Server::start_settings(s).await;
+    api.delay_next(std::time::Duration::from_millis(500));
+
+    let call = unresolved_caller(&server).await;
+    let sid = call.sid.clone();
+    let update = api.nth_update(1).await;
+    // The stream ends while the update is still unanswered.
+    call.hang_up().await;
+    let row = db.store().load_call(&sid).await.unwrap().unwrap();
+    assert_eq!(row.outcome, None, "the end of the stream is no hang-up");
+
+    let transfer_url = update.param("Url").unwrap().to_string();
+    let form = [("CallSid", sid.as_str()), ("AccountSid", ACCOUNT_SID)];
+    let (_, body) = server.post(&transfer_url, &form).await;
+    let Some(Verb::Enqueue { action, .. }) = parse_twiml(&body).into_iter().next() else {
+        panic!("an <Enqueue>: {body}");
+    };
+    let mut result = form.to_vec();
+    result.push(("QueueResult", "bridged"));
+    server.post(&action, &result).await;
+    let r = call_result(&server, &sid).await;
+    assert_eq!(r["outcome"], "handoff", "{r}");
     server.stop().await;
     db.cleanup().await;
 }

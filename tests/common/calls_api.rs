@@ -1,8 +1,8 @@
 //! A fake provider Calls API for updates of live calls: records every
 //! `POST /2010-04-01/Accounts/{account}/Calls/{CallSid}.json` and answers
 //! 200 with the call resource — or the statuses queued with
-//! [`FakeCallsApi::fail_next`], or nothing for 30 s after
-//! [`FakeCallsApi::stall_next`]. The test then plays the rest of what the
+//! [`FakeCallsApi::fail_next`], after the delays queued with
+//! [`FakeCallsApi::delay_next`]. The test then plays the rest of what the
 //! provider does (ends the stream, fetches the new TwiML).
 
 use std::collections::VecDeque;
@@ -42,7 +42,7 @@ impl Update {
 struct Inner {
     updates: Vec<Update>,
     failures: VecDeque<u16>,
-    stalls: usize,
+    delays: VecDeque<Duration>,
 }
 
 #[derive(Clone)]
@@ -87,9 +87,9 @@ impl FakeCallsApi {
         self.inner.lock().unwrap().failures.extend(statuses);
     }
 
-    /// The next request gets no answer for 30 s.
-    pub fn stall_next(&self) {
-        self.inner.lock().unwrap().stalls += 1;
+    /// The next request is answered only after `delay`.
+    pub fn delay_next(&self, delay: Duration) {
+        self.inner.lock().unwrap().delays.push_back(delay);
     }
 
     pub fn updates(&self) -> Vec<Update> {
@@ -125,7 +125,7 @@ async fn update_call(
         .unwrap_or_default()
         .to_owned();
     let call_sid = call.strip_suffix(".json").unwrap_or(&call).to_string();
-    let stall = {
+    let delay = {
         let mut inner = inner.lock().unwrap();
         inner.updates.push(Update {
             account,
@@ -133,12 +133,10 @@ async fn update_call(
             authorization,
             form,
         });
-        let stall = inner.stalls > 0;
-        inner.stalls = inner.stalls.saturating_sub(1);
-        stall
+        inner.delays.pop_front()
     };
-    if stall {
-        tokio::time::sleep(Duration::from_secs(30)).await;
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
     }
     let mut inner = inner.lock().unwrap();
     if let Some(status) = inner.failures.pop_front() {
