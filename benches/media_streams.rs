@@ -153,6 +153,7 @@ async fn main() {
             }),
             speech_api_key: None,
             recordings_dir: dir.path().join("recordings"),
+            ..MediaSettings::default()
         };
         let app = Application::build(settings).await.expect("server starts");
         let addr = app.addr();

@@ -44,6 +44,14 @@ pub struct MediaSettings {
     pub speech_api_key: Option<String>,
     /// Where callers' recordings are written as WAV files.
     pub recordings_dir: PathBuf,
+    /// A stream with no message from the provider for this long has
+    /// vanished (the provider sends audio every 20 ms): its call ends as a
+    /// hang-up.
+    pub idle_timeout: std::time::Duration,
+    /// The provider's Calls API, to move a live stream call to an agent
+    /// (a REST update of the call). Without it a transfer on a stream takes
+    /// the flow's fallback.
+    pub provider: Option<crate::dialer::provider::ProviderConfig>,
 }
 
 /// Which text-to-speech backend renders `say` texts on streams.
@@ -78,6 +86,8 @@ impl Default for MediaSettings {
             stt: None,
             speech_api_key: None,
             recordings_dir: "data/recordings".into(),
+            idle_timeout: std::time::Duration::from_secs(10),
+            provider: None,
         }
     }
 }

@@ -56,10 +56,29 @@ pub fn apology(text: &str, language: &str) -> String {
 /// message. Nothing follows the `<Connect>`: when we close the stream, the
 /// call ends.
 pub fn connect_stream(url: &str, parameters: &[(&str, &str)]) -> String {
+    let links = Links {
+        base: "",
+        voice: None,
+    };
+    prompts_then_stream(&[], &links, url, parameters)
+}
+
+/// `prompts` spoken in TwiML, then [`connect_stream`]: how a stream call
+/// that left its stream for a transfer goes back to one when its flow
+/// continues with questions.
+pub fn prompts_then_stream(
+    prompts: &[&Prompt],
+    links: &Links<'_>,
+    url: &str,
+    parameters: &[(&str, &str)],
+) -> String {
     let mut w = Writer::new(Vec::with_capacity(256));
     let _ = (|| -> R {
         w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
         w.create_element("Response").write_inner_content(|w| {
+            for p in prompts {
+                prompt(w, p, links)?;
+            }
             w.create_element("Connect").write_inner_content(|w| {
                 w.create_element("Stream")
                     .with_attribute(("url", url))

@@ -13,8 +13,11 @@ use std::task::{Context, Poll};
 
 use axum::extract::ws::Message as AxumMessage;
 use chrono::{TimeZone, Utc};
+use common::calls_api::{ACCOUNT_SID, FakeCallsApi};
 use common::db::{TestDb, each_backend};
-use common::phone::{ADMIN_TOKEN, AUTH_TOKEN, Options, PUBLIC_URL, Server, new_call_sid};
+use common::phone::{
+    ADMIN_TOKEN, AUTH_TOKEN, Options, PUBLIC_URL, Server, Verb, new_call_sid, parse_twiml,
+};
 use common::stream::{FakeSpeech, StreamCall, speech};
 use dialback::config::{Clock, Settings};
 use dialback::http::Application;
@@ -156,7 +159,8 @@ async fn the_wallet_call_over_a_stream_stores_spoken_answers_and_the_recorded_su
 }
 
 #[tokio::test]
-async fn an_unresolved_caller_on_a_stream_gets_an_open_handoff_and_the_ticket_path() {
+async fn without_a_provider_account_an_unresolved_caller_on_a_stream_gets_an_open_handoff_and_the_ticket_path()
+ {
     for (backend, db) in each_backend().await {
         eprintln!("-- on {backend}");
         let speech_service = FakeSpeech::start().await;
@@ -178,6 +182,181 @@ async fn an_unresolved_caller_on_a_stream_gets_an_open_handoff_and_the_ticket_pa
         server.stop().await;
         db.cleanup().await;
     }
+}
+
+/// Answers consent (yes) and resolved (no): the wallet flow goes to its
+/// handoff step, whose prompts play on the stream before the transfer.
+async fn unresolved_caller(server: &Server) -> StreamCall {
+    let mut call = StreamCall::dial(server, "wallet-followup-stream").await;
+    call.listening().await;
+    call.press('1');
+    call.listening().await;
+    call.press('2');
+    call
+}
+
+fn basic_auth() -> String {
+    use base64::Engine;
+    let token =
+        base64::engine::general_purpose::STANDARD.encode(format!("{ACCOUNT_SID}:{AUTH_TOKEN}"));
+    format!("Basic {token}")
+}
+
+#[tokio::test]
+async fn a_transfer_on_a_stream_redirects_the_live_call_and_the_dial_result_ends_it_as_a_handoff() {
+    for (backend, db) in each_backend().await {
+        eprintln!("-- on {backend}");
+        let speech_service = FakeSpeech::start().await;
+        let recordings = tempfile::tempdir().unwrap();
+        let api = FakeCallsApi::start().await;
+        let mut s = settings(&db, &speech_service, recordings.path());
+        s.media.provider = Some(api.config());
+        let server = Server::start_settings(s).await;
+
+        let call = unresolved_caller(&server).await;
+        let sid = call.sid.clone();
+        let update = api.nth_update(1).await;
+
+        let row = db.store().load_call(&sid).await.unwrap().unwrap();
+        assert_eq!(update.account, ACCOUNT_SID);
+        assert_eq!(update.call_sid, sid);
+        assert_eq!(update.authorization, basic_auth());
+        let transfer_url = format!("{PUBLIC_URL}/twilio/transfer?seq={}", row.seq);
+        assert_eq!(update.param("Url"), Some(transfer_url.as_str()));
+        assert_eq!(update.param("Method"), Some("POST"));
+        // The provider ends the stream: not a hang-up, the call goes on.
+        call.hang_up().await;
+        let row = db.store().load_call(&sid).await.unwrap().unwrap();
+        assert_eq!(row.outcome, None, "the end of the stream is no hang-up");
+
+        let form = [
+            ("CallSid", sid.as_str()),
+            ("AccountSid", ACCOUNT_SID),
+            ("CallStatus", "in-progress"),
+        ];
+        let (status, body) = server.post(&transfer_url, &form).await;
+        assert_eq!(status, 200, "{body}");
+        let dial_url = format!("{PUBLIC_URL}/twilio/dial?seq={}", row.seq);
+        assert_eq!(
+            parse_twiml(&body),
+            vec![Verb::Enqueue {
+                action: dial_url.clone(),
+                queue: "wallet-support".into()
+            }],
+            "the transfer alone: its prompts were played on the stream"
+        );
+        let mut bridged = form.to_vec();
+        bridged.extend([("QueueResult", "bridged"), ("QueueTime", "12")]);
+        let (status, body) = server.post(&dial_url, &bridged).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(parse_twiml(&body), vec![Verb::Hangup]);
+
+        let r = call_result(&server, &sid).await;
+        assert_eq!(r["outcome"], "handoff", "{r}");
+        assert_eq!(r["answers"], json!({"consent": true, "resolved": false}));
+        let (_, h) = server.admin_get("/api/handoffs?status=open").await;
+        assert!(
+            !h.to_string().contains(&sid),
+            "a connected handoff is not open: {h}"
+        );
+        assert_eq!(api.updates().len(), 1);
+        server.stop().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_provider_that_refuses_or_does_not_answer_the_redirect_sends_the_stream_caller_down_the_ticket_path()
+ {
+    let db = TestDb::sqlite().await;
+    let speech_service = FakeSpeech::start().await;
+    let recordings = tempfile::tempdir().unwrap();
+    let api = FakeCallsApi::start().await;
+    let mut s = settings(&db, &speech_service, recordings.path());
+    s.media.provider = Some(api.config());
+    let server = Server::start_settings(s).await;
+    // None: no answer within the 5 s the caller is kept waiting.
+    for (i, status) in [Some(500u16), Some(404), None].into_iter().enumerate() {
+        match status {
+            Some(status) => api.fail_next(&[status]),
+            None => api.delay_next(std::time::Duration::from_secs(30)),
+        }
+        let call = unresolved_caller(&server).await;
+        let sid = call.sid.clone();
+        api.nth_update(i + 1).await;
+        // The ticket message plays on the stream, then the call ends.
+        call.ended().await;
+        let r = call_result(&server, &sid).await;
+        assert_eq!(r["outcome"], "ticket", "HTTP {status:?}: {r}");
+        let (_, h) = server.admin_get("/api/handoffs?status=open").await;
+        let open = h["handoffs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["call_sid"] == sid.as_str())
+            .unwrap_or_else(|| panic!("HTTP {status:?}: an open handoff for {sid}: {h}"))
+            .clone();
+        assert_eq!(open["reason"], "failed");
+    }
+    server.stop().await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_stop_that_comes_before_the_providers_answer_to_the_redirect_is_no_hang_up() {
+    let db = TestDb::sqlite().await;
+    let speech_service = FakeSpeech::start().await;
+    let recordings = tempfile::tempdir().unwrap();
+    let api = FakeCallsApi::start().await;
+    let mut s = settings(&db, &speech_service, recordings.path());
+    s.media.provider = Some(api.config());
+    let server = Server::start_settings(s).await;
+    api.delay_next(std::time::Duration::from_millis(500));
+
+    let call = unresolved_caller(&server).await;
+    let sid = call.sid.clone();
+    let update = api.nth_update(1).await;
+    // The stream ends while the update is still unanswered.
+    call.hang_up().await;
+    let row = db.store().load_call(&sid).await.unwrap().unwrap();
+    assert_eq!(row.outcome, None, "the end of the stream is no hang-up");
+
+    let transfer_url = update.param("Url").unwrap().to_string();
+    let form = [("CallSid", sid.as_str()), ("AccountSid", ACCOUNT_SID)];
+    let (_, body) = server.post(&transfer_url, &form).await;
+    let Some(Verb::Enqueue { action, .. }) = parse_twiml(&body).into_iter().next() else {
+        panic!("an <Enqueue>: {body}");
+    };
+    let mut result = form.to_vec();
+    result.push(("QueueResult", "bridged"));
+    server.post(&action, &result).await;
+    let r = call_result(&server, &sid).await;
+    assert_eq!(r["outcome"], "handoff", "{r}");
+    server.stop().await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn outside_business_hours_a_stream_transfer_asks_nothing_of_the_provider() {
+    let db = TestDb::sqlite().await;
+    let speech_service = FakeSpeech::start().await;
+    let recordings = tempfile::tempdir().unwrap();
+    let api = FakeCallsApi::start().await;
+    let mut s = settings(&db, &speech_service, recordings.path());
+    s.media.provider = Some(api.config());
+    // Saturday 11:00 in Shanghai.
+    s.clock = Clock::Fixed(Utc.with_ymd_and_hms(2026, 11, 28, 3, 0, 0).unwrap());
+    let server = Server::start_settings(s).await;
+    let call = unresolved_caller(&server).await;
+    let sid = call.sid.clone();
+    call.ended().await;
+    let r = call_result(&server, &sid).await;
+    assert_eq!(r["outcome"], "ticket", "{r}");
+    let (_, h) = server.admin_get("/api/handoffs?status=open").await;
+    assert_eq!(h["handoffs"][0]["reason"], "outside_hours", "{h}");
+    assert!(api.updates().is_empty(), "no call update out of hours");
+    server.stop().await;
+    db.cleanup().await;
 }
 
 #[tokio::test]
@@ -467,5 +646,216 @@ async fn events_before_start_end_the_stream_without_creating_a_call() {
             "{what}: nothing is played"
         );
     }
+    db.cleanup().await;
+}
+
+async fn wait_for_outcome(db: &TestDb, sid: &str) -> dialback::store::CallRow {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let row = db.store().load_call(sid).await.unwrap().expect("stored");
+        if row.outcome.is_some() {
+            return row;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the call did not end within 15 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_stream_that_stalls_vanishes_or_sends_too_much_ends_its_call_and_keeps_the_answers() {
+    let db = TestDb::sqlite().await;
+    let speech_service = FakeSpeech::start().await;
+    let recordings = tempfile::tempdir().unwrap();
+    let mut s = settings(&db, &speech_service, recordings.path());
+    let idle = std::time::Duration::from_millis(500);
+    s.media.idle_timeout = idle;
+    let server = Server::start_settings(s).await;
+    for what in ["stalls", "vanishes", "sends an oversized message"] {
+        let mut call = StreamCall::dial(&server, "feature-feedback-stream").await;
+        let sid = call.sid.clone();
+        call.listening().await;
+        call.press('1'); // tried: yes
+        call.listening().await;
+        let trouble_at = std::time::Instant::now();
+        let stalled = match what {
+            "stalls" => {
+                call.stall();
+                Some(call)
+            }
+            "vanishes" => {
+                call.vanish().await;
+                None
+            }
+            _ => {
+                call.send_raw(tokio_tungstenite::tungstenite::Message::text(
+                    "x".repeat(70_000),
+                ));
+                Some(call)
+            }
+        };
+        let row = wait_for_outcome(&db, &sid).await;
+        let took = trouble_at.elapsed();
+        assert_eq!(row.outcome.as_deref(), Some("abandoned"), "{what}");
+        let answers = db.store().answers(&sid).await.unwrap();
+        assert_eq!(answers.len(), 1, "{what}: the answer given stays stored");
+        assert_eq!(answers[0].question, "tried", "{what}");
+        if what == "stalls" {
+            // Well under the 10 s default: the setting is what counts.
+            assert!(
+                took >= idle && took < std::time::Duration::from_secs(5),
+                "{what}: ended after {took:?} with an idle timeout of {idle:?}"
+            );
+        }
+        drop(stalled);
+    }
+    server.stop().await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_stalled_stream_does_not_delay_another_calls_prompts() {
+    let db = TestDb::sqlite().await;
+    let speech_service = FakeSpeech::start().await;
+    let recordings = tempfile::tempdir().unwrap();
+    let mut s = settings(&db, &speech_service, recordings.path());
+    s.media.idle_timeout = std::time::Duration::from_secs(6);
+    let server = Server::start_settings(s).await;
+
+    let mut stalled = StreamCall::dial(&server, "feature-feedback-stream").await;
+    let stalled_sid = stalled.sid.clone();
+    stalled.listening().await;
+    stalled.stall();
+
+    // Another call runs from greeting to goodbye while the first is stuck.
+    let mut other = StreamCall::dial(&server, "feature-feedback-stream").await;
+    let other_sid = other.sid.clone();
+    other.listening().await;
+    other.press('2'); // tried: no, which ends the call
+    other.ended().await;
+    let r = call_result(&server, &other_sid).await;
+    assert_eq!(r["outcome"], "completed", "{r}");
+    let row = db.store().load_call(&stalled_sid).await.unwrap().unwrap();
+    assert_eq!(
+        row.outcome, None,
+        "the other call finished while this one was still stalled"
+    );
+
+    let row = wait_for_outcome(&db, &stalled_sid).await;
+    assert_eq!(row.outcome.as_deref(), Some("abandoned"));
+    drop(stalled);
+    server.stop().await;
+    db.cleanup().await;
+}
+
+/// A stream flow that goes on with a question after its transfer.
+const TRANSFER_THEN_ASK: &str = r#"
+[flow]
+name = "转接后继续（媒体流）"
+language = "zh-CN"
+mode = "stream"
+
+[[step]]
+id = "help"
+ask = "yes_no"
+prompt = "需要人工客服吗？需要请按1，不需要请按2。"
+on.no = "csat"
+
+[[step]]
+id = "agent"
+say = "正在为您转接人工客服。"
+transfer = "queue:support"
+unavailable = "csat"
+next = "after_agent"
+
+[[step]]
+id = "after_agent"
+say = "感谢您与客服沟通。"
+next = "csat"
+
+[[step]]
+id = "csat"
+ask = "rating"
+scale = [1, 5]
+prompt = "请为本次服务打分，请按1到5。"
+
+[[step]]
+id = "bye"
+say = "再见。"
+end = "completed"
+"#;
+
+#[tokio::test]
+async fn after_a_transfer_a_stream_flow_with_more_questions_reconnects_its_stream() {
+    let db = TestDb::sqlite().await;
+    let speech_service = FakeSpeech::start().await;
+    let recordings = tempfile::tempdir().unwrap();
+    let flows = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir("call-flows").unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, flows.path().join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        flows.path().join("transfer-then-ask-stream.toml"),
+        TRANSFER_THEN_ASK,
+    )
+    .unwrap();
+    let api = FakeCallsApi::start().await;
+    let mut s = settings(&db, &speech_service, recordings.path());
+    s.flows_dir = flows.path().to_path_buf();
+    s.media.provider = Some(api.config());
+    let server = Server::start_settings(s).await;
+
+    let mut call = StreamCall::dial(&server, "transfer-then-ask-stream").await;
+    let sid = call.sid.clone();
+    call.listening().await;
+    call.press('1'); // help: yes
+    let update = api.nth_update(1).await;
+    call.hang_up().await; // the provider ends the stream
+    let transfer_url = update.param("Url").unwrap().to_string();
+    let form = [
+        ("CallSid", sid.as_str()),
+        ("AccountSid", ACCOUNT_SID),
+        ("CallStatus", "in-progress"),
+    ];
+    let (_, body) = server.post(&transfer_url, &form).await;
+    let Some(Verb::Enqueue { action, .. }) = parse_twiml(&body).into_iter().next() else {
+        panic!("an <Enqueue>: {body}");
+    };
+    let mut bridged = form.to_vec();
+    bridged.push(("QueueResult", "bridged"));
+    let (status, body) = server.post(&action, &bridged).await;
+    assert_eq!(status, 200, "{body}");
+
+    // The message after the transfer in TwiML, then a new stream.
+    assert_eq!(
+        parse_twiml(&body),
+        vec![Verb::Say {
+            text: "感谢您与客服沟通。".into(),
+            language: "zh-CN".into()
+        }],
+        "{body}"
+    );
+    let wss = format!("{}/media", PUBLIC_URL.replacen("https://", "wss://", 1));
+    assert!(
+        body.contains(&format!(r#"<Connect><Stream url="{wss}">"#)),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!(r#"<Parameter name="call_sid" value="{sid}"/>"#)),
+        "{body}"
+    );
+    let mut call =
+        StreamCall::connect(server.addr, &sid, "transfer-then-ask-stream", Some(&wss)).await;
+    call.listening().await; // csat, asked on the new stream
+    call.press('4');
+    call.ended().await;
+
+    let r = call_result(&server, &sid).await;
+    assert_eq!(r["outcome"], "completed", "{r}");
+    assert_eq!(r["answers"], json!({"help": true, "csat": 4}));
+    server.stop().await;
     db.cleanup().await;
 }

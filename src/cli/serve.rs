@@ -72,6 +72,14 @@ pub(super) struct Args {
     /// Folder where callers' recordings (stream calls) are written as WAV.
     #[arg(long, env = "DIALBACK_RECORDINGS", default_value = "data/recordings")]
     recordings: PathBuf,
+    /// A media stream with no message from the provider for this many
+    /// milliseconds has vanished: its call ends as a hang-up.
+    #[arg(
+        long,
+        env = "DIALBACK_STREAM_IDLE_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    stream_idle_timeout_ms: u64,
     /// The provider's account SID; with it (and the auth token) this replica
     /// also runs a campaign dialer worker.
     #[arg(long, env = "DIALBACK_ACCOUNT_SID")]
@@ -120,15 +128,17 @@ async fn serve(args: Args) -> ExitCode {
     if numbers.default.is_none() && args.flows.join("wallet-followup.toml").is_file() {
         numbers.default = Some("wallet-followup".into());
     }
+    let public_url = args
+        .public_url
+        .as_deref()
+        .map(|u| u.trim_end_matches('/').to_string())
+        .unwrap_or_else(|| format!("http://{}", args.listen));
     let settings = Settings {
         listen: args.listen,
         database_url: args.database_url,
         flows_dir: args.flows,
         audio_dir: args.audio,
-        public_url: args
-            .public_url
-            .map(|u| u.trim_end_matches('/').to_string())
-            .unwrap_or_else(|| format!("http://{}", args.listen)),
+        public_url: public_url.clone(),
         auth_token: args.auth_token.clone().filter(|t| !t.is_empty()),
         admin_token: args.admin_token.filter(|t| !t.is_empty()),
         numbers,
@@ -151,9 +161,22 @@ async fn serve(args: Args) -> ExitCode {
             }),
             speech_api_key: args.speech_api_key.filter(|k| !k.is_empty()),
             recordings_dir: args.recordings,
+            idle_timeout: std::time::Duration::from_millis(args.stream_idle_timeout_ms),
+            // Stream calls reach an agent through a REST update of the call.
+            provider: match (&args.account_sid, &args.auth_token) {
+                (Some(account_sid), Some(auth_token)) => {
+                    Some(crate::dialer::provider::ProviderConfig {
+                        base_url: args.provider_url.clone(),
+                        account_sid: account_sid.clone(),
+                        auth_token: auth_token.clone(),
+                        from: args.caller_id.clone().unwrap_or_default(),
+                        public_url: public_url.clone(),
+                    })
+                }
+                _ => None,
+            },
         },
     };
-    let public_url = settings.public_url.clone();
     let app = match Application::build(settings).await {
         Ok(app) => app,
         Err(e) => {

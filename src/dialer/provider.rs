@@ -11,7 +11,8 @@ pub struct ProviderConfig {
     pub base_url: String,
     pub account_sid: String,
     pub auth_token: String,
-    /// The caller ID calls are placed from (E.164).
+    /// The caller ID calls are placed from (E.164); unused when the
+    /// client only updates live calls (stream transfers).
     pub from: String,
     /// Our public base URL, as the provider reaches it.
     pub public_url: String,
@@ -125,6 +126,56 @@ impl Provider {
                         status: Some(status.as_u16()),
                     })?;
             return Ok(Placed { call_sid: call.sid });
+        }
+        if status.as_u16() == 429 || status.is_server_error() {
+            return Err(ProviderError::RetryLater {
+                status: Some(status.as_u16()),
+            });
+        }
+        let message = response
+            .json::<ErrorResource>()
+            .await
+            .ok()
+            .and_then(|e| e.message)
+            .unwrap_or_default();
+        Err(ProviderError::Refused {
+            status: status.as_u16(),
+            message,
+        })
+    }
+}
+
+impl Provider {
+    /// `POST /2010-04-01/Accounts/{sid}/Calls/{CallSid}.json` with `Url`:
+    /// the live call leaves what it is doing (a `<Connect><Stream>` ends,
+    /// the provider sends `stop`) and runs the TwiML it fetches from `url`.
+    /// `timeout` bounds the whole request: a caller is waiting on the line.
+    #[tracing::instrument(skip_all)]
+    pub async fn redirect_call(
+        &self,
+        call_sid: &str,
+        url: &str,
+        timeout: Duration,
+    ) -> Result<(), ProviderError> {
+        let c = &self.config;
+        let endpoint = format!(
+            "{}/2010-04-01/Accounts/{}/Calls/{}.json",
+            c.base_url.trim_end_matches('/'),
+            c.account_sid,
+            call_sid
+        );
+        let response = self
+            .http
+            .post(endpoint)
+            .basic_auth(&c.account_sid, Some(&c.auth_token))
+            .timeout(timeout)
+            .form(&[("Url", url), ("Method", "POST")])
+            .send()
+            .await
+            .map_err(|_| ProviderError::RetryLater { status: None })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
         }
         if status.as_u16() == 429 || status.is_server_error() {
             return Err(ProviderError::RetryLater {

@@ -10,15 +10,20 @@
 //! in one `advance_call`); recognise an utterance; save a recording.
 //!
 //! Any trouble on the socket (malformed JSON, bad base64, a binary frame,
-//! an oversized message, events out of order, silence from the provider,
-//! a peer that stops reading) ends that call only, with one log line: the
-//! hang-up is stored and the answers already given stay stored.
+//! an oversized message, events out of order, no message from the provider
+//! for `--stream-idle-timeout-ms`, a peer that stops reading) ends that
+//! call only, with one log line: the hang-up is stored and the answers
+//! already given stay stored.
 //!
 //! Transfers: a live call cannot be bridged to an agent from inside a media
-//! stream; it takes a REST update of the call, which this server does not
-//! make yet. A transfer step on a stream therefore stores an *open* handoff
-//! (reason `failed`, CRM notified) and the flow goes on to its
-//! `unavailable` step — the ticket and promised call-back path.
+//! stream. Once the transfer step's prompts have played, the loop asks the
+//! provider to redirect the live call (a REST update of the call) to
+//! `/twilio/transfer?seq=N`, which answers the `<Dial>`/`<Enqueue>` stored
+//! for that step; the provider ends the stream with `stop`, and the dial
+//! result continues the flow through the TwiML webhooks. Without a provider
+//! account, or when the update fails, the transfer fails: an *open* handoff
+//! (reason `failed`, CRM notified) and the flow's `unavailable` step — the
+//! ticket and promised call-back path — played on the stream.
 
 use std::fmt::Display;
 use std::net::SocketAddr;
@@ -40,7 +45,8 @@ use super::AppState;
 use super::advance::commit;
 use super::signed::check_stream_upgrade;
 use super::webhooks::{links, stream_twiml};
-use crate::flow::event::{Input, Output, TransferResult};
+use crate::dialer::provider::ProviderError;
+use crate::flow::event::{Input, Output, TransferResult, TransferSpec};
 use crate::flow::{Call, Flow};
 use crate::media::stream::protocol::{self, Event, MAX_MESSAGE_BYTES, Start};
 use crate::media::stream::{Action, Session, SessionConfig, Wait};
@@ -51,9 +57,9 @@ use crate::twiml;
 
 /// The provider must send `start` this soon after connecting.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
-/// The provider sends audio every 20 ms; this long without any message
-/// means the socket has vanished.
-const STALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// The REST update that moves a call to its transfer must answer this
+/// soon: the caller is waiting on the line, hearing nothing.
+const REDIRECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// A provider that does not take our frames for this long has gone.
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 /// Socket read buffer; see [`upgrade`].
@@ -260,6 +266,11 @@ struct Live {
     storing: Option<JoinHandle<Stored>>,
     /// First caller frame: when it arrived, and its provider timestamp.
     first_frame: Option<(Instant, u64)>,
+    /// The REST update moving the call to its transfer, while in flight.
+    redirect: Option<JoinHandle<Result<(), ProviderError>>>,
+    /// The provider took the call to its transfer: the end of this stream
+    /// is not a hang-up, the call goes on in TwiML.
+    handed_over: bool,
 }
 
 impl Live {
@@ -338,6 +349,8 @@ impl Live {
             recognition: None,
             storing: None,
             first_frame: None,
+            redirect: None,
+            handed_over: false,
         })
     }
 
@@ -358,6 +371,9 @@ impl Live {
         let end = self.serve(tx, rx).await;
         match end {
             End::Finished => tracing::debug!("media stream finished"),
+            End::Gone(why) if self.handed_over().await => {
+                tracing::info!(reason = %why, "the stream ended: the call went on to its transfer");
+            }
             End::Gone(why) => {
                 tracing::info!(reason = %why, "the caller is gone");
                 self.hang_up().await;
@@ -375,6 +391,7 @@ impl Live {
         Rx: Stream<Item = Result<Message, E>> + Unpin,
         E: Display,
     {
+        let idle_timeout = self.state.settings().media.idle_timeout;
         let mut last_heard = Instant::now();
         loop {
             if let Err(end) = self.act(tx).await {
@@ -408,9 +425,16 @@ impl Live {
                         return end;
                     }
                 }
+                result = wait_redirect(&mut self.redirect), if self.redirect.is_some() => {
+                    self.redirect = None;
+                    self.redirected(result);
+                }
                 () = sleep_until(deadline), if deadline.is_some() => {}
-                () = tokio::time::sleep_until(last_heard + STALL_TIMEOUT) => {
-                    return End::Gone(format!("no message from the provider for {STALL_TIMEOUT:?}"));
+                () = tokio::time::sleep_until(last_heard + idle_timeout) => {
+                    if !self.handed_over {
+                        tracing::warn!(?idle_timeout, "no message from the provider: the stream has stalled or vanished, ending the call");
+                    }
+                    return End::Gone(format!("no message from the provider for {idle_timeout:?}"));
                 }
             }
             self.session.tick(self.now());
@@ -475,13 +499,7 @@ impl Live {
                     let input = self.save_recording(&step, seq, audio).await;
                     self.begin_step(input);
                 }
-                Action::Transfer(spec) => {
-                    tracing::warn!(
-                        target_ = %spec.target,
-                        "a transfer cannot be bridged from a media stream: storing an open handoff, the flow continues at its fallback"
-                    );
-                    self.begin_step(Input::TransferEnded(TransferResult::Failed));
-                }
+                Action::Transfer(spec) => self.redirect(&spec),
                 Action::Hangup => {
                     if sent {
                         send(tx.flush()).await?;
@@ -508,9 +526,12 @@ impl Live {
         let mut call = self.call.clone();
         let outputs = call.handle(&self.flow, input, now);
         // A stream call's stored answer stays the <Connect><Stream>, except
-        // at a transfer, where TwiML is what the call would continue with.
+        // at a transfer: there it is the <Dial>/<Enqueue> alone (the prompts
+        // before it play on the stream), which `/twilio/transfer` answers.
         let response = match Wait::of(&outputs) {
-            Some(Wait::Transfer(_)) => twiml::render(&outputs, &links(&self.state, &self.flow)),
+            Some(Wait::Transfer(t)) => {
+                twiml::render(&[Output::Transfer(t)], &links(&self.state, &self.flow))
+            }
             _ => self.connect.clone(),
         };
         let (state, row) = (self.state.clone(), self.row.clone());
@@ -547,6 +568,61 @@ impl Live {
             self.start_turn(&stored.outputs).await;
         }
         Ok(())
+    }
+
+    /// The transfer step's prompts have played: ask the provider to take the
+    /// live call to the transfer's TwiML. Without a provider account the
+    /// transfer fails at once, and the flow takes its fallback.
+    fn redirect(&mut self, spec: &TransferSpec) {
+        let Some(provider) = self.state.inner.provider.clone() else {
+            tracing::warn!(
+                target_ = %spec.target,
+                "no provider account (--account-sid) to move the call to its transfer: storing an open handoff, the flow continues at its fallback"
+            );
+            return self.begin_step(Input::TransferEnded(TransferResult::Failed));
+        };
+        let url = format!(
+            "{}/twilio/transfer?seq={}",
+            self.state.settings().public_url,
+            spec.seq
+        );
+        tracing::info!(target_ = %spec.target, %url, "asking the provider to move the call to its transfer");
+        let sid = self.row.call_sid.clone();
+        self.redirect = Some(tokio::spawn(async move {
+            provider.redirect_call(&sid, &url, REDIRECT_TIMEOUT).await
+        }));
+    }
+
+    /// The provider answered the REST update: the stream is about to end
+    /// (`stop`), or the transfer failed and the flow takes its fallback.
+    fn redirected(&mut self, result: Result<(), ProviderError>) {
+        match result {
+            Ok(()) => {
+                tracing::info!("the provider took the call to its transfer");
+                self.handed_over = true;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the provider did not move the call to its transfer: storing an open handoff, the flow continues at its fallback");
+                self.begin_step(Input::TransferEnded(TransferResult::Failed));
+            }
+        }
+    }
+
+    /// Did this stream end because the provider took the call to its
+    /// transfer? A `stop` may come before the REST update's answer: then
+    /// that answer decides.
+    async fn handed_over(&mut self) -> bool {
+        if self.redirect.is_some() {
+            let result = wait_redirect(&mut self.redirect).await;
+            self.redirect = None;
+            match result {
+                Ok(()) => self.handed_over = true,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the provider did not move the call to its transfer")
+                }
+            }
+        }
+        self.handed_over
     }
 
     /// Applies one input and waits until it is stored (the hang-up path).
@@ -700,6 +776,17 @@ struct Stored {
 async fn wait_stored(pending: &mut Option<JoinHandle<Stored>>) -> Result<Stored, String> {
     match pending.as_mut() {
         Some(handle) => handle.await.map_err(|e| e.to_string()),
+        None => std::future::pending().await,
+    }
+}
+
+async fn wait_redirect(
+    pending: &mut Option<JoinHandle<Result<(), ProviderError>>>,
+) -> Result<(), ProviderError> {
+    match pending.as_mut() {
+        Some(handle) => handle
+            .await
+            .unwrap_or(Err(ProviderError::RetryLater { status: None })),
         None => std::future::pending().await,
     }
 }

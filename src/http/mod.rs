@@ -48,6 +48,8 @@ struct Inner {
     /// Frames for stream prompts: audio files and spoken texts.
     prompts: PromptSource,
     recogniser: Option<Arc<dyn Recogniser>>,
+    /// The provider's Calls API, for moving a stream call to its transfer.
+    provider: Option<crate::dialer::provider::Provider>,
 }
 
 impl AppState {
@@ -126,6 +128,11 @@ impl Application {
         let crm = settings.crm_webhook.clone().map(crm::Notifier::start);
         let audio_dir = settings.audio_dir.clone();
         let (prompts, recogniser) = speech_backends(&settings);
+        let provider = settings
+            .media
+            .provider
+            .clone()
+            .map(crate::dialer::provider::Provider::new);
         let state = AppState {
             inner: Arc::new(Inner {
                 settings,
@@ -135,6 +142,7 @@ impl Application {
                 calls: cache::CallCache::new(100_000),
                 prompts,
                 recogniser,
+                provider,
             }),
         };
         let router = Router::new()
@@ -142,6 +150,7 @@ impl Application {
             .route("/twilio/gather", post(webhooks::gather))
             .route("/twilio/record", post(webhooks::record))
             .route("/twilio/dial", post(webhooks::dial))
+            .route("/twilio/transfer", post(webhooks::transfer))
             .route("/twilio/status", post(webhooks::status))
             .route("/twilio/recording-status", post(webhooks::recording_status))
             .route("/media", get(media_ws::upgrade))

@@ -16,13 +16,13 @@ use serde::Deserialize;
 use super::AppState;
 use super::advance::commit;
 use super::signed::SignedForm;
-use crate::flow::event::{Input, TransferResult};
+use crate::flow::event::{Input, Output, Prompt, TransferResult};
 use crate::flow::model::Mode;
 use crate::flow::phrases::{self, Lang};
 use crate::flow::{Call, Flow};
 use crate::store::{Advanced, CallRow, NewCall, NewRecording};
 use crate::twilio::{
-    CallStatus, DialCallStatus, DialParams, GatherParams, QueueResult, RecordParams,
+    CallSid, CallStatus, DialCallStatus, DialParams, GatherParams, QueueResult, RecordParams,
     RecordingStatusParams, StatusParams, VoiceParams,
 };
 use crate::twiml;
@@ -284,6 +284,45 @@ pub(super) async fn dial(
     .await
 }
 
+/// A stream call's transfer: `media_ws` asked the provider (a REST update
+/// of the live call) to fetch this URL, which ends the `<Connect><Stream>`.
+/// The answer is the `<Dial>`/`<Enqueue>` the transfer step stored, whose
+/// action (`/twilio/dial`) continues the flow as in TwiML mode. A `seq`
+/// that is not the call's current one gets the call's current TwiML, as
+/// every stale webhook does.
+pub(super) async fn transfer(
+    State(state): State<AppState>,
+    Query(q): Query<SeqQuery>,
+    SignedForm(form): SignedForm,
+) -> Response {
+    let sid = form
+        .iter()
+        .find(|(k, _)| k == "CallSid")
+        .and_then(|(_, v)| CallSid::parse(v).ok());
+    let Some(sid) = sid else {
+        tracing::warn!("transfer webhook without a valid CallSid");
+        return apology(&state, None);
+    };
+    match state.store().load_call(sid.as_str()).await {
+        Ok(Some(row)) => {
+            if row.seq != q.seq() {
+                tracing::debug!(call_sid = %sid, got = q.seq(), at = row.seq, "stale transfer webhook");
+            } else {
+                tracing::info!(call_sid = %sid, "the stream call continues in TwiML for its transfer");
+            }
+            twiml_response(row.response)
+        }
+        Ok(None) => {
+            tracing::warn!(call_sid = %sid, "transfer webhook for an unknown call");
+            apology(&state, None)
+        }
+        Err(e) => {
+            tracing::error!(call_sid = %sid, error = %e, "store failed loading a call");
+            apology(&state, None)
+        }
+    }
+}
+
 /// Call progress. A final status ends a call the machine still thinks is
 /// live (the caller hung up mid-question).
 pub(super) async fn status(
@@ -433,7 +472,35 @@ async fn apply(
 ) -> Response {
     let now = state.settings().clock.now();
     let outputs = call.handle(flow, input, now);
-    let response = twiml::render(&outputs, &links(state, flow));
+    let response = match flow.mode {
+        // A stream call back from its transfer (the only webhook a stream
+        // call sees mid-flow): what comes before the next question is said
+        // here, and the question is asked on a new stream, whose `start`
+        // resumes the call (see `media_ws`).
+        Mode::Stream
+            if outputs
+                .iter()
+                .any(|o| matches!(o, Output::Listen(_) | Output::Record(_))) =>
+        {
+            let prompts: Vec<&Prompt> = outputs
+                .iter()
+                .filter_map(|o| match o {
+                    Output::Prompt(p) => Some(p),
+                    _ => None,
+                })
+                .collect();
+            twiml::prompts_then_stream(
+                &prompts,
+                &links(state, flow),
+                &twiml::stream_url(&state.settings().public_url),
+                &[
+                    ("call_sid", row.call_sid.as_str()),
+                    ("flow", flow.name.as_str()),
+                ],
+            )
+        }
+        _ => twiml::render(&outputs, &links(state, flow)),
+    };
     match commit(state, &row, &call, &outputs, response.clone(), now).await {
         Ok(Advanced::Applied) => twiml_response(response),
         // Another replica applied this webhook first: answer as it did.

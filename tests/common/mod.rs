@@ -2,6 +2,7 @@
 //! module on its own and uses only part of it, hence the allows.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod calls_api;
 pub mod db;
 pub mod fixtures;
 pub mod phone;

@@ -102,6 +102,7 @@ impl FakeSpeech {
             }),
             speech_api_key: None,
             recordings_dir: recordings.to_path_buf(),
+            ..MediaSettings::default()
         }
     }
 }
@@ -212,6 +213,10 @@ enum Control {
     Audio(Vec<i16>),
     Raw(Message),
     Stop,
+    /// Send nothing more, read nothing more; the TCP connection stays open.
+    Stall,
+    /// Drop the TCP connection without `stop` or a close frame.
+    Vanish,
 }
 
 /// One call over a media stream, as Twilio would run it.
@@ -334,8 +339,17 @@ impl StreamCall {
                                 "stop": {"accountSid": "AC0", "callSid": "x"}});
                             let _ = tx.send(Message::text(m.to_string())).await;
                             let _ = tx.close().await;
+                            // The server closes its side once it has dealt
+                            // with the end of the stream: wait for that.
+                            let _ = tokio::time::timeout(Duration::from_secs(10), async {
+                                while let Some(Ok(_)) = rx.next().await {}
+                            })
+                            .await;
                             break;
                         }
+                        // Both halves stay open, unused, until the runtime ends.
+                        Some(Control::Stall) => std::future::pending::<()>().await,
+                        Some(Control::Vanish) => break,
                     },
                     msg = rx.next() => {
                         let Some(Ok(msg)) = msg else {
@@ -468,7 +482,21 @@ impl StreamCall {
         let _ = self.control.send(Control::Raw(m));
     }
 
-    /// The caller hangs up: `stop`, then the socket closes.
+    /// The provider stops sending (and reading) but keeps the TCP
+    /// connection open, as a stalled provider or a dead network path would.
+    pub fn stall(&self) {
+        self.control.send(Control::Stall).unwrap();
+    }
+
+    /// The TCP connection drops with no `stop` and no close frame.
+    pub async fn vanish(self) {
+        let _ = self.control.send(Control::Vanish);
+        let _ = self.task.await;
+    }
+
+    /// The caller hangs up (or the provider ends the stream after a
+    /// redirect): `stop`, then the socket closes; returns once the server
+    /// has closed its side.
     pub async fn hang_up(self) {
         let _ = self.control.send(Control::Stop);
         let _ = self.task.await;
