@@ -116,6 +116,14 @@ async fn the_wallet_call_over_a_stream_stores_spoken_answers_and_the_recorded_su
         call.listening().await;
         call.press('1'); // has_suggestion
         call.listening().await;
+        // "After the tone": the last 400 ms played is a 1 kHz beep (about
+        // 2,000 zero crossings a second; the test prompts hum at 440 Hz).
+        {
+            let seen = call.seen.lock().unwrap();
+            let tail = &seen.played[seen.played.len().saturating_sub(3_000)..];
+            let crossings = tail.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
+            assert!((700..=800).contains(&crossings), "{crossings} crossings");
+        }
         call.say(speech("english.wav", 2_500)); // the suggestion…
         call.sent().await;
         call.press('#'); // …ended with the finish key

@@ -666,6 +666,9 @@ impl Live {
                 }
             }
         }
+        if matches!(wait, Wait::Record(_)) {
+            frames.push(self.state.inner.prompts.beep().await);
+        }
         self.session.start_turn(frames, wait, self.now());
     }
 

@@ -29,6 +29,11 @@ const MAX_SPOKEN: usize = 2_048;
 /// The folder (under the audio folder) of pre-rendered texts.
 pub const TTS_DIR: &str = "tts";
 
+/// The cue before a recording, under the audio folder (ops may replace it).
+/// The flows say "after the tone"; in TwiML mode the provider plays its own
+/// beep (`<Record playBeep>`), on a stream we must.
+pub const BEEP_FILE: &str = "beep.wav";
+
 /// Where a text's pre-rendered file lives, relative to the audio folder:
 /// `tts/<first 16 hex digits of SHA-256(language, text)>.wav`.
 pub fn rendered_path(text: &str, language: &str) -> PathBuf {
@@ -66,6 +71,23 @@ impl PromptSource {
             flow::Prompt::Play { file } => self.file(self.audio_dir.join(file)).await,
             flow::Prompt::Say { text, language } => self.say(text, language).await,
         }
+    }
+
+    /// The tone before a recording: `audio/beep.wav`, or, when that file is
+    /// missing or unreadable, a built-in 400 ms 1 kHz tone, so the caller is
+    /// never left guessing when to speak.
+    pub async fn beep(&self) -> Arc<Prompt> {
+        let path = self.audio_dir.join(BEEP_FILE);
+        if path.is_file() {
+            match self.file(path).await {
+                Ok(p) => return p,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the recording beep; using the built-in one")
+                }
+            }
+        }
+        static BUILT_IN: std::sync::OnceLock<Arc<Prompt>> = std::sync::OnceLock::new();
+        Arc::clone(BUILT_IN.get_or_init(|| Arc::new(Prompt::from_pcm8k(&built_in_beep()))))
     }
 
     async fn file(&self, path: PathBuf) -> Result<Arc<Prompt>, SpeechError> {
@@ -132,6 +154,20 @@ impl Drop for TempWav {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }
+}
+
+/// 400 ms of 1 kHz at about -10 dBFS with 10 ms ramps (no click), at 8 kHz.
+fn built_in_beep() -> Vec<i16> {
+    const RATE: f64 = 8_000.0;
+    let n = 3_200usize;
+    let ramp = 80usize;
+    (0..n)
+        .map(|i| {
+            let gain = (i.min(n - 1 - i) as f64 / ramp as f64).min(1.0);
+            let t = i as f64 / RATE;
+            (0.3 * 32_767.0 * gain * (2.0 * std::f64::consts::PI * 1_000.0 * t).sin()) as i16
+        })
+        .collect()
 }
 
 /// The texts of a flow that can be rendered ahead of time, as
@@ -203,6 +239,33 @@ mod tests {
         assert_eq!(a, rendered_path("您好", "zh-CN"));
         assert_ne!(a, rendered_path("您好", "en-US"));
         assert!(a.starts_with("tts") && a.extension().is_some_and(|e| e == "wav"));
+    }
+
+    #[tokio::test]
+    async fn the_recording_beep_comes_from_the_audio_folder_or_is_built_in() {
+        let audio = tempfile::tempdir().expect("a temp dir");
+        let source = PromptSource::new(audio.path().to_path_buf(), None);
+        let built_in = source.beep().await;
+        assert_eq!(built_in.duration, std::time::Duration::from_millis(400));
+        crate::media::pcm8k_to_wav(&vec![1_000i16; 1_600], &audio.path().join(BEEP_FILE))
+            .expect("a WAV");
+        let fresh = PromptSource::new(audio.path().to_path_buf(), None);
+        assert_eq!(
+            fresh.beep().await.duration,
+            std::time::Duration::from_millis(200),
+            "an ops-supplied beep wins"
+        );
+    }
+
+    #[test]
+    fn the_shipped_beep_is_the_built_in_one() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("audio")
+            .join(BEEP_FILE);
+        let shipped = crate::media::PromptCache::new()
+            .get(&path)
+            .expect("audio/beep.wav is shipped and readable");
+        assert_eq!(*shipped, Prompt::from_pcm8k(&built_in_beep()));
     }
 
     #[tokio::test]

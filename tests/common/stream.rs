@@ -25,7 +25,7 @@ use axum::routing::post;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use dialback::config::{MediaSettings, SttBackend, TtsBackend};
-use dialback::media::codec::encode_all;
+use dialback::media::codec::{decode_all, encode_all};
 use dialback::twilio::signature;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -202,6 +202,8 @@ pub struct Seen {
     /// Caller audio samples handed to the client, and sent so far.
     pub audio_queued: usize,
     pub audio_sent: usize,
+    /// Everything the server played to the caller, decoded.
+    pub played: Vec<i16>,
     /// When our queued audio will have played, by the client's clock.
     play_until: Option<Instant>,
     pending_marks: Vec<(Instant, String)>,
@@ -368,6 +370,7 @@ impl StreamCall {
                             Some("media") => {
                                 let bytes = STANDARD.decode(v["media"]["payload"].as_str().unwrap()).unwrap();
                                 assert_eq!(bytes.len(), 160, "20 ms frames");
+                                s.played.extend(decode_all(&bytes));
                                 s.frames += 1;
                                 let start = s.play_until.filter(|p| *p > now).unwrap_or(now);
                                 s.play_until = Some(start + Duration::from_millis(20));
