@@ -89,6 +89,10 @@ pub(super) struct Args {
     /// Calls per second this replica places at most (providers allow 1 by default).
     #[arg(long, env = "DIALBACK_CPS", default_value_t = 1.0)]
     cps: f64,
+    /// Erase personal data of calls older than this (90d, 12h, 2w) at start
+    /// and then daily, as `dialback purge --older-than` does.
+    #[arg(long, env = "DIALBACK_RETENTION", value_parser = crate::report::privacy::parse_age)]
+    retention: Option<chrono::Duration>,
 }
 
 pub(super) fn run(args: Args) -> ExitCode {
@@ -151,6 +155,7 @@ async fn serve(args: Args) -> ExitCode {
             speech_api_key: args.speech_api_key.filter(|k| !k.is_empty()),
             recordings_dir: args.recordings,
         },
+        retention: args.retention,
     };
     let public_url = settings.public_url.clone();
     let app = match Application::build(settings).await {
