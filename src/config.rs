@@ -31,6 +31,9 @@ pub struct Settings {
     pub clock: Clock,
     /// Media Streams calls: speech backends and where recordings go.
     pub media: MediaSettings,
+    /// Purge personal data of calls older than this, at start and daily
+    /// (`--retention 90d`); `None`: keep everything.
+    pub retention: Option<chrono::Duration>,
 }
 
 /// What Media Streams calls need beyond the TwiML ones.
@@ -160,6 +163,7 @@ impl Settings {
             crm_webhook: None,
             clock: Clock::System,
             media: MediaSettings::default(),
+            retention: None,
         }
     }
 }

@@ -5,7 +5,8 @@
 //! - [`cli`]: the `dialback` command (`serve`, `check`, `simulate`, `graph`,
 //!   `schema`). `main.rs` only calls [`cli::run`].
 //! - [`http`]: the provider's TwiML webhooks, the media-stream WebSocket
-//!   loop (`http::media_ws`), the admin API and prompt audio, built by
+//!   loop (`http::media_ws`), the admin API, the results dashboard
+//!   (`http/dashboard/`, server-rendered HTML) and prompt audio, built by
 //!   [`http::Application::build`] for production and tests alike.
 //! - [`speech`]: text to speech (espeak-ng, OpenAI-compatible HTTP), speech
 //!   recognition (OpenAI-compatible HTTP) and prompt frames for streams.
@@ -23,7 +24,8 @@
 //!   and run by the sans-I/O [`flow::Call`] machine: inputs in, outputs out,
 //!   time as an input. `flow::understand` turns transcripts into answers.
 //! - [`report`]: results — aggregates per flow (completion, drop-off,
-//!   distributions, CSAT/NPS) from counts the database computes.
+//!   distributions, CSAT/NPS) from counts the database computes; exports;
+//!   privacy (masking, purge) and the server's daily retention run.
 //! - [`dialer`]: outbound campaigns — the sans-I/O scheduler (calling windows
 //!   in each contact's time zone, back-off, attempt limits) and contacts
 //!   read from CSV.

@@ -462,3 +462,109 @@ fn ages_are_read_in_hours_days_and_weeks() {
         assert!(parse_age(bad).is_err(), "{bad:?}");
     }
 }
+
+#[tokio::test]
+async fn a_server_with_retention_purges_calls_past_it_when_it_starts() {
+    use common::phone::{AUTH_TOKEN, Options, Server};
+    for (backend, db) in each_backend().await {
+        let store = db.store().clone();
+        fixture(&store).await;
+        // CA8 started 95 days before this clock, the others 85 days before.
+        let now = t(0) + Duration::days(85);
+        let mut settings = Server::settings(Options {
+            database_url: db.url().to_owned(),
+            crm_webhook: None,
+            auth_token: Some(AUTH_TOKEN.into()),
+            clock: dialback::config::Clock::Fixed(now),
+        });
+        settings.retention = Some(Duration::days(90));
+
+        let server = Server::start_settings(settings).await;
+
+        // The first purge runs in the background as the server starts.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let old = store.load_call("CA8").await.unwrap().unwrap();
+            if old.to.is_empty() {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{backend}: CA8 was not purged"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let young = store.load_call("CA1").await.unwrap().unwrap();
+        assert_eq!(young.to, "+8613800138000", "{backend}");
+        assert!(
+            store
+                .answers("CA8")
+                .await
+                .unwrap()
+                .iter()
+                .all(|a| a.raw.is_none()),
+            "{backend}"
+        );
+        server.stop().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn the_campaign_filter_counts_only_that_campaigns_calls() {
+    use dialback::store::campaigns::{NewCampaign, NewContact};
+    for (backend, db) in each_backend().await {
+        let store = db.store().clone();
+        fixture(&store).await;
+        let campaigns = store.campaigns();
+        let id = campaigns
+            .create_campaign(NewCampaign {
+                name: "c".into(),
+                flow: FLOW.into(),
+                plan: json!({}),
+                created_at: t(-100),
+            })
+            .await
+            .unwrap();
+        let contacts: Vec<NewContact> = (0..2)
+            .map(|i| NewContact {
+                phone: format!("+86138001380{i:02}"),
+                vars: json!({}),
+                timezone: None,
+                next_at: None,
+            })
+            .collect();
+        campaigns.add_contacts(id, &contacts).await.unwrap();
+        campaigns.start_campaign(id, t(-50)).await.unwrap();
+        let claimed = campaigns.claim_due(t(-50), t(9999), 2).await.unwrap();
+        for (c, sid) in claimed.iter().zip(["CA1", "CA4"]) {
+            campaigns
+                .record_placed(c.id, sid, t(-40), t(9999))
+                .await
+                .unwrap();
+        }
+        let filter = ReportFilter {
+            campaign: Some(id),
+            ..ReportFilter::flow(FLOW)
+        };
+        let other = ReportFilter {
+            campaign: Some(id + 1),
+            ..ReportFilter::flow(FLOW)
+        };
+
+        let r = FlowReport::load(store.as_ref(), &questions(), &filter)
+            .await
+            .unwrap();
+        let none = FlowReport::load(store.as_ref(), &questions(), &other)
+            .await
+            .unwrap();
+        let csv = export_text(&store, filter, false).await;
+
+        assert_eq!((r.calls, r.completed), (2, 1), "{backend}");
+        assert_eq!(r.steps[2].dropped, 1, "{backend}: CA4 hung up at nps");
+        assert_eq!(none.calls, 0, "{backend}");
+        let sids: Vec<&str> = csv.lines().skip(1).map(|l| &l[..3]).collect();
+        assert_eq!(sids, ["CA1", "CA4"], "{backend}");
+        db.cleanup().await;
+    }
+}

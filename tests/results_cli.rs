@@ -135,3 +135,43 @@ async fn the_opt_outs_command_lists_every_number_that_asked_not_to_be_called() {
     );
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_export_command_narrows_to_one_campaign() {
+    let db = TestDb::sqlite().await;
+    let recordings = tempfile::tempdir().unwrap();
+    // W1 and W4 were placed for the campaign; W2–W6 were not.
+    let campaign = common::dashboard::load(db.store(), recordings.path()).await;
+    let url = db.url().to_owned();
+    let id = campaign.to_string();
+
+    let out = dialback(&[
+        "export",
+        "--flow",
+        "wallet-followup",
+        "--campaign",
+        &id,
+        "--database-url",
+        &url,
+    ]);
+    let bad = dialback(&[
+        "export",
+        "--flow",
+        "wallet-followup",
+        "--campaign",
+        "first",
+        "--database-url",
+        &url,
+    ]);
+
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let sids: Vec<&str> = text.lines().skip(1).map(|l| &l[..2]).collect();
+    assert_eq!(sids, ["W1", "W4"], "{text}");
+    assert!(!bad.status.success());
+    db.cleanup().await;
+}

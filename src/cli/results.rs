@@ -33,6 +33,9 @@ pub(super) struct ExportArgs {
     /// Calls started up to this date (inclusive) or before this RFC 3339 time.
     #[arg(long)]
     until: Option<String>,
+    /// Only calls placed for this campaign (its id, as `dialback campaign create` printed).
+    #[arg(long)]
+    campaign: Option<i64>,
     #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
     format: ExportFormat,
     /// Full phone numbers instead of masked ones (personal data: handle with care).
@@ -100,6 +103,7 @@ pub(super) fn run_export(args: ExportArgs) -> ExitCode {
         flow_hash: None,
         since,
         until,
+        campaign: args.campaign,
     };
     let options = ExportOptions {
         format: match args.format {

@@ -98,6 +98,10 @@ pub(super) struct Args {
     /// default), kept by all replicas together: the slots live in the database.
     #[arg(long, env = "DIALBACK_CPS", default_value_t = 1.0)]
     cps: f64,
+    /// Erase personal data of calls older than this (90d, 12h, 2w) at start
+    /// and then daily, as `dialback purge --older-than` does.
+    #[arg(long, env = "DIALBACK_RETENTION", value_parser = crate::report::privacy::parse_age)]
+    retention: Option<chrono::Duration>,
 }
 
 pub(super) fn run(args: Args) -> ExitCode {
@@ -176,6 +180,7 @@ async fn serve(args: Args) -> ExitCode {
                 _ => None,
             },
         },
+        retention: args.retention,
     };
     let app = match Application::build(settings).await {
         Ok(app) => app,

@@ -1,6 +1,6 @@
 //! The HTTP layer: the provider's webhooks (TwiML), the media-stream
-//! WebSocket (`/media`), the admin API, and the prompt audio the provider
-//! fetches. [`Application::build`] is used by
+//! WebSocket (`/media`), the admin API, the dashboard (`dashboard/`), and
+//! the prompt audio the provider fetches. [`Application::build`] is used by
 //! `dialback serve` and by the tests alike (port 0 gives a free port).
 
 mod admin;
@@ -9,6 +9,7 @@ mod cache;
 mod campaign_import;
 mod campaigns;
 mod crm;
+mod dashboard;
 pub mod media_ws;
 pub mod metrics;
 mod results;
@@ -168,6 +169,7 @@ impl Application {
             .route("/healthz", get(admin::healthz))
             .route("/metrics", get(metrics::metrics))
             .nest_service("/audio", ServeDir::new(audio_dir))
+            .merge(dashboard::routes())
             .layer(axum::middleware::from_fn(server_timing))
             .route_layer(axum::middleware::from_fn(metrics::track))
             .with_state(state.clone());
@@ -177,6 +179,26 @@ impl Application {
             addr,
             state,
         })
+    }
+
+    /// The retention task, if the settings ask for one: the purge now, then
+    /// daily (see [`crate::report::retention`]).
+    fn retention_task(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let age = self.state.settings().retention?;
+        let personal = crate::report::privacy::personal_questions(
+            self.state.inner.flows.values().map(|f| &**f),
+        );
+        let clock = self.state.settings().clock;
+        tracing::info!(
+            days = age.num_days(),
+            "retention on: old calls' personal data is purged daily"
+        );
+        Some(tokio::spawn(crate::report::retention::run(
+            self.store(),
+            personal,
+            age,
+            move || clock.now(),
+        )))
     }
 
     /// The address actually bound (useful with port 0).
@@ -205,13 +227,18 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(
+        let retention = self.retention_task();
+        let served = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+        if let Some(task) = retention {
+            task.abort();
+        }
+        served
     }
 }
 

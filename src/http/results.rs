@@ -1,6 +1,7 @@
 //! `GET /api/results/{flow}` (the flow's report as JSON) and
 //! `GET /api/results/{flow}.csv` (one row per call, streamed): admin token
-//! required, phone numbers masked unless `?unmasked=true`.
+//! required, phone numbers masked unless `?unmasked=true`. The dashboard's
+//! signed-in session may fetch the CSV too (`super::dashboard`).
 
 use std::net::SocketAddr;
 
@@ -24,6 +25,8 @@ pub(super) struct ResultsQuery {
     until: Option<String>,
     /// A flow version (content hash).
     version: Option<String>,
+    /// Only calls placed for this campaign id.
+    campaign: Option<i64>,
     #[serde(default)]
     unmasked: bool,
 }
@@ -35,7 +38,9 @@ pub(super) async fn results(
     Path(file): Path<String>,
     Query(q): Query<ResultsQuery>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers, peer)?;
+    if !super::dashboard::is_signed_in(&state, &headers, peer) {
+        authorize(&state, &headers, peer)?;
+    }
     let (name, csv) = match file.strip_suffix(".csv") {
         Some(name) => (name, true),
         None => (file.as_str(), false),
@@ -53,6 +58,7 @@ pub(super) async fn results(
         flow_hash: q.version.clone(),
         since: bound(&q.since, false)?,
         until: bound(&q.until, true)?,
+        campaign: q.campaign,
     };
     if !csv {
         let report = FlowReport::load(state.store(), &questions, &filter).await?;

@@ -5,6 +5,7 @@
 pub mod aggregate;
 pub mod export;
 pub mod privacy;
+pub mod retention;
 
 pub use aggregate::{FlowReport, QuestionSpec};
 

@@ -12,9 +12,8 @@ use super::{AnswerRow, CallRow, StoreResult};
 
 /// Which calls a report covers. Every field but `flow` narrows it.
 ///
-/// A campaign id will join these once campaigns exist: each backend's filter
-/// clause takes its parameters by number, so adding one is one more clause
-/// and one more bind.
+/// Each backend's filter clause takes these as parameters by number, so a
+/// new field is one more clause and one more bind.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ReportFilter {
     /// The flow's name.
@@ -25,6 +24,9 @@ pub struct ReportFilter {
     pub since: Option<DateTime<Utc>>,
     /// Calls started before this instant.
     pub until: Option<DateTime<Utc>>,
+    /// Only calls placed for this campaign (an attempt of one of its
+    /// contacts carries the CallSid); inbound calls belong to none.
+    pub campaign: Option<i64>,
 }
 
 impl ReportFilter {
@@ -95,6 +97,9 @@ pub trait ReportStore: Send + Sync {
         after: Option<&ExportCursor>,
         limit: i64,
     ) -> StoreResult<Vec<ExportCall>>;
+
+    /// The newest `limit` calls, newest first (the dashboard's list).
+    async fn recent_calls(&self, filter: &ReportFilter, limit: i64) -> StoreResult<Vec<CallRow>>;
 
     /// Every opt-out, oldest first: the do-not-call list, for compliance.
     async fn opt_outs(&self) -> StoreResult<Vec<OptOutRow>>;

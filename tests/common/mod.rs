@@ -2,7 +2,9 @@
 //! module on its own and uses only part of it, hence the allows.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod browser;
 pub mod calls_api;
+pub mod dashboard;
 pub mod db;
 pub mod fixtures;
 pub mod phone;

@@ -5,25 +5,27 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 
 use super::{PostgresStore, answer_row, call_row, parse_json};
-use crate::store::StoreResult;
 use crate::store::reports::{
     AnswerCount, ExportCall, ExportCursor, LastAnswered, OptOutRow, OutcomeCount, Purged,
     ReportFilter, ReportStore, group_answers,
 };
+use crate::store::{CallRow, StoreResult};
 
-/// The calls a [`ReportFilter`] selects, parameters `$1`–`$4` (see [`bind`]).
+/// The calls a [`ReportFilter`] selects, parameters `$1`–`$5` (see [`bind`]).
 macro_rules! filter {
     () => {
         "c.flow = $1 AND ($2::text IS NULL OR c.flow_hash = $2) \
          AND ($3::timestamptz IS NULL OR c.started_at >= $3) \
-         AND ($4::timestamptz IS NULL OR c.started_at < $4)"
+         AND ($4::timestamptz IS NULL OR c.started_at < $4) \
+         AND ($5::bigint IS NULL OR c.call_sid IN (SELECT t.call_sid FROM attempts t \
+              JOIN contacts k ON k.id = t.contact_id WHERE k.campaign_id = $5))"
     };
 }
 
-/// Calls after the cursor (parameters 5 and 6), at most parameter 7.
+/// Calls after the cursor (parameters 6 and 7), at most parameter 8.
 macro_rules! page {
     () => {
-        " AND ($5::timestamptz IS NULL OR c.started_at > $5 OR (c.started_at = $5 AND c.call_sid > $6::text)) ORDER BY c.started_at, c.call_sid LIMIT $7"
+        " AND ($6::timestamptz IS NULL OR c.started_at > $6 OR (c.started_at = $6 AND c.call_sid > $7::text)) ORDER BY c.started_at, c.call_sid LIMIT $8"
     };
 }
 
@@ -33,6 +35,15 @@ const CALLS_PAGE: &str = concat!(
      FROM calls c WHERE ",
     filter!(),
     page!()
+);
+
+/// The newest calls first, at most parameter 6.
+const RECENT_CALLS: &str = concat!(
+    "SELECT c.call_sid, c.flow, c.flow_hash, c.direction, c.from_phone, c.to_phone, \
+     c.status, c.outcome, c.state, c.seq, c.response, c.started_at, c.ended_at \
+     FROM calls c WHERE ",
+    filter!(),
+    " ORDER BY c.started_at DESC, c.call_sid DESC LIMIT $6"
 );
 
 const ANSWERS_PAGE: &str = concat!(
@@ -102,6 +113,7 @@ fn bind(sql: &'static str, f: &ReportFilter) -> Query<'static> {
         .bind(f.flow_hash.clone())
         .bind(f.since)
         .bind(f.until)
+        .bind(f.campaign)
 }
 
 /// Binds the filter's parameters, then the page's.
@@ -126,6 +138,13 @@ impl PostgresStore {
         limit: i64,
     ) -> StoreResult<Vec<PgRow>> {
         Ok(bind_page(sql, f, after, limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn recent_rows(&self, f: &ReportFilter, limit: i64) -> StoreResult<Vec<PgRow>> {
+        Ok(bind(RECENT_CALLS, f)
+            .bind(limit)
             .fetch_all(&self.pool)
             .await?)
     }
@@ -193,6 +212,11 @@ impl ReportStore for PostgresStore {
         let calls = calls.iter().map(call_row).collect::<Result<_, _>>()?;
         let answers = answers.iter().map(answer_row).collect::<Result<_, _>>()?;
         Ok(group_answers(calls, answers))
+    }
+
+    async fn recent_calls(&self, f: &ReportFilter, limit: i64) -> StoreResult<Vec<CallRow>> {
+        let rows = self.recent_rows(f, limit).await?;
+        Ok(rows.iter().map(call_row).collect::<Result<_, _>>()?)
     }
 
     async fn opt_outs(&self) -> StoreResult<Vec<OptOutRow>> {

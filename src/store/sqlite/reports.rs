@@ -5,24 +5,26 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::{SqliteStore, answer_row, call_row, parse_json, ts};
-use crate::store::StoreResult;
 use crate::store::reports::{
     AnswerCount, ExportCall, ExportCursor, LastAnswered, OptOutRow, OutcomeCount, Purged,
     ReportFilter, ReportStore, group_answers,
 };
+use crate::store::{CallRow, StoreResult};
 
-/// The calls a [`ReportFilter`] selects, parameters `?1`–`?4` (see [`bind`]).
+/// The calls a [`ReportFilter`] selects, parameters `?1`–`?5` (see [`bind`]).
 macro_rules! filter {
     () => {
         "c.flow = ?1 AND (?2 IS NULL OR c.flow_hash = ?2) \
-         AND (?3 IS NULL OR c.started_at >= ?3) AND (?4 IS NULL OR c.started_at < ?4)"
+         AND (?3 IS NULL OR c.started_at >= ?3) AND (?4 IS NULL OR c.started_at < ?4) \
+         AND (?5 IS NULL OR c.call_sid IN (SELECT t.call_sid FROM attempts t \
+              JOIN contacts k ON k.id = t.contact_id WHERE k.campaign_id = ?5))"
     };
 }
 
-/// Calls after the cursor (parameters 5 and 6), at most parameter 7.
+/// Calls after the cursor (parameters 6 and 7), at most parameter 8.
 macro_rules! page {
     () => {
-        " AND (?5 IS NULL OR c.started_at > ?5 OR (c.started_at = ?5 AND c.call_sid > ?6)) ORDER BY c.started_at, c.call_sid LIMIT ?7"
+        " AND (?6 IS NULL OR c.started_at > ?6 OR (c.started_at = ?6 AND c.call_sid > ?7)) ORDER BY c.started_at, c.call_sid LIMIT ?8"
     };
 }
 
@@ -32,6 +34,15 @@ const CALLS_PAGE: &str = concat!(
      FROM calls c WHERE ",
     filter!(),
     page!()
+);
+
+/// The newest calls first, at most parameter 6.
+const RECENT_CALLS: &str = concat!(
+    "SELECT c.call_sid, c.flow, c.flow_hash, c.direction, c.from_phone, c.to_phone, \
+     c.status, c.outcome, c.state, c.seq, c.response, c.started_at, c.ended_at \
+     FROM calls c WHERE ",
+    filter!(),
+    " ORDER BY c.started_at DESC, c.call_sid DESC LIMIT ?6"
 );
 
 const ANSWERS_PAGE: &str = concat!(
@@ -101,6 +112,7 @@ fn bind(sql: &'static str, f: &ReportFilter) -> Query<'static> {
         .bind(f.flow_hash.clone())
         .bind(f.since.as_ref().map(ts))
         .bind(f.until.as_ref().map(ts))
+        .bind(f.campaign)
 }
 
 /// Binds the filter's parameters, then the page's.
@@ -126,6 +138,15 @@ impl SqliteStore {
     ) -> StoreResult<Vec<SqliteRow>> {
         let mut conn = self.read().await;
         let result = bind_page(sql, f, after, limit).fetch_all(&mut *conn).await;
+        conn.finish(result).await
+    }
+
+    async fn recent_rows(&self, f: &ReportFilter, limit: i64) -> StoreResult<Vec<SqliteRow>> {
+        let mut conn = self.read().await;
+        let result = bind(RECENT_CALLS, f)
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await;
         conn.finish(result).await
     }
 
@@ -198,6 +219,11 @@ impl ReportStore for SqliteStore {
         let calls = calls.iter().map(call_row).collect::<Result<_, _>>()?;
         let answers = answers.iter().map(answer_row).collect::<Result<_, _>>()?;
         Ok(group_answers(calls, answers))
+    }
+
+    async fn recent_calls(&self, f: &ReportFilter, limit: i64) -> StoreResult<Vec<CallRow>> {
+        let rows = self.recent_rows(f, limit).await?;
+        Ok(rows.iter().map(call_row).collect::<Result<_, _>>()?)
     }
 
     async fn opt_outs(&self) -> StoreResult<Vec<OptOutRow>> {

@@ -1,0 +1,386 @@
+//! The dashboard's pages: the overview (per flow: reach, completion, the
+//! drop-off funnel, every question's answers), the open-handoff queue,
+//! recent calls, and one call's transcript. Phone numbers are masked as in
+//! the exports.
+
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::session::{html_headers, require, same_origin};
+use super::view::{FlowView, flow_view};
+use super::{PageError, recordings, render};
+use crate::flow::Flow;
+use crate::flow::model::Speech;
+use crate::flow::value::Value;
+use crate::http::AppState;
+use crate::report::export::mask;
+use crate::report::{FlowReport, QuestionSpec, parse_bound};
+use crate::store::{CallRow, ReportFilter};
+
+/// Calls the recent-calls list shows.
+const RECENT: i64 = 50;
+
+/// The filter form, as typed: empty fields mean "any".
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+pub(super) struct Filters {
+    #[serde(default)]
+    flow: String,
+    #[serde(default)]
+    campaign: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+}
+
+/// The filter form, read.
+struct Selection {
+    flows: Vec<Arc<Flow>>,
+    campaign: Option<i64>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+}
+
+impl Filters {
+    fn read(&self, state: &AppState) -> Result<Selection, PageError> {
+        let flows = match self.flow.trim() {
+            "" => state.inner.flows.values().cloned().collect(),
+            name => vec![
+                state
+                    .flow(name)
+                    .cloned()
+                    .ok_or_else(|| PageError::BadRequest(format!("There is no flow {name:?}.")))?,
+            ],
+        };
+        let campaign = match self.campaign.trim() {
+            "" => None,
+            id => Some(id.parse::<i64>().map_err(|_| {
+                PageError::BadRequest(format!(
+                    "Campaign {id:?} is not a campaign id (a whole number)."
+                ))
+            })?),
+        };
+        let bound = |text: &str, is_until| match text.trim() {
+            "" => Ok(None),
+            t => parse_bound(t, is_until)
+                .map(Some)
+                .map_err(PageError::BadRequest),
+        };
+        Ok(Selection {
+            flows,
+            campaign,
+            since: bound(&self.from, false)?,
+            until: bound(&self.to, true)?,
+        })
+    }
+}
+
+impl Selection {
+    fn filter(&self, flow: &Flow) -> ReportFilter {
+        ReportFilter {
+            flow: flow.name.clone(),
+            flow_hash: None,
+            since: self.since,
+            until: self.until,
+            campaign: self.campaign,
+        }
+    }
+}
+
+/// The export URL for one flow under the page's filters (the API's names).
+fn csv_url(flow: &str, f: &Filters) -> String {
+    let pairs: Vec<(&str, &str)> = [
+        ("since", f.from.trim()),
+        ("until", f.to.trim()),
+        ("campaign", f.campaign.trim()),
+    ]
+    .into_iter()
+    .filter(|(_, v)| !v.is_empty())
+    .collect();
+    let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
+    let path = format!("/api/results/{}.csv", flow);
+    if query.is_empty() {
+        path
+    } else {
+        format!("{path}?{query}")
+    }
+}
+
+fn flow_names(state: &AppState) -> Vec<String> {
+    state.inner.flows.keys().cloned().collect()
+}
+
+/// Template data from anything serialisable (minijinja's `context!` takes
+/// only its own value types directly).
+fn ser<T: Serialize>(value: &T) -> minijinja::Value {
+    minijinja::Value::from(minijinja::value::Serde(value))
+}
+
+fn page(name: &str, context: minijinja::Value) -> Result<Response, PageError> {
+    Ok((html_headers(), render(name, context)?).into_response())
+}
+
+/// `GET /`: the overview.
+pub(super) async fn overview(
+    State(state): State<AppState>,
+    ConnectInfo(peer): super::session::Peer,
+    headers: HeaderMap,
+    Query(filters): Query<Filters>,
+) -> Result<Response, PageError> {
+    require(&state, &headers, peer)?;
+    let selection = filters.read(&state)?;
+    let mut views: Vec<FlowView> = Vec::new();
+    for flow in &selection.flows {
+        let questions = QuestionSpec::of(flow);
+        let report = FlowReport::load(state.store(), &questions, &selection.filter(flow)).await?;
+        let kinds: Vec<_> = questions.into_iter().map(|q| q.kind).collect();
+        views.push(flow_view(&report, &kinds, csv_url(&flow.name, &filters)));
+    }
+    page(
+        "overview.html",
+        minijinja::context! {
+            page => "overview",
+            flows => ser(&views),
+            filters => ser(&filters),
+            flow_names => flow_names(&state),
+        },
+    )
+}
+
+/// One answer as the pages show it.
+#[derive(Serialize)]
+struct AnswerView {
+    question: String,
+    /// What was asked (the prompt's text, or its audio file).
+    asked: String,
+    answer: String,
+    /// What the caller literally pressed or said.
+    input: Option<String>,
+    attempt: i32,
+    at: String,
+    /// Where the page can play the recording, if the answer is one that is
+    /// still on disk.
+    recording: Option<String>,
+}
+
+fn time(at: &DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// The customer's number, masked: the one called, or the one calling.
+fn customer(call: &CallRow) -> String {
+    if call.direction == "outbound" {
+        mask(&call.to)
+    } else {
+        mask(&call.from)
+    }
+}
+
+fn prompt_of(flow: Option<&Arc<Flow>>, question: &str) -> String {
+    let Some(flow) = flow else {
+        return String::new();
+    };
+    let Some((_, q)) = flow.questions().find(|(s, _)| s.id == question) else {
+        return String::new();
+    };
+    match &q.prompt {
+        Speech::Text(name) => flow
+            .templates
+            .get_template(name)
+            .map(|t| t.source().to_owned())
+            .unwrap_or_default(),
+        Speech::Audio(file) => format!("(audio {file})"),
+    }
+}
+
+async fn answers_of(state: &AppState, call: &CallRow) -> Result<Vec<AnswerView>, PageError> {
+    let flow = state.flow(&call.flow);
+    let rows = state.store().answers(&call.call_sid).await?;
+    Ok(rows
+        .into_iter()
+        .map(|a| {
+            let value = serde_json::from_value::<Value>(a.value.clone()).ok();
+            let recording = match &value {
+                Some(Value::Recording { url, .. }) => recordings::link(state, url),
+                _ => None,
+            };
+            let answer = match value {
+                Some(Value::Recording { duration_secs, .. }) => {
+                    format!("recording, {duration_secs} s")
+                }
+                Some(v) => v.to_string(),
+                // Purged (free speech erased) or a kind this build cannot read.
+                None if a.value.is_null() => "(erased)".to_owned(),
+                None => a.value.to_string(),
+            };
+            AnswerView {
+                asked: prompt_of(flow, &a.question),
+                question: a.question,
+                answer,
+                input: a.raw,
+                attempt: a.attempt,
+                at: time(&a.answered_at),
+                recording,
+            }
+        })
+        .collect())
+}
+
+/// `GET /handoffs`: callers whose issue is still open, oldest first, with
+/// their answers, each with a "resolved" button.
+pub(super) async fn handoffs(
+    State(state): State<AppState>,
+    ConnectInfo(peer): super::session::Peer,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    require(&state, &headers, peer)?;
+    #[derive(Serialize)]
+    struct HandoffView {
+        id: i64,
+        call_sid: String,
+        flow: String,
+        phone: String,
+        target: String,
+        reason: String,
+        created_at: String,
+        answers: Vec<AnswerView>,
+    }
+    let mut open = state.store().handoffs(Some("open")).await?;
+    // The store lists newest first; a queue is worked oldest first.
+    open.reverse();
+    let mut list = Vec::with_capacity(open.len());
+    for h in open {
+        let call = state.store().load_call(&h.call_sid).await?;
+        let (phone, answers) = match &call {
+            Some(call) => (customer(call), answers_of(&state, call).await?),
+            None => (String::new(), Vec::new()),
+        };
+        list.push(HandoffView {
+            id: h.id,
+            call_sid: h.call_sid,
+            flow: h.flow,
+            phone,
+            target: h.target,
+            reason: h.reason,
+            created_at: time(&h.created_at),
+            answers,
+        });
+    }
+    page(
+        "handoffs.html",
+        minijinja::context! { page => "handoffs", handoffs => ser(&list) },
+    )
+}
+
+/// `POST /handoffs/{id}/resolve`: someone followed the caller up.
+pub(super) async fn resolve(
+    State(state): State<AppState>,
+    ConnectInfo(peer): super::session::Peer,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    // A form post without a session is refused outright, not redirected:
+    // the sign-in page could not resume it.
+    if !super::is_signed_in(&state, &headers, peer) {
+        return Err(PageError::Unauthorized);
+    }
+    same_origin(&state, &headers)?;
+    let now = state.settings().clock.now();
+    if state.store().resolve_handoff(id, now).await? {
+        tracing::info!(handoff = id, "handoff resolved from the dashboard");
+    }
+    // Already resolved (two people clicked): the queue shows the truth.
+    Ok(Redirect::to("/handoffs").into_response())
+}
+
+/// `GET /calls`: the newest calls under the filters.
+pub(super) async fn calls(
+    State(state): State<AppState>,
+    ConnectInfo(peer): super::session::Peer,
+    headers: HeaderMap,
+    Query(filters): Query<Filters>,
+) -> Result<Response, PageError> {
+    require(&state, &headers, peer)?;
+    let selection = filters.read(&state)?;
+    let mut rows: Vec<CallRow> = Vec::new();
+    for flow in &selection.flows {
+        let filter = selection.filter(flow);
+        rows.extend(
+            state
+                .store()
+                .reports()
+                .recent_calls(&filter, RECENT)
+                .await?,
+        );
+    }
+    rows.sort_by(|a, b| (b.started_at, &b.call_sid).cmp(&(a.started_at, &a.call_sid)));
+    rows.truncate(RECENT as usize);
+    #[derive(Serialize)]
+    struct CallLine {
+        call_sid: String,
+        flow: String,
+        direction: String,
+        phone: String,
+        status: String,
+        outcome: String,
+        started_at: String,
+    }
+    let lines: Vec<CallLine> = rows
+        .iter()
+        .map(|c| CallLine {
+            call_sid: c.call_sid.clone(),
+            flow: c.flow.clone(),
+            direction: c.direction.clone(),
+            phone: customer(c),
+            status: c.status.clone(),
+            outcome: c.outcome.clone().unwrap_or_else(|| "unfinished".into()),
+            started_at: time(&c.started_at),
+        })
+        .collect();
+    page(
+        "calls.html",
+        minijinja::context! {
+            page => "calls",
+            calls => ser(&lines),
+            filters => ser(&filters),
+            flow_names => flow_names(&state),
+        },
+    )
+}
+
+/// `GET /calls/{CallSid}`: what was asked and answered, in order.
+pub(super) async fn call(
+    State(state): State<AppState>,
+    ConnectInfo(peer): super::session::Peer,
+    headers: HeaderMap,
+    Path(call_sid): Path<String>,
+) -> Result<Response, PageError> {
+    require(&state, &headers, peer)?;
+    let call = state
+        .store()
+        .load_call(&call_sid)
+        .await?
+        .ok_or(PageError::NotFound("call"))?;
+    let answers = answers_of(&state, &call).await?;
+    let phone = customer(&call);
+    page(
+        "call.html",
+        minijinja::context! {
+            page => "calls",
+            call_sid => call.call_sid,
+            flow => call.flow,
+            direction => call.direction,
+            phone => phone,
+            status => call.status,
+            outcome => call.outcome.clone().unwrap_or_else(|| "unfinished".into()),
+            started_at => time(&call.started_at),
+            ended_at => call.ended_at.as_ref().map(time),
+            answers => ser(&answers),
+        },
+    )
+}
