@@ -423,6 +423,50 @@ async fn the_transcript_shows_answers_in_order_and_plays_the_recording() {
 }
 
 #[tokio::test]
+async fn a_twiml_recording_links_to_the_provider_and_a_bad_url_links_nowhere() {
+    use common::fixtures::{advance, answer, start_call};
+    for (backend, db) in each_backend().await {
+        let mut d = Dash::start(&db).await;
+        d.sign_in().await;
+        start_call(db.store(), "CA-twiml-rec").await;
+        let mut a = advance("CA-twiml-rec", 0, 1);
+        a.answers = vec![
+            answer(
+                "suggestion",
+                serde_json::json!({
+                    "url": "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1",
+                    "duration_secs": 7
+                }),
+            ),
+            answer(
+                "other",
+                serde_json::json!({"url": "javascript:alert(1)", "duration_secs": 2}),
+            ),
+        ];
+        db.store().advance_call(a).await.unwrap();
+
+        let transcript = d.get("/calls/CA-twiml-rec").await;
+        assert_eq!(transcript.status, 200, "{backend}");
+        assert!(
+            transcript.body.contains(
+                r#"href="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1""#
+            ),
+            "{backend}: {}",
+            transcript.body
+        );
+        assert!(transcript.body.contains("recording, 7 s"), "{backend}");
+        assert!(!transcript.body.contains("href=\"javascript"), "{backend}");
+        assert_eq!(
+            transcript.body.matches("provider-recording").count(),
+            1,
+            "{backend}"
+        );
+        d.stop().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
 async fn signing_out_ends_the_session_in_the_browser() {
     let db = common::db::TestDb::sqlite().await;
     let mut d = Dash::start(&db).await;

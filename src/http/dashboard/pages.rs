@@ -166,6 +166,15 @@ struct AnswerView {
     /// Where the page can play the recording, if the answer is one that is
     /// still on disk.
     recording: Option<String>,
+    /// A TwiML call's recording stays at the provider: its address there.
+    at_provider: Option<String>,
+}
+
+/// A recording URL the provider gave us (`RecordingUrl`), as a link; only
+/// http(s), so a stored value can never become a `javascript:` link.
+fn provider_link(url: &str) -> Option<String> {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    matches!(parsed.scheme(), "https" | "http").then(|| parsed.to_string())
 }
 
 fn time(at: &DateTime<Utc>) -> String {
@@ -205,9 +214,11 @@ async fn answers_of(state: &AppState, call: &CallRow) -> Result<Vec<AnswerView>,
         .into_iter()
         .map(|a| {
             let value = serde_json::from_value::<Value>(a.value.clone()).ok();
-            let recording = match &value {
-                Some(Value::Recording { url, .. }) => recordings::link(state, url),
-                _ => None,
+            let (recording, at_provider) = match &value {
+                Some(Value::Recording { url, .. }) => {
+                    (recordings::link(state, url), provider_link(url))
+                }
+                _ => (None, None),
             };
             let answer = match value {
                 Some(Value::Recording { duration_secs, .. }) => {
@@ -226,6 +237,7 @@ async fn answers_of(state: &AppState, call: &CallRow) -> Result<Vec<AnswerView>,
                 attempt: a.attempt,
                 at: time(&a.answered_at),
                 recording,
+                at_provider,
             }
         })
         .collect())
