@@ -409,9 +409,12 @@ impl StreamCall {
         loop {
             {
                 let s = self.seen.lock().unwrap();
+                // The server tops up its lead every 60 ms; a longer gap means
+                // the turn's audio is over (200 ms: a busy CI can stall it
+                // past 60 ms mid-turn).
                 let quiet = s
                     .last_media
-                    .is_some_and(|t| t.elapsed() > Duration::from_millis(60));
+                    .is_some_and(|t| t.elapsed() > Duration::from_millis(200));
                 if s.marks > self.marks_waited && s.pending_marks.is_empty() && quiet {
                     self.marks_waited = s.marks;
                     break;
