@@ -702,3 +702,117 @@ async fn a_campaign_runs_to_its_end_on_the_providers_own_callbacks_with_retries_
     closed_loop("postgres with two replicas", &db, 2).await;
     db.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answering_machine_gets_the_flows_message_and_the_contact_is_done() {
+    use fake_provider::{CallEnd, Callbacks};
+    for (backend, db) in each_backend().await {
+        let t0 = utc("2026-11-23T03:00:00Z"); // 11:00 in Shanghai
+        let fake = FakeProvider::start().await;
+        let phone = "+8613700000001";
+        fake.script(phone, &[CallEnd::Machine]);
+        let server = Server::start_at(db.url(), dialback::config::Clock::Fixed(t0)).await;
+        let create = |flow: &str| {
+            reqwest::Client::new()
+                .post(format!(
+                    "http://{}/api/campaigns?flow={flow}&window=09:00-20:00&machine=message",
+                    server.addr
+                ))
+                .bearer_auth(common::phone::ADMIN_TOKEN)
+                .header("content-type", "text/csv")
+                .body(format!("phone,name\n{phone},客户\n"))
+                .send()
+        };
+        // A flow without a machine step cannot leave a message: said at once.
+        let refused = create("nps-survey").await.expect("answers");
+        assert_eq!(refused.status().as_u16(), 400, "{backend}");
+        let why = refused.text().await.expect("text");
+        assert!(why.contains("machine_step"), "{backend}: {why}");
+
+        let created: serde_json::Value = create("wallet-followup")
+            .await
+            .expect("answers")
+            .json()
+            .await
+            .expect("json");
+        let id = created["id"].as_i64().expect("id");
+        let (status, _) = server
+            .post_admin(&format!("/api/campaigns/{id}/start"))
+            .await;
+        assert_eq!(status, 200, "{backend}");
+
+        let worker = Worker::new(
+            db.store().clone(),
+            Provider::new(ProviderConfig {
+                base_url: fake.base_url.clone(),
+                account_sid: "AC0".into(),
+                auth_token: "secret".into(),
+                from: "+861000000001".into(),
+                public_url: PUBLIC_URL.into(),
+            }),
+            Pacer::new(1000.0),
+        );
+        drain(&worker, t0).await;
+        let requests = fake.requests();
+        assert_eq!(requests.len(), 1, "{backend}");
+        let request = &requests[0];
+        assert_eq!(
+            request.param("MachineDetection"),
+            Some("DetectMessageEnd"),
+            "{backend}: the message waits for the machine's beep"
+        );
+        let voice_url = request.param("Url").expect("Url").to_owned();
+        assert!(
+            voice_url.contains("&machine=message"),
+            "{backend}: {voice_url}"
+        );
+
+        // Twilio answers after the beep with AnsweredBy: the machine hears
+        // the voicemail step, not the survey, and the call ends.
+        let (status, twiml) = server
+            .post(
+                &voice_url,
+                &[
+                    ("CallSid", "CA0123456789abcdef0123456789abcdef"),
+                    ("From", "+861000000001"),
+                    ("To", phone),
+                    ("Direction", "outbound-api"),
+                    ("AnsweredBy", "machine_end_beep"),
+                ],
+            )
+            .await;
+        assert_eq!(status, 200, "{backend}");
+        assert!(twiml.contains("服务回访电话"), "{backend}: {twiml}");
+        assert!(!twiml.contains("<Gather"), "{backend}: {twiml}");
+        assert!(twiml.contains("<Hangup"), "{backend}: {twiml}");
+        let call = db
+            .store()
+            .load_call("CA0123456789abcdef0123456789abcdef")
+            .await
+            .expect("load")
+            .expect("stored");
+        assert_eq!(call.outcome.as_deref(), Some("no_response"), "{backend}");
+
+        fake.send_callbacks_to(Callbacks {
+            public_url: PUBLIC_URL.into(),
+            real_url: format!("http://{}", server.addr),
+            auth_token: common::phone::AUTH_TOKEN.into(),
+        });
+        fake.deliver_callbacks().await;
+        let counts = db
+            .store()
+            .campaigns()
+            .contact_counts(id)
+            .await
+            .expect("counts");
+        assert_eq!(counts.get("machine"), Some(&1), "{backend}: {counts:?}");
+        assert!(
+            drain(&worker, t0 + chrono::Duration::hours(5))
+                .await
+                .is_empty()
+        );
+        assert_eq!(fake.requests().len(), 1, "{backend}: never called again");
+        server.stop().await;
+        db.cleanup().await;
+    }
+}

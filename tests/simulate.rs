@@ -406,3 +406,59 @@ fn the_stream_mode_flows_take_the_same_paths_as_their_twiml_originals() {
         assert_eq!(said(&stream), said(&twiml), "{flow} {inputs:?}");
     }
 }
+
+#[test]
+fn an_answering_machine_hears_only_the_voicemail_step_without_the_customers_name() {
+    let out = Command::new(env!("CARGO_BIN_EXE_dialback"))
+        .args([
+            "simulate",
+            "call-flows/wallet-followup.toml",
+            "--json",
+            "--machine",
+            "--var",
+            "name=测试用户",
+            "--now",
+            OFFICE_HOURS,
+        ])
+        .output()
+        .expect("dialback runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(r["outcome"], "no_response");
+    assert_eq!(r["answers"], json!({}));
+    assert_eq!(r["transcript"][0], json!({"caller": "machine"}));
+    let said = said(&r);
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].contains("服务回访电话"), "{said:?}");
+    assert!(!said[0].contains("测试用户"), "a voicemail names nobody");
+}
+
+#[test]
+fn a_flow_without_a_machine_step_talks_to_a_machine_as_to_a_person() {
+    let out = Command::new(env!("CARGO_BIN_EXE_dialback"))
+        .args([
+            "simulate",
+            "call-flows/nps-survey.toml",
+            "--json",
+            "--machine",
+            "--var",
+            "name=Alex",
+            "--input=hangup",
+            "--now",
+            OFFICE_HOURS,
+        ])
+        .output()
+        .expect("dialback runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(r["outcome"], "abandoned");
+    assert!(!said(&r).is_empty());
+}

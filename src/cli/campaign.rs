@@ -64,7 +64,8 @@ struct CreateArgs {
     /// How long the phone rings: `30s`.
     #[arg(long)]
     ring_timeout: Option<String>,
-    /// An answering machine: `retry` (after the machine back-off) or `continue` (the flow runs).
+    /// An answering machine: `retry` (after the machine back-off), `continue` (the flow
+    /// runs) or `message` (the flow's `machine_step` is left on it; the contact is done).
     #[arg(long)]
     machine: Option<String>,
     #[arg(long)]
@@ -190,6 +191,7 @@ async fn execute(store: &Arc<dyn Store>, action: Action) -> Result<(), String> {
                 machine,
             }
             .to_spec()?;
+            crate::dialer::settings::check_against_flow(&spec, &flow)?;
             let file = std::fs::File::open(&contacts)
                 .map_err(|e| format!("cannot open {}: {e}", contacts.display()))?;
             let size = file.metadata().map(|m| m.len()).unwrap_or(0);

@@ -33,6 +33,10 @@ pub(super) struct Args {
     /// Folder that `play = "…"` paths are relative to.
     #[arg(long)]
     audio: Option<PathBuf>,
+    /// An answering machine picks up: hear what the flow leaves on it
+    /// (its `machine_step`).
+    #[arg(long)]
+    machine: bool,
 }
 
 /// Parses one caller action as written on the command line.
@@ -125,7 +129,12 @@ pub(super) fn run(args: Args) -> ExitCode {
     let stdin = std::io::stdin();
     let mut lines = stdin.lock().lines();
     let mut script = script.into_iter();
-    sim.step(Input::Answered, !args.json);
+    if args.machine {
+        sim.caller(&Input::Machine, !args.json);
+        sim.step(Input::Machine, !args.json);
+    } else {
+        sim.step(Input::Answered, !args.json);
+    }
     while sim.call.outcome().is_none() {
         let input = if scripted {
             match script.next() {
@@ -231,6 +240,10 @@ impl<'a> Simulation<'a> {
                 json!({"caller": {"recorded_secs": duration_secs}}),
             ),
             Input::TransferEnded(r) => (format!("transfer: {r:?}"), json!({"transfer": r})),
+            Input::Machine => (
+                "an answering machine picks up".into(),
+                json!({"caller": "machine"}),
+            ),
             Input::Answered => return,
         };
         if print && !matches!(input, Input::Keys(_) | Input::Speech { .. }) {

@@ -17,8 +17,11 @@ pub enum OnMachine {
     /// Hang up and call again later (the `machine` back-off).
     #[default]
     RetryLater,
-    /// Let the flow run (it may leave a message).
+    /// Let the flow run as if a person had answered.
     RunFlow,
+    /// Wait for the machine's beep, leave the flow's `machine_step`, and
+    /// count the contact as done.
+    LeaveMessage,
 }
 
 /// The plan as stored; every field has a default so older plans still load.

@@ -31,6 +31,8 @@ pub struct CallRequest<'a> {
     pub flow: &'a str,
     pub contact_id: i64,
     pub machine_detection: bool,
+    /// Leave the flow's `machine_step` on an answering machine.
+    pub leave_message: bool,
     pub ring_timeout_secs: u32,
 }
 
@@ -83,9 +85,14 @@ impl Provider {
         let c = &self.config;
         let public = c.public_url.trim_end_matches('/');
         let voice_url = format!(
-            "{public}/twilio/voice?flow={}&contact={}",
+            "{public}/twilio/voice?flow={}&contact={}{}",
             urlencode(request.flow),
-            request.contact_id
+            request.contact_id,
+            if request.leave_message {
+                "&machine=message"
+            } else {
+                ""
+            }
         );
         let status_url = format!("{public}/twilio/status");
         let timeout = request.ring_timeout_secs.to_string();
@@ -100,7 +107,11 @@ impl Provider {
             ("StatusCallbackEvent", "completed"),
             ("Timeout", &timeout),
         ];
-        if request.machine_detection {
+        if request.leave_message {
+            // The message must start after the machine's greeting and beep,
+            // not over them.
+            form.push(("MachineDetection", "DetectMessageEnd"));
+        } else if request.machine_detection {
             form.push(("MachineDetection", "Enable"));
         }
         let url = format!(

@@ -87,10 +87,12 @@ impl PlanSettings {
             spec.on_machine = match machine.as_str() {
                 "retry" => OnMachine::RetryLater,
                 "continue" => OnMachine::RunFlow,
+                "message" => OnMachine::LeaveMessage,
                 other => {
                     return Err(format!(
-                        "machine: `{other}` is neither `retry` (call again after the machine \
-                         back-off) nor `continue` (let the flow run)"
+                        "machine: `{other}` is not `retry` (call again after the machine \
+                         back-off), `continue` (let the flow run) or `message` (leave the \
+                         flow's `machine_step`)"
                     ));
                 }
             };
@@ -100,6 +102,30 @@ impl PlanSettings {
         spec.plan()?;
         Ok(spec)
     }
+}
+
+/// Checks a plan against the flow it will run: leaving a message needs the
+/// flow's `machine_step`, and a TwiML flow (a stream call cannot be told
+/// about the machine yet).
+pub fn check_against_flow(spec: &PlanSpec, flow: &crate::flow::Flow) -> Result<(), String> {
+    if spec.on_machine != OnMachine::LeaveMessage {
+        return Ok(());
+    }
+    if flow.machine_step.is_none() {
+        return Err(format!(
+            "machine: `message` leaves the flow's `machine_step` on an answering machine, \
+             and flow `{}` has none; add `machine_step = \"<id of a message step>\"` to its \
+             `[flow]` table, or use `retry`",
+            flow.name
+        ));
+    }
+    if flow.mode == crate::flow::model::Mode::Stream {
+        return Err(format!(
+            "machine: `message` works with TwiML flows only; `{}` runs over a media stream",
+            flow.name
+        ));
+    }
+    Ok(())
 }
 
 /// `30s`, `10m`, `2h`, `1d`: a whole number and one unit.
@@ -205,6 +231,18 @@ mod tests {
     }
 
     #[test]
+    fn leaving_a_message_on_a_machine_turns_detection_on() {
+        let spec = PlanSettings {
+            machine: Some("message".into()),
+            ..PlanSettings::default()
+        }
+        .to_spec()
+        .expect("valid");
+        assert_eq!(spec.on_machine, OnMachine::LeaveMessage);
+        assert!(spec.machine_detection);
+    }
+
+    #[test]
     fn every_setting_written_as_people_write_it_reaches_the_plan() {
         let settings = PlanSettings {
             window: Some("Mon-Fri 09:00-18:00".into()),
@@ -297,8 +335,8 @@ mod tests {
                     machine: Some("hang-up".into()),
                     ..PlanSettings::default()
                 },
-                "machine: `hang-up` is neither `retry` (call again after the machine back-off) \
-                 nor `continue` (let the flow run)",
+                "machine: `hang-up` is not `retry` (call again after the machine back-off), \
+                 `continue` (let the flow run) or `message` (leave the flow's `machine_step`)",
             ),
         ] {
             assert_eq!(settings.to_spec().err().as_deref(), Some(message));

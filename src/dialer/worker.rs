@@ -195,6 +195,7 @@ impl Worker {
             flow: &contact.flow,
             contact_id: id,
             machine_detection: spec.machine_detection,
+            leave_message: spec.on_machine == OnMachine::LeaveMessage,
             ring_timeout_secs: spec.ring_timeout_secs,
         };
         match self.provider.place_call(&request).await {
@@ -279,6 +280,15 @@ pub async fn on_status(
     let (result, label) = match status {
         CallStatus::Completed if machine && spec.on_machine == OnMachine::RetryLater => {
             (CallResult::Machine, "machine")
+        }
+        CallStatus::Completed if machine && spec.on_machine == OnMachine::LeaveMessage => {
+            campaigns
+                .finish_attempt(call_sid, "message_left", now)
+                .await?;
+            campaigns
+                .finish_contact(id, "machine", "message_left")
+                .await?;
+            return Ok(StatusEffect::Done);
         }
         CallStatus::Completed => (CallResult::Answered, "completed"),
         CallStatus::Busy => (CallResult::Busy, "busy"),

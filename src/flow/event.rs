@@ -26,6 +26,10 @@ pub enum Input {
     TransferEnded(TransferResult),
     /// The caller hung up.
     HungUp,
+    /// An answering machine picked up an outbound call (the provider's
+    /// detection waited for its beep): the flow's `machine_step` runs
+    /// instead of its first step.
+    Machine,
 }
 
 /// How a transfer to a person went.

@@ -352,6 +352,8 @@ pub struct Flow {
     pub vars: Vec<Var>,
     pub keys: GlobalKeys,
     pub agent_step: Option<StepIdx>,
+    /// Where an answering machine starts (`Input::Machine`).
+    pub machine_step: Option<StepIdx>,
     pub opt_out_confirm: Option<Speech>,
     pub opt_out_goodbye: Option<Speech>,
     pub steps: Vec<Step>,

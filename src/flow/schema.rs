@@ -63,6 +63,10 @@ struct Header {
     agent_key: Option<String>,
     /// The transfer step the agent key (or "转人工") goes to.
     agent_step: Option<String>,
+    /// The step an answering machine hears instead of the survey (a message
+    /// step, e.g. "we will call again"), for campaigns run with
+    /// `--machine message`.
+    machine_step: Option<String>,
 }
 
 #[derive(Deserialize, JsonSchema)]

@@ -44,6 +44,7 @@ pub const FLOW_KEYS: &[&str] = &[
     "opt_out_goodbye",
     "agent_key",
     "agent_step",
+    "machine_step",
 ];
 
 /// Keys of a `[[step]]` table.
@@ -111,6 +112,7 @@ pub struct HeaderSyntax {
     pub opt_out_goodbye: Option<Sp<String>>,
     pub agent_key: Option<Sp<String>>,
     pub agent_step: Option<Sp<String>>,
+    pub machine_step: Option<Sp<String>>,
 }
 
 #[derive(Debug, Default)]
@@ -220,6 +222,7 @@ fn header(mut t: Table<'_, '_>, d: &mut Vec<Diagnostic>) -> HeaderSyntax {
         opt_out_goodbye: t.string("opt_out_goodbye", d),
         agent_key: t.string("agent_key", d),
         agent_step: t.string("agent_step", d),
+        machine_step: t.string("machine_step", d),
     };
     t.finish(FLOW_KEYS, "`[flow]`", d);
     h

@@ -98,6 +98,7 @@ pub(super) async fn create(
     }
     .to_spec()
     .map_err(ApiError::BadRequest)?;
+    crate::dialer::settings::check_against_flow(&spec, &flow).map_err(ApiError::BadRequest)?;
     let defaults = CsvOptions::default();
     let options = CsvOptions {
         phone_column: q.phone_column.unwrap_or(defaults.phone_column),

@@ -65,6 +65,9 @@ pub(super) struct VoiceQuery {
     /// The campaign contact the dialer placed the call to: its CSV row's
     /// variables fill the flow's templates.
     contact: Option<i64>,
+    /// `message`: the campaign leaves the flow's `machine_step` on an
+    /// answering machine (the dialer asked for detection).
+    machine: Option<String>,
 }
 
 /// A call arrives (inbound) or is answered (outbound).
@@ -162,7 +165,14 @@ pub(super) async fn voice(
         // provider connects (`http::media_ws`).
         return twiml_response(stream_twiml(&state, &sid, &flow.name));
     }
-    apply(&state, &flow, row, call, Input::Answered).await
+    let machine = q.machine.as_deref() == Some("message")
+        && params.answered_by.is_some_and(|a| a.is_machine());
+    let first = if machine {
+        Input::Machine
+    } else {
+        Input::Answered
+    };
+    apply(&state, &flow, row, call, first).await
 }
 
 /// `<Connect><Stream>` to our media socket for call `sid` running `flow`.

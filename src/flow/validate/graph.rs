@@ -102,7 +102,12 @@ pub(super) fn check(
                 .hint("start with a `say` step that states the purpose of the call (and that it may be recorded)"),
         );
     }
-    reachability(cx, flow, ids, &edges);
+    // An answering machine enters the flow at its machine step.
+    let machine = header
+        .machine_step
+        .as_ref()
+        .and_then(|m| resolve(ids, &m.value));
+    reachability(cx, flow, ids, &edges, machine);
     inputless_loops(cx, flow, ids, &edges, built);
     ok
 }
@@ -112,10 +117,11 @@ fn reachability(
     flow: &FlowSyntax,
     ids: &[Option<Sp<String>>],
     edges: &[(usize, usize, bool)],
+    machine: Option<usize>,
 ) {
     let n = flow.steps.len();
     let mut seen = vec![false; n];
-    let mut stack = vec![0];
+    let mut stack: Vec<usize> = std::iter::once(0).chain(machine).collect();
     while let Some(i) = stack.pop() {
         if std::mem::replace(&mut seen[i], true) {
             continue;
@@ -138,7 +144,9 @@ fn reachability(
             Some(_) => {
                 "the step before it ends the call or transfers it; link to this step with `next`, `on` or `goto`, or delete it"
             }
-            None => "link to it with `next`, `on`, `goto` or `unavailable`, or delete it",
+            None => {
+                "link to it with `next`, `on`, `goto`, `unavailable` or `machine_step`, or delete it"
+            }
         };
         cx.push(
             Diagnostic::error(

@@ -19,6 +19,7 @@ pub(super) struct Header {
     pub confidence: f32,
     pub keys: GlobalKeys,
     pub agent_step: Option<Sp<String>>,
+    pub machine_step: Option<Sp<String>>,
     pub opt_out_confirm: Option<Speech>,
     pub opt_out_goodbye: Option<Speech>,
     pub vars: Vec<Var>,
@@ -153,6 +154,7 @@ pub(super) fn check(cx: &mut Context<'_>, flow: &FlowSyntax) -> Header {
         confidence,
         keys,
         agent_step: h.agent_step.clone(),
+        machine_step: h.machine_step.clone(),
         opt_out_confirm: None,
         opt_out_goodbye: None,
         vars,
@@ -193,6 +195,31 @@ pub(super) fn check_late(
                         )
                         .label("this step does not transfer the call")
                         .hint("point it at a step with `transfer = \"queue:…\"`"),
+                    );
+                }
+            }
+        }
+    }
+    if let Some(machine) = &h.machine_step {
+        let at = ids
+            .iter()
+            .position(|id| id.as_ref().is_some_and(|id| id.value == machine.value));
+        match at {
+            None => cx.push(super::graph::unknown_target(machine, ids)),
+            Some(i) => {
+                if let Some(Some(step)) = built.get(i)
+                    && matches!(step.kind, StepKind::Question(_))
+                {
+                    cx.push(
+                        Diagnostic::error(
+                            Code::InvalidValue,
+                            machine.span.clone(),
+                            "`machine_step` must not ask a question",
+                        )
+                        .label("an answering machine cannot answer this")
+                        .hint(
+                            "point it at a message step: `say = \"…\"` and `end = \"no_response\"`",
+                        ),
                     );
                 }
             }

@@ -86,6 +86,10 @@ pub fn validate(
             ids.iter()
                 .position(|id| id.as_ref().is_some_and(|id| id.value == s.value))
         }),
+        machine_step: header.machine_step.as_ref().and_then(|s| {
+            ids.iter()
+                .position(|id| id.as_ref().is_some_and(|id| id.value == s.value))
+        }),
         opt_out_confirm: header.opt_out_confirm,
         opt_out_goodbye: header.opt_out_goodbye,
         steps,
