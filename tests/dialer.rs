@@ -155,9 +155,12 @@ async fn run_campaign(backend: &str, db: &TestDb) {
         "{backend}: {:?}",
         first.param("Url")
     );
-    assert_eq!(
-        first.param("StatusCallback"),
-        Some("https://ivr.example.com/twilio/status")
+    assert!(
+        first
+            .param("StatusCallback")
+            .is_some_and(|u| u.starts_with("https://ivr.example.com/twilio/status?contact=")),
+        "{backend}: {:?}",
+        first.param("StatusCallback")
     );
     assert_eq!(
         first.params("StatusCallbackEvent"),
@@ -812,6 +815,62 @@ async fn an_answering_machine_gets_the_flows_message_and_the_contact_is_done() {
                 .is_empty()
         );
         assert_eq!(fake.requests().len(), 1, "{backend}: never called again");
+        server.stop().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_final_status_that_outruns_the_workers_record_still_schedules_the_retry() {
+    for (backend, db) in each_backend().await {
+        let store = db.store().clone();
+        let now = utc("2026-11-23T03:00:00Z"); // 11:00 in Shanghai
+        let spec = PlanSpec {
+            window: "09:00-20:00".into(),
+            ..PlanSpec::default()
+        };
+        let id = campaign(&store, &spec, &[contact("+8613700000001", None)], now).await;
+        let campaigns = store.campaigns();
+        let claimed = campaigns
+            .claim_due(now, now + chrono::Duration::minutes(2), 1)
+            .await
+            .expect("claim");
+        let contact_id = claimed[0].id;
+        let sid = "CA00000000000000000000000000000fa5";
+        let server = Server::start_at(db.url(), dialback::config::Clock::Fixed(now)).await;
+
+        // The provider reports "busy" before the worker has written the
+        // CallSid down (its REST answer and the callback raced).
+        let (status, _) = server
+            .post(
+                &format!("/twilio/status?contact={contact_id}"),
+                &[("CallSid", sid), ("CallStatus", "busy")],
+            )
+            .await;
+        assert_eq!(status, 200, "{backend}");
+        campaigns
+            .record_placed(contact_id, sid, now, now + chrono::Duration::hours(2))
+            .await
+            .expect("placed");
+
+        let page = dialback::store::campaigns::ContactPage {
+            state: None,
+            after: None,
+            limit: 10,
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let row = loop {
+            let rows = campaigns.list_contacts(id, &page).await.expect("contacts");
+            if rows[0].state != "calling" || std::time::Instant::now() > deadline {
+                break rows[0].clone();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(
+            (row.state.as_str(), row.last_result.as_deref()),
+            ("pending", Some("busy")),
+            "{backend}: the busy result counted, a retry is due by the back-off"
+        );
         server.stop().await;
         db.cleanup().await;
     }

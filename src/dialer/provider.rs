@@ -94,7 +94,9 @@ impl Provider {
                 ""
             }
         );
-        let status_url = format!("{public}/twilio/status");
+        // The contact rides along so that a final status arriving before
+        // the worker has recorded the CallSid can still find its contact.
+        let status_url = format!("{public}/twilio/status?contact={}", request.contact_id);
         let timeout = request.ring_timeout_secs.to_string();
         let mut form: Vec<(&str, &str)> = vec![
             ("To", request.to),

@@ -239,8 +239,11 @@ impl Worker {
 /// What a status callback did to the campaign contact behind the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusEffect {
-    /// Not a campaign call, or not a final status.
+    /// Not a final status, or a duplicate of one already applied.
     None,
+    /// No campaign attempt has this CallSid: not a campaign call, or one
+    /// whose worker has not recorded it yet (the provider was quicker).
+    Unrecorded,
     /// The contact was reached.
     Done,
     Retry(DateTime<Utc>),
@@ -261,7 +264,7 @@ pub async fn on_status(
     }
     let campaigns = store.campaigns();
     let Some(contact) = campaigns.contact_for_call(call_sid).await? else {
-        return Ok(StatusEffect::None);
+        return Ok(StatusEffect::Unrecorded);
     };
     if contact.state != "calling" {
         // A duplicated callback: the first one decided.
