@@ -875,3 +875,107 @@ async fn a_final_status_that_outruns_the_workers_record_still_schedules_the_retr
         db.cleanup().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answering_machine_on_a_retrying_campaign_hears_nothing_and_is_called_again() {
+    use fake_provider::{CallEnd, Callbacks};
+    for (backend, db) in each_backend().await {
+        let t0 = utc("2026-11-23T03:00:00Z"); // 11:00 in Shanghai
+        let fake = FakeProvider::start().await;
+        let phone = "+8613700000001";
+        fake.script(phone, &[CallEnd::Machine]);
+        let server = Server::start_at(db.url(), dialback::config::Clock::Fixed(t0)).await;
+        let created: serde_json::Value = reqwest::Client::new()
+            .post(format!(
+                "http://{}/api/campaigns?flow=wallet-followup&window=09:00-20:00&machine=retry",
+                server.addr
+            ))
+            .bearer_auth(common::phone::ADMIN_TOKEN)
+            .header("content-type", "text/csv")
+            .body(format!("phone,name\n{phone},王芳\n"))
+            .send()
+            .await
+            .expect("answers")
+            .json()
+            .await
+            .expect("json");
+        let id = created["id"].as_i64().expect("id");
+        let (status, _) = server
+            .post_admin(&format!("/api/campaigns/{id}/start"))
+            .await;
+        assert_eq!(status, 200, "{backend}");
+        let worker = Worker::new(
+            db.store().clone(),
+            Provider::new(ProviderConfig {
+                base_url: fake.base_url.clone(),
+                account_sid: "AC0".into(),
+                auth_token: "secret".into(),
+                from: "+861000000001".into(),
+                public_url: PUBLIC_URL.into(),
+            }),
+            Pacer::new(1000.0),
+        );
+        drain(&worker, t0).await;
+        let request = &fake.requests()[0];
+        assert_eq!(
+            request.param("MachineDetection"),
+            Some("Enable"),
+            "{backend}"
+        );
+        let voice_url = request.param("Url").expect("Url").to_owned();
+        assert!(
+            voice_url.contains("&machine=retry"),
+            "{backend}: {voice_url}"
+        );
+
+        let (status, twiml) = server
+            .post(
+                &voice_url,
+                &[
+                    ("CallSid", "CA0123456789abcdef0123456789abcdee"),
+                    ("From", "+861000000001"),
+                    ("To", phone),
+                    ("Direction", "outbound-api"),
+                    ("AnsweredBy", "machine_start"),
+                ],
+            )
+            .await;
+        assert_eq!(status, 200, "{backend}");
+        assert!(
+            !twiml.contains("<Say") && !twiml.contains("王芳") && twiml.contains("<Hangup"),
+            "{backend}: a machine must not record the survey or the name: {twiml}"
+        );
+        let call = db
+            .store()
+            .load_call("CA0123456789abcdef0123456789abcdee")
+            .await
+            .expect("load")
+            .expect("stored");
+        assert_eq!(call.outcome.as_deref(), Some("no_response"), "{backend}");
+
+        fake.send_callbacks_to(Callbacks {
+            public_url: PUBLIC_URL.into(),
+            real_url: format!("http://{}", server.addr),
+            auth_token: common::phone::AUTH_TOKEN.into(),
+        });
+        fake.deliver_callbacks().await;
+        let page = dialback::store::campaigns::ContactPage {
+            state: None,
+            after: None,
+            limit: 10,
+        };
+        let rows = db
+            .store()
+            .campaigns()
+            .list_contacts(id, &page)
+            .await
+            .expect("contacts");
+        assert_eq!(
+            (rows[0].state.as_str(), rows[0].last_result.as_deref()),
+            ("pending", Some("machine")),
+            "{backend}: called again after the machine back-off"
+        );
+        server.stop().await;
+        db.cleanup().await;
+    }
+}

@@ -130,8 +130,11 @@ pub(super) fn run(args: Args) -> ExitCode {
     let mut lines = stdin.lock().lines();
     let mut script = script.into_iter();
     if args.machine {
-        sim.caller(&Input::Machine, !args.json);
-        sim.step(Input::Machine, !args.json);
+        let machine = Input::Machine {
+            leave_message: true,
+        };
+        sim.caller(&machine, !args.json);
+        sim.step(machine, !args.json);
     } else {
         sim.step(Input::Answered, !args.json);
     }
@@ -240,7 +243,7 @@ impl<'a> Simulation<'a> {
                 json!({"caller": {"recorded_secs": duration_secs}}),
             ),
             Input::TransferEnded(r) => (format!("transfer: {r:?}"), json!({"transfer": r})),
-            Input::Machine => (
+            Input::Machine { .. } => (
                 "an answering machine picks up".into(),
                 json!({"caller": "machine"}),
             ),

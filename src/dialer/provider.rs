@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::plan::OnMachine;
+
 /// Where and as whom to place calls.
 #[derive(Debug, Clone)]
 pub struct ProviderConfig {
@@ -31,8 +33,8 @@ pub struct CallRequest<'a> {
     pub flow: &'a str,
     pub contact_id: i64,
     pub machine_detection: bool,
-    /// Leave the flow's `machine_step` on an answering machine.
-    pub leave_message: bool,
+    /// What an answering machine gets (with detection on).
+    pub on_machine: crate::dialer::plan::OnMachine,
     pub ring_timeout_secs: u32,
 }
 
@@ -88,10 +90,10 @@ impl Provider {
             "{public}/twilio/voice?flow={}&contact={}{}",
             urlencode(request.flow),
             request.contact_id,
-            if request.leave_message {
-                "&machine=message"
-            } else {
-                ""
+            match (request.machine_detection, request.on_machine) {
+                (true, OnMachine::LeaveMessage) => "&machine=message",
+                (true, OnMachine::RetryLater) => "&machine=retry",
+                _ => "",
             }
         );
         // The contact rides along so that a final status arriving before
@@ -109,7 +111,7 @@ impl Provider {
             ("StatusCallbackEvent", "completed"),
             ("Timeout", &timeout),
         ];
-        if request.leave_message {
+        if request.on_machine == OnMachine::LeaveMessage {
             // The message must start after the machine's greeting and beep,
             // not over them.
             form.push(("MachineDetection", "DetectMessageEnd"));

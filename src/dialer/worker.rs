@@ -195,7 +195,7 @@ impl Worker {
             flow: &contact.flow,
             contact_id: id,
             machine_detection: spec.machine_detection,
-            leave_message: spec.on_machine == OnMachine::LeaveMessage,
+            on_machine: spec.on_machine,
             ring_timeout_secs: spec.ring_timeout_secs,
         };
         match self.provider.place_call(&request).await {

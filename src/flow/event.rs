@@ -26,10 +26,11 @@ pub enum Input {
     TransferEnded(TransferResult),
     /// The caller hung up.
     HungUp,
-    /// An answering machine picked up an outbound call (the provider's
-    /// detection waited for its beep): the flow's `machine_step` runs
-    /// instead of its first step.
-    Machine,
+    /// An answering machine picked up an outbound call. With
+    /// `leave_message` (the provider's detection waited for its beep) the
+    /// flow's `machine_step` runs instead of its first step; without, the
+    /// call ends at once with nothing said (the campaign will call again).
+    Machine { leave_message: bool },
 }
 
 /// How a transfer to a person went.

@@ -109,13 +109,24 @@ impl Call {
                 self.transfer_ended(flow, &step, TransferResult::CallerHungUp, now, &mut out)
             }
             (_, Input::HungUp) => self.finish(Outcome::Abandoned, &mut out),
+            // Nothing for a machine to record (a name, a survey) when the
+            // campaign will simply call again.
+            (
+                At::Start,
+                Input::Machine {
+                    leave_message: false,
+                },
+            ) => self.finish(Outcome::NoResponse, &mut out),
             // A flow without a machine step talks to the machine as to a person.
-            (At::Start, Input::Machine) => {
-                self.enter(flow, flow.machine_step.unwrap_or(0), now, &mut out)
-            }
+            (
+                At::Start,
+                Input::Machine {
+                    leave_message: true,
+                },
+            ) => self.enter(flow, flow.machine_step.unwrap_or(0), now, &mut out),
             (At::Start, _) => self.enter(flow, 0, now, &mut out),
             // Detection speaks only when the call is answered.
-            (_, Input::Machine) => {}
+            (_, Input::Machine { .. }) => {}
             (
                 At::Question {
                     step,
@@ -346,7 +357,7 @@ impl Call {
                 }
             }
             // A stray event for another kind of wait: ask again, uncounted.
-            Input::Answered | Input::Machine | Input::TransferEnded(_) | Input::HungUp => {
+            Input::Answered | Input::Machine { .. } | Input::TransferEnded(_) | Input::HungUp => {
                 let prompt = self.render(flow, step, &q.prompt);
                 self.ask(step, q, vec![prompt], out)
             }

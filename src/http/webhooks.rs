@@ -65,8 +65,9 @@ pub(super) struct VoiceQuery {
     /// The campaign contact the dialer placed the call to: its CSV row's
     /// variables fill the flow's templates.
     contact: Option<i64>,
-    /// `message`: the campaign leaves the flow's `machine_step` on an
-    /// answering machine (the dialer asked for detection).
+    /// What the campaign does on an answering machine (the dialer asked
+    /// for detection): `message` leaves the flow's `machine_step`, `retry`
+    /// hangs up at once to call again later.
     machine: Option<String>,
 }
 
@@ -165,12 +166,15 @@ pub(super) async fn voice(
         // provider connects (`http::media_ws`).
         return twiml_response(stream_twiml(&state, &sid, &flow.name));
     }
-    let machine = q.machine.as_deref() == Some("message")
-        && params.answered_by.is_some_and(|a| a.is_machine());
-    let first = if machine {
-        Input::Machine
-    } else {
-        Input::Answered
+    let machine = params.answered_by.is_some_and(|a| a.is_machine());
+    let first = match q.machine.as_deref() {
+        Some("message") if machine => Input::Machine {
+            leave_message: true,
+        },
+        Some("retry") if machine => Input::Machine {
+            leave_message: false,
+        },
+        _ => Input::Answered,
     };
     apply(&state, &flow, row, call, first).await
 }
