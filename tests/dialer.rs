@@ -706,6 +706,61 @@ async fn a_campaign_runs_to_its_end_on_the_providers_own_callbacks_with_retries_
     db.cleanup().await;
 }
 
+/// Creates and starts a campaign of one contact through the admin API,
+/// with the settings in `query`; returns its id.
+async fn api_campaign(server: &Server, query: &str, phone: &str) -> i64 {
+    let created: serde_json::Value = reqwest::Client::new()
+        .post(format!("http://{}/api/campaigns?{query}", server.addr))
+        .bearer_auth(common::phone::ADMIN_TOKEN)
+        .header("content-type", "text/csv")
+        .body(format!("phone,name\n{phone},王芳\n"))
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("json");
+    let id = created["id"].as_i64().expect("id");
+    let (status, _) = server
+        .post_admin(&format!("/api/campaigns/{id}/start"))
+        .await;
+    assert_eq!(status, 200);
+    id
+}
+
+/// A worker dialling through `fake`, with links to the test server's URL.
+fn worker_for(db: &TestDb, fake: &FakeProvider) -> Worker {
+    Worker::new(
+        db.store().clone(),
+        Provider::new(ProviderConfig {
+            base_url: fake.base_url.clone(),
+            account_sid: "AC0".into(),
+            auth_token: "secret".into(),
+            from: "+861000000001".into(),
+            public_url: PUBLIC_URL.into(),
+        }),
+        Pacer::new(1000.0),
+    )
+}
+
+/// Twilio answering the voice URL of a placed call, with `AnsweredBy`.
+async fn answer_by(server: &Server, voice_url: &str, sid: &str, to: &str, by: &str) -> String {
+    let (status, twiml) = server
+        .post(
+            voice_url,
+            &[
+                ("CallSid", sid),
+                ("From", "+861000000001"),
+                ("To", to),
+                ("Direction", "outbound-api"),
+                ("AnsweredBy", by),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{twiml}");
+    twiml
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answering_machine_gets_the_flows_message_and_the_contact_is_done() {
     use fake_provider::{CallEnd, Callbacks};
@@ -715,46 +770,29 @@ async fn an_answering_machine_gets_the_flows_message_and_the_contact_is_done() {
         let phone = "+8613700000001";
         fake.script(phone, &[CallEnd::Machine]);
         let server = Server::start_at(db.url(), dialback::config::Clock::Fixed(t0)).await;
-        let create = |flow: &str| {
-            reqwest::Client::new()
-                .post(format!(
-                    "http://{}/api/campaigns?flow={flow}&window=09:00-20:00&machine=message",
-                    server.addr
-                ))
-                .bearer_auth(common::phone::ADMIN_TOKEN)
-                .header("content-type", "text/csv")
-                .body(format!("phone,name\n{phone},客户\n"))
-                .send()
-        };
         // A flow without a machine step cannot leave a message: said at once.
-        let refused = create("nps-survey").await.expect("answers");
+        let refused = reqwest::Client::new()
+            .post(format!(
+                "http://{}/api/campaigns?flow=nps-survey&window=09:00-20:00&machine=message",
+                server.addr
+            ))
+            .bearer_auth(common::phone::ADMIN_TOKEN)
+            .header("content-type", "text/csv")
+            .body(format!("phone,name\n{phone},Alex\n"))
+            .send()
+            .await
+            .expect("answers");
         assert_eq!(refused.status().as_u16(), 400, "{backend}");
         let why = refused.text().await.expect("text");
         assert!(why.contains("machine_step"), "{backend}: {why}");
 
-        let created: serde_json::Value = create("wallet-followup")
-            .await
-            .expect("answers")
-            .json()
-            .await
-            .expect("json");
-        let id = created["id"].as_i64().expect("id");
-        let (status, _) = server
-            .post_admin(&format!("/api/campaigns/{id}/start"))
-            .await;
-        assert_eq!(status, 200, "{backend}");
-
-        let worker = Worker::new(
-            db.store().clone(),
-            Provider::new(ProviderConfig {
-                base_url: fake.base_url.clone(),
-                account_sid: "AC0".into(),
-                auth_token: "secret".into(),
-                from: "+861000000001".into(),
-                public_url: PUBLIC_URL.into(),
-            }),
-            Pacer::new(1000.0),
-        );
+        let id = api_campaign(
+            &server,
+            "flow=wallet-followup&window=09:00-20:00&machine=message",
+            phone,
+        )
+        .await;
+        let worker = worker_for(&db, &fake);
         drain(&worker, t0).await;
         let requests = fake.requests();
         assert_eq!(requests.len(), 1, "{backend}");
@@ -772,19 +810,14 @@ async fn an_answering_machine_gets_the_flows_message_and_the_contact_is_done() {
 
         // Twilio answers after the beep with AnsweredBy: the machine hears
         // the voicemail step, not the survey, and the call ends.
-        let (status, twiml) = server
-            .post(
-                &voice_url,
-                &[
-                    ("CallSid", "CA0123456789abcdef0123456789abcdef"),
-                    ("From", "+861000000001"),
-                    ("To", phone),
-                    ("Direction", "outbound-api"),
-                    ("AnsweredBy", "machine_end_beep"),
-                ],
-            )
-            .await;
-        assert_eq!(status, 200, "{backend}");
+        let twiml = answer_by(
+            &server,
+            &voice_url,
+            "CA0123456789abcdef0123456789abcdef",
+            phone,
+            "machine_end_beep",
+        )
+        .await;
         assert!(twiml.contains("服务回访电话"), "{backend}: {twiml}");
         assert!(!twiml.contains("<Gather"), "{backend}: {twiml}");
         assert!(twiml.contains("<Hangup"), "{backend}: {twiml}");
@@ -885,36 +918,13 @@ async fn an_answering_machine_on_a_retrying_campaign_hears_nothing_and_is_called
         let phone = "+8613700000001";
         fake.script(phone, &[CallEnd::Machine]);
         let server = Server::start_at(db.url(), dialback::config::Clock::Fixed(t0)).await;
-        let created: serde_json::Value = reqwest::Client::new()
-            .post(format!(
-                "http://{}/api/campaigns?flow=wallet-followup&window=09:00-20:00&machine=retry",
-                server.addr
-            ))
-            .bearer_auth(common::phone::ADMIN_TOKEN)
-            .header("content-type", "text/csv")
-            .body(format!("phone,name\n{phone},王芳\n"))
-            .send()
-            .await
-            .expect("answers")
-            .json()
-            .await
-            .expect("json");
-        let id = created["id"].as_i64().expect("id");
-        let (status, _) = server
-            .post_admin(&format!("/api/campaigns/{id}/start"))
-            .await;
-        assert_eq!(status, 200, "{backend}");
-        let worker = Worker::new(
-            db.store().clone(),
-            Provider::new(ProviderConfig {
-                base_url: fake.base_url.clone(),
-                account_sid: "AC0".into(),
-                auth_token: "secret".into(),
-                from: "+861000000001".into(),
-                public_url: PUBLIC_URL.into(),
-            }),
-            Pacer::new(1000.0),
-        );
+        let id = api_campaign(
+            &server,
+            "flow=wallet-followup&window=09:00-20:00&machine=retry",
+            phone,
+        )
+        .await;
+        let worker = worker_for(&db, &fake);
         drain(&worker, t0).await;
         let request = &fake.requests()[0];
         assert_eq!(
@@ -928,19 +938,14 @@ async fn an_answering_machine_on_a_retrying_campaign_hears_nothing_and_is_called
             "{backend}: {voice_url}"
         );
 
-        let (status, twiml) = server
-            .post(
-                &voice_url,
-                &[
-                    ("CallSid", "CA0123456789abcdef0123456789abcdee"),
-                    ("From", "+861000000001"),
-                    ("To", phone),
-                    ("Direction", "outbound-api"),
-                    ("AnsweredBy", "machine_start"),
-                ],
-            )
-            .await;
-        assert_eq!(status, 200, "{backend}");
+        let twiml = answer_by(
+            &server,
+            &voice_url,
+            "CA0123456789abcdef0123456789abcdee",
+            phone,
+            "machine_start",
+        )
+        .await;
         assert!(
             !twiml.contains("<Say") && !twiml.contains("王芳") && twiml.contains("<Hangup"),
             "{backend}: a machine must not record the survey or the name: {twiml}"

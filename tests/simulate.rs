@@ -407,27 +407,34 @@ fn the_stream_mode_flows_take_the_same_paths_as_their_twiml_originals() {
     }
 }
 
-#[test]
-fn an_answering_machine_hears_only_the_voicemail_step_without_the_customers_name() {
-    let out = Command::new(env!("CARGO_BIN_EXE_dialback"))
-        .args([
-            "simulate",
-            "call-flows/wallet-followup.toml",
-            "--json",
-            "--machine",
-            "--var",
-            "name=测试用户",
-            "--now",
-            OFFICE_HOURS,
-        ])
-        .output()
-        .expect("dialback runs");
+/// `dialback simulate … --machine --json`: the call as a machine hears it.
+fn simulate_machine(flow: &str, name: &str, inputs: &[&str]) -> Value {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dialback"));
+    cmd.args([
+        "simulate",
+        &format!("call-flows/{flow}.toml"),
+        "--json",
+        "--machine",
+        "--var",
+        &format!("name={name}"),
+        "--now",
+        OFFICE_HOURS,
+    ]);
+    for i in inputs {
+        cmd.arg(format!("--input={i}"));
+    }
+    let out = cmd.output().expect("dialback runs");
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let r: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+#[test]
+fn an_answering_machine_hears_only_the_voicemail_step_without_the_customers_name() {
+    let r = simulate_machine("wallet-followup", "测试用户", &[]);
     assert_eq!(r["outcome"], "no_response");
     assert_eq!(r["answers"], json!({}));
     assert_eq!(r["transcript"][0], json!({"caller": "machine"}));
@@ -439,26 +446,7 @@ fn an_answering_machine_hears_only_the_voicemail_step_without_the_customers_name
 
 #[test]
 fn a_flow_without_a_machine_step_talks_to_a_machine_as_to_a_person() {
-    let out = Command::new(env!("CARGO_BIN_EXE_dialback"))
-        .args([
-            "simulate",
-            "call-flows/nps-survey.toml",
-            "--json",
-            "--machine",
-            "--var",
-            "name=Alex",
-            "--input=hangup",
-            "--now",
-            OFFICE_HOURS,
-        ])
-        .output()
-        .expect("dialback runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let r = simulate_machine("nps-survey", "Alex", &["hangup"]);
     assert_eq!(r["outcome"], "abandoned");
     assert!(!said(&r).is_empty());
 }
