@@ -142,21 +142,7 @@ impl Provider {
                     })?;
             return Ok(Placed { call_sid: call.sid });
         }
-        if status.as_u16() == 429 || status.is_server_error() {
-            return Err(ProviderError::RetryLater {
-                status: Some(status.as_u16()),
-            });
-        }
-        let message = response
-            .json::<ErrorResource>()
-            .await
-            .ok()
-            .and_then(|e| e.message)
-            .unwrap_or_default();
-        Err(ProviderError::Refused {
-            status: status.as_u16(),
-            message,
-        })
+        Err(refusal(response).await)
     }
 }
 
@@ -192,22 +178,26 @@ impl Provider {
         if status.is_success() {
             return Ok(());
         }
-        if status.as_u16() == 429 || status.is_server_error() {
-            return Err(ProviderError::RetryLater {
-                status: Some(status.as_u16()),
-            });
-        }
-        let message = response
-            .json::<ErrorResource>()
-            .await
-            .ok()
-            .and_then(|e| e.message)
-            .unwrap_or_default();
-        Err(ProviderError::Refused {
-            status: status.as_u16(),
-            message,
-        })
+        Err(refusal(response).await)
     }
+}
+
+/// A failed answer from the Calls API: 429 and 5xx mean "later", any other
+/// status a refusal with the provider's own message.
+async fn refusal(response: reqwest::Response) -> ProviderError {
+    let status = response.status().as_u16();
+    if status == 429 || response.status().is_server_error() {
+        return ProviderError::RetryLater {
+            status: Some(status),
+        };
+    }
+    let message = response
+        .json::<ErrorResource>()
+        .await
+        .ok()
+        .and_then(|e| e.message)
+        .unwrap_or_default();
+    ProviderError::Refused { status, message }
 }
 
 fn urlencode(text: &str) -> String {
