@@ -250,6 +250,37 @@ pub enum StatusEffect {
     GaveUp(GiveUpReason),
 }
 
+/// Waits between second looks for a campaign call's attempt that the worker
+/// had not recorded when its final status arrived (it does so milliseconds
+/// after the provider answers).
+const UNRECORDED_RETRIES: [u64; 6] = [100, 250, 500, 1_000, 2_000, 4_000];
+
+/// [`on_status`] for a campaign call whose attempt was not recorded yet: a
+/// status that outran the worker must still count, or the contact would be
+/// called again when its lease ran out. Tries for about eight seconds.
+pub async fn on_status_later(
+    store: Arc<dyn Store>,
+    call_sid: String,
+    status: CallStatus,
+    answered_by: Option<AnsweredBy>,
+    now: DateTime<Utc>,
+) {
+    for ms in UNRECORDED_RETRIES {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        match on_status(store.as_ref(), &call_sid, status, answered_by, now).await {
+            Ok(StatusEffect::Unrecorded) => {}
+            Ok(effect) => {
+                tracing::debug!(%call_sid, ?effect, "campaign contact updated late");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(%call_sid, error = %e, "store failed on a campaign callback; trying again")
+            }
+        }
+    }
+    tracing::warn!(%call_sid, "a campaign call's final status matched no recorded attempt; the contact waits for its lease");
+}
+
 /// Applies an outbound call's status callback to its contact: done, a retry
 /// scheduled by the back-off and the window, or given up.
 pub async fn on_status(

@@ -345,12 +345,6 @@ pub(super) struct StatusQuery {
     contact: Option<i64>,
 }
 
-/// Waits between second looks for a campaign call's attempt that the worker
-/// had not recorded when its final status arrived (it does so milliseconds
-/// after the provider answers; a status that outran it must still count, or
-/// the contact would be called again when its lease ran out).
-const UNRECORDED_RETRIES: [u64; 6] = [100, 250, 500, 1_000, 2_000, 4_000];
-
 pub(super) async fn status(
     State(state): State<AppState>,
     Query(q): Query<StatusQuery>,
@@ -395,34 +389,16 @@ pub(super) async fn status(
         )
         .await
         {
+            // The provider was quicker than the worker's record of the
+            // CallSid: look again in the background (see `on_status_later`).
             Ok(crate::dialer::worker::StatusEffect::Unrecorded) if q.contact.is_some() => {
-                let (state, status, answered_by) =
-                    (state.clone(), params.call_status, params.answered_by);
-                let (contact, sid) = (q.contact, sid.clone());
-                tokio::spawn(async move {
-                    for ms in UNRECORDED_RETRIES {
-                        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-                        match crate::dialer::worker::on_status(
-                            state.store(),
-                            &sid,
-                            status,
-                            answered_by,
-                            now,
-                        )
-                        .await
-                        {
-                            Ok(crate::dialer::worker::StatusEffect::Unrecorded) => continue,
-                            Ok(effect) => {
-                                tracing::debug!(call_sid = %sid, ?effect, "campaign contact updated late");
-                                return;
-                            }
-                            Err(e) => {
-                                tracing::warn!(call_sid = %sid, error = %e, "store failed on a campaign callback; trying again")
-                            }
-                        }
-                    }
-                    tracing::warn!(call_sid = %sid, ?contact, "a campaign call's final status matched no recorded attempt; the contact waits for its lease");
-                });
+                tokio::spawn(crate::dialer::worker::on_status_later(
+                    state.store_handle(),
+                    sid.clone(),
+                    params.call_status,
+                    params.answered_by,
+                    now,
+                ));
             }
             Ok(effect) => tracing::debug!(call_sid = %sid, ?effect, "campaign contact updated"),
             Err(e) => {
