@@ -40,6 +40,20 @@ fn settings(db: &TestDb, speech: &FakeSpeech, recordings: &std::path::Path) -> S
     s
 }
 
+/// A server for stream tests on `db`: a fake speech service for both
+/// directions and a recordings folder (both returned, to be kept alive),
+/// with `adjust` applied to the settings first.
+async fn stream_server(
+    db: &TestDb,
+    adjust: impl FnOnce(&mut Settings),
+) -> (Server, FakeSpeech, tempfile::TempDir) {
+    let speech_service = FakeSpeech::start().await;
+    let recordings = tempfile::tempdir().unwrap();
+    let mut s = settings(db, &speech_service, recordings.path());
+    adjust(&mut s);
+    (Server::start_settings(s).await, speech_service, recordings)
+}
+
 async fn call_result(server: &Server, sid: &str) -> Value {
     let (status, v) = server.admin_get(&format!("/api/calls/{sid}")).await;
     assert_eq!(status, 200, "{v}");
@@ -50,10 +64,7 @@ async fn call_result(server: &Server, sid: &str) -> Value {
 async fn the_feature_call_runs_over_a_stream_with_tones_events_and_speech_on_both_backends() {
     for (backend, db) in each_backend().await {
         eprintln!("-- on {backend}");
-        let speech_service = FakeSpeech::start().await;
-        let recordings = tempfile::tempdir().unwrap();
-        let server =
-            Server::start_settings(settings(&db, &speech_service, recordings.path())).await;
+        let (server, speech_service, _recordings) = stream_server(&db, |_| {}).await;
         speech_service.will_hear(&["按钮太小了"]);
 
         let mut call = StreamCall::dial(&server, "feature-feedback-stream").await;
@@ -92,10 +103,7 @@ async fn the_feature_call_runs_over_a_stream_with_tones_events_and_speech_on_bot
 async fn the_wallet_call_over_a_stream_stores_spoken_answers_and_the_recorded_suggestion() {
     for (backend, db) in each_backend().await {
         eprintln!("-- on {backend}");
-        let speech_service = FakeSpeech::start().await;
-        let recordings = tempfile::tempdir().unwrap();
-        let server =
-            Server::start_settings(settings(&db, &speech_service, recordings.path())).await;
+        let (server, speech_service, recordings) = stream_server(&db, |_| {}).await;
         speech_service.will_hear(&["嗯，已经解决了", "没用过"]);
         let spoken = || {
             let mut a = speech("mandarin.wav", 1_200);
@@ -180,10 +188,7 @@ async fn without_a_provider_account_an_unresolved_caller_on_a_stream_gets_an_ope
  {
     for (backend, db) in each_backend().await {
         eprintln!("-- on {backend}");
-        let speech_service = FakeSpeech::start().await;
-        let recordings = tempfile::tempdir().unwrap();
-        let server =
-            Server::start_settings(settings(&db, &speech_service, recordings.path())).await;
+        let (server, _speech_service, _recordings) = stream_server(&db, |_| {}).await;
         let mut call = StreamCall::dial(&server, "wallet-followup-stream").await;
         let sid = call.sid.clone();
         call.listening().await;
@@ -223,12 +228,9 @@ fn basic_auth() -> String {
 async fn a_transfer_on_a_stream_redirects_the_live_call_and_the_dial_result_ends_it_as_a_handoff() {
     for (backend, db) in each_backend().await {
         eprintln!("-- on {backend}");
-        let speech_service = FakeSpeech::start().await;
-        let recordings = tempfile::tempdir().unwrap();
         let api = FakeCallsApi::start().await;
-        let mut s = settings(&db, &speech_service, recordings.path());
-        s.media.provider = Some(api.config());
-        let server = Server::start_settings(s).await;
+        let (server, _speech_service, _recordings) =
+            stream_server(&db, |s| s.media.provider = Some(api.config())).await;
 
         let call = unresolved_caller(&server).await;
         let sid = call.sid.clone();
@@ -286,12 +288,9 @@ async fn a_transfer_on_a_stream_redirects_the_live_call_and_the_dial_result_ends
 async fn a_provider_that_refuses_or_does_not_answer_the_redirect_sends_the_stream_caller_down_the_ticket_path()
  {
     let db = TestDb::sqlite().await;
-    let speech_service = FakeSpeech::start().await;
-    let recordings = tempfile::tempdir().unwrap();
     let api = FakeCallsApi::start().await;
-    let mut s = settings(&db, &speech_service, recordings.path());
-    s.media.provider = Some(api.config());
-    let server = Server::start_settings(s).await;
+    let (server, _speech_service, _recordings) =
+        stream_server(&db, |s| s.media.provider = Some(api.config())).await;
     // None: no answer within the 5 s the caller is kept waiting.
     for (i, status) in [Some(500u16), Some(404), None].into_iter().enumerate() {
         match status {
@@ -322,12 +321,9 @@ async fn a_provider_that_refuses_or_does_not_answer_the_redirect_sends_the_strea
 #[tokio::test]
 async fn a_stop_that_comes_before_the_providers_answer_to_the_redirect_is_no_hang_up() {
     let db = TestDb::sqlite().await;
-    let speech_service = FakeSpeech::start().await;
-    let recordings = tempfile::tempdir().unwrap();
     let api = FakeCallsApi::start().await;
-    let mut s = settings(&db, &speech_service, recordings.path());
-    s.media.provider = Some(api.config());
-    let server = Server::start_settings(s).await;
+    let (server, _speech_service, _recordings) =
+        stream_server(&db, |s| s.media.provider = Some(api.config())).await;
     api.delay_next(std::time::Duration::from_millis(500));
 
     let call = unresolved_caller(&server).await;
@@ -380,10 +376,7 @@ async fn outside_business_hours_a_stream_transfer_asks_nothing_of_the_provider()
 async fn a_key_during_a_prompt_clears_it_and_a_caller_who_hangs_up_keeps_the_answers() {
     for (backend, db) in each_backend().await {
         eprintln!("-- on {backend}");
-        let speech_service = FakeSpeech::start().await;
-        let recordings = tempfile::tempdir().unwrap();
-        let server =
-            Server::start_settings(settings(&db, &speech_service, recordings.path())).await;
+        let (server, _speech_service, _recordings) = stream_server(&db, |_| {}).await;
         let mut call = StreamCall::dial(&server, "wallet-followup-stream").await;
         let sid = call.sid.clone();
         // Barge in while the greeting and first question are still playing.
@@ -412,9 +405,7 @@ async fn a_key_during_a_prompt_clears_it_and_a_caller_who_hangs_up_keeps_the_ans
 #[tokio::test]
 async fn a_recogniser_that_is_down_makes_a_spoken_answer_a_no_match_not_a_failure() {
     let db = TestDb::sqlite().await;
-    let speech_service = FakeSpeech::start().await;
-    let recordings = tempfile::tempdir().unwrap();
-    let server = Server::start_settings(settings(&db, &speech_service, recordings.path())).await;
+    let (server, speech_service, _recordings) = stream_server(&db, |_| {}).await;
     speech_service.go_down();
     let mut call = StreamCall::dial(&server, "feature-feedback-stream").await;
     let sid = call.sid.clone();
@@ -435,9 +426,7 @@ async fn a_recogniser_that_is_down_makes_a_spoken_answer_a_no_match_not_a_failur
 #[tokio::test]
 async fn a_stream_upgrade_without_a_valid_signature_is_refused() {
     let db = TestDb::sqlite().await;
-    let speech_service = FakeSpeech::start().await;
-    let recordings = tempfile::tempdir().unwrap();
-    let server = Server::start_settings(settings(&db, &speech_service, recordings.path())).await;
+    let (server, _speech_service, _recordings) = stream_server(&db, |_| {}).await;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let wss = format!("{}/media", PUBLIC_URL.replacen("https://", "wss://", 1));
     for signature in [
