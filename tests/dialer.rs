@@ -567,7 +567,7 @@ async fn a_reached_contact_is_called_again_with_another_flow_at_the_chosen_time(
 /// through the admin API, dialled by `replicas` workers (each with a store
 /// of its own), in rounds five minutes apart on controlled time.
 async fn closed_loop(backend: &str, db: &TestDb, replicas: usize) {
-    use fake_provider::{CallEnd, Callbacks};
+    use fake_provider::CallEnd;
     let t0 = utc("2026-11-23T03:00:00Z"); // 11:00 in Shanghai
     let fake = FakeProvider::start().await;
     let phone = |n: u32| format!("+86137000000{n:02}");
@@ -656,12 +656,7 @@ async fn closed_loop(backend: &str, db: &TestDb, replicas: usize) {
         }
         // The provider reports the calls at this round's time.
         let server = Server::start_at(db.url(), dialback::config::Clock::Fixed(now)).await;
-        fake.send_callbacks_to(Callbacks {
-            public_url: PUBLIC_URL.into(),
-            real_url: format!("http://{}", server.addr),
-            auth_token: common::phone::AUTH_TOKEN.into(),
-        });
-        fake.deliver_callbacks().await;
+        deliver_callbacks(&fake, &server).await;
         server.stop().await;
     }
 
@@ -743,6 +738,16 @@ fn worker_for(db: &TestDb, fake: &FakeProvider) -> Worker {
     )
 }
 
+/// The fake provider sends the status callbacks it owes, signed, to `server`.
+async fn deliver_callbacks(fake: &FakeProvider, server: &Server) {
+    fake.send_callbacks_to(fake_provider::Callbacks {
+        public_url: PUBLIC_URL.into(),
+        real_url: format!("http://{}", server.addr),
+        auth_token: common::phone::AUTH_TOKEN.into(),
+    });
+    fake.deliver_callbacks().await;
+}
+
 /// Twilio answering the voice URL of a placed call, with `AnsweredBy`.
 async fn answer_by(server: &Server, voice_url: &str, sid: &str, to: &str, by: &str) -> String {
     let (status, twiml) = server
@@ -763,7 +768,7 @@ async fn answer_by(server: &Server, voice_url: &str, sid: &str, to: &str, by: &s
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answering_machine_gets_the_flows_message_and_the_contact_is_done() {
-    use fake_provider::{CallEnd, Callbacks};
+    use fake_provider::CallEnd;
     for (backend, db) in each_backend().await {
         let t0 = utc("2026-11-23T03:00:00Z"); // 11:00 in Shanghai
         let fake = FakeProvider::start().await;
@@ -829,12 +834,7 @@ async fn an_answering_machine_gets_the_flows_message_and_the_contact_is_done() {
             .expect("stored");
         assert_eq!(call.outcome.as_deref(), Some("no_response"), "{backend}");
 
-        fake.send_callbacks_to(Callbacks {
-            public_url: PUBLIC_URL.into(),
-            real_url: format!("http://{}", server.addr),
-            auth_token: common::phone::AUTH_TOKEN.into(),
-        });
-        fake.deliver_callbacks().await;
+        deliver_callbacks(&fake, &server).await;
         let counts = db
             .store()
             .campaigns()
@@ -911,7 +911,7 @@ async fn a_final_status_that_outruns_the_workers_record_still_schedules_the_retr
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answering_machine_on_a_retrying_campaign_hears_nothing_and_is_called_again() {
-    use fake_provider::{CallEnd, Callbacks};
+    use fake_provider::CallEnd;
     for (backend, db) in each_backend().await {
         let t0 = utc("2026-11-23T03:00:00Z"); // 11:00 in Shanghai
         let fake = FakeProvider::start().await;
@@ -958,12 +958,7 @@ async fn an_answering_machine_on_a_retrying_campaign_hears_nothing_and_is_called
             .expect("stored");
         assert_eq!(call.outcome.as_deref(), Some("no_response"), "{backend}");
 
-        fake.send_callbacks_to(Callbacks {
-            public_url: PUBLIC_URL.into(),
-            real_url: format!("http://{}", server.addr),
-            auth_token: common::phone::AUTH_TOKEN.into(),
-        });
-        fake.deliver_callbacks().await;
+        deliver_callbacks(&fake, &server).await;
         let page = dialback::store::campaigns::ContactPage {
             state: None,
             after: None,
