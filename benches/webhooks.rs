@@ -11,8 +11,9 @@
 //!   a real caller leaves seconds, which is how the p99 at 1,000 concurrent
 //!   calls is measured. Each pause is drawn uniformly from ½× to 1½×.
 //! - `BENCH_SECONDS` (10), `DIALBACK_TEST_POSTGRES_URL`, and
-//!   `BENCH_DATABASE_URL_OPTIONS` (appended to the PostgreSQL URL, e.g.
-//!   `?options[synchronous_commit]=off`).
+//!   `BENCH_DATABASE_URL_OPTIONS` (appended to the database URL, e.g.
+//!   `?synchronous=normal` for SQLite or `?options[synchronous_commit]=off`
+//!   for PostgreSQL).
 //!
 //! Reports webhooks per second, the CPU time per webhook of the whole
 //! process (server and generator), and p50/p99/p99.9 of the server's own
@@ -62,7 +63,8 @@ async fn main() {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     if backend == "sqlite" || backend == "both" {
         let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite:{}", dir.path().join("bench.db").display());
+        let options = std::env::var("BENCH_DATABASE_URL_OPTIONS").unwrap_or_default();
+        let url = format!("sqlite:{}{options}", dir.path().join("bench.db").display());
         run("sqlite", &url, &knobs).await;
     }
     if backend == "postgres" || backend == "both" {
@@ -100,7 +102,13 @@ struct Stats {
     errors: AtomicU64,
     server_us: std::sync::Mutex<Vec<u32>>,
     client_us: std::sync::Mutex<Vec<u32>>,
+    /// Server time per kind of webhook ([`KINDS`]), to tell which one a
+    /// slow tail comes from.
+    by_kind: [std::sync::Mutex<Vec<u32>>; 3],
 }
+
+/// The kinds of webhook a call makes: its first, its answers, its end.
+const KINDS: [&str; 3] = ["voice", "gather", "status"];
 
 async fn run(name: &str, database_url: &str, knobs: &Knobs) {
     let mut settings = Settings::local("127.0.0.1:0".parse().expect("addr"));
@@ -160,6 +168,15 @@ async fn run(name: &str, database_url: &str, knobs: &Knobs) {
             .unwrap_or(0) as f64
             / 1000.0
     };
+    let kinds: Vec<String> = KINDS
+        .iter()
+        .zip(&stats.by_kind)
+        .map(|(kind, times)| {
+            let mut v = std::mem::take(&mut *times.lock().expect("lock"));
+            v.sort_unstable();
+            format!("{kind} p50 {:.2} p99 {:.2}", pct(&v, 0.50), pct(&v, 0.99))
+        })
+        .collect();
     println!(
         "{name:8} concurrency {:5} think {:5} ms: {:8.0} webhooks/s, {:6.0} calls/s, errors {}, {:.0} µs CPU/webhook | server p50 {:.2} p99 {:.2} p99.9 {:.2} ms | client p50 {:.2} p99 {:.2} p99.9 {:.2} ms",
         knobs.concurrency,
@@ -175,6 +192,7 @@ async fn run(name: &str, database_url: &str, knobs: &Knobs) {
         pct(&client_lat, 0.99),
         pct(&client_lat, 0.999),
     );
+    println!("{:8} server ms by webhook: {}", "", kinds.join(" | "));
 }
 
 /// User plus system CPU time of this process so far, from `/proc`.
@@ -298,11 +316,16 @@ impl Caller {
             stats.client_us.lock().expect("lock").push(client_us);
             stats.webhooks.fetch_add(1, Ordering::Relaxed);
             if let Some(ms) = server_ms {
-                stats
-                    .server_us
-                    .lock()
-                    .expect("lock")
-                    .push((ms * 1000.0) as u32);
+                let us = (ms * 1000.0) as u32;
+                stats.server_us.lock().expect("lock").push(us);
+                let kind = if i == 0 {
+                    0
+                } else if i == last {
+                    2
+                } else {
+                    1
+                };
+                stats.by_kind[kind].lock().expect("lock").push(us);
             }
             let body = body.to_bytes();
             // "技术" is in the apology a failed webhook gets.

@@ -490,6 +490,100 @@ mod cases {
         }
     }
 
+    pub(crate) async fn new_calls_advances_and_statuses_arriving_together_each_get_their_own_result(
+        store: &Db,
+    ) {
+        // Under load the store commits writes of many calls together; each
+        // webhook must still get its own answer, and a write that fails
+        // (here a call naming no saved flow version) must fail alone.
+        const N: usize = 20;
+        for c in 0..N {
+            start_call(store, &format!("CA-adv-{c}")).await;
+            start_call(store, &format!("CA-sta-{c}")).await;
+        }
+
+        let mut tasks: Vec<tokio::task::JoinHandle<(String, Result<bool, String>)>> = Vec::new();
+        let spawn = |sid: String, write: futures_util::future::BoxFuture<'static, _>| {
+            tokio::spawn(async move { (sid, write.await) })
+        };
+        let create = |call: dialback::store::NewCall| {
+            let s = Arc::clone(store);
+            spawn(
+                call.call_sid.clone(),
+                Box::pin(async move { s.create_call(call).await.map_err(|e| e.to_string()) }),
+            )
+        };
+        let status = |sid: String| {
+            let s = Arc::clone(store);
+            spawn(
+                sid.clone(),
+                Box::pin(async move {
+                    s.update_status(&sid, "completed", t(60), true)
+                        .await
+                        .map_err(|e| e.to_string())
+                }),
+            )
+        };
+        for c in 0..N {
+            tasks.push(create(new_call(&format!("CA-new-{c}"))));
+            let s = Arc::clone(store);
+            let sid = format!("CA-adv-{c}");
+            let mut a = advance(&sid, 0, 1);
+            a.answers = vec![answer("csat", json!(c))];
+            tasks.push(spawn(
+                sid,
+                Box::pin(async move {
+                    s.advance_call(a)
+                        .await
+                        .map(|r| r == Advanced::Applied)
+                        .map_err(|e| e.to_string())
+                }),
+            ));
+            tasks.push(status(format!("CA-sta-{c}")));
+        }
+        for c in 0..3 {
+            tasks.push(status(format!("CA-gone-{c}")));
+        }
+        let mut orphan = new_call("CA-orphan");
+        orphan.flow_hash = "no-such-version".to_owned();
+        tasks.push(create(orphan));
+
+        for task in tasks {
+            let (sid, result) = task.await.unwrap();
+            if sid == "CA-orphan" {
+                assert!(result.is_err(), "{sid}: {result:?}");
+            } else if sid.starts_with("CA-gone-") {
+                assert_eq!(result, Ok(false), "{sid}");
+            } else {
+                assert_eq!(result, Ok(true), "{sid}");
+            }
+        }
+        for c in 0..N {
+            let created = store.load_call(&format!("CA-new-{c}")).await.unwrap();
+            assert_eq!(created.map(|r| r.seq), Some(new_call("x").seq));
+            let advanced = store
+                .load_call(&format!("CA-adv-{c}"))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(advanced.seq, 1);
+            let answers = store.answers(&format!("CA-adv-{c}")).await.unwrap();
+            assert_eq!(answers.len(), 1);
+            assert_eq!(answers[0].value, json!(c));
+            let ended = store
+                .load_call(&format!("CA-sta-{c}"))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                (ended.status.as_str(), ended.ended_at),
+                ("completed", Some(t(60)))
+            );
+        }
+        assert_eq!(store.load_call("CA-orphan").await.unwrap(), None);
+        assert_eq!(store.load_call("CA-gone-0").await.unwrap(), None);
+    }
+
     pub(crate) async fn recordings_are_stored_for_known_calls_only(store: &Db) {
         start_call(store, "CA-rec").await;
         let rec = NewRecording {
@@ -593,6 +687,7 @@ on_every_backend!(
     an_advance_that_ends_the_call_keeps_an_earlier_ended_at,
     a_failing_statement_inside_an_advance_rolls_back_everything,
     a_failing_advance_does_not_fail_others_running_at_the_same_time,
+    new_calls_advances_and_statuses_arriving_together_each_get_their_own_result,
     recordings_are_stored_for_known_calls_only,
     flow_versions_are_idempotent,
     timestamps_keep_microseconds,
@@ -652,6 +747,28 @@ mod sqlite_only {
             assert!(s.load_call("CA-file").await.unwrap().is_some(), "{url}");
         }
         assert!(nested.exists() && absolute.exists());
+    }
+
+    #[tokio::test]
+    async fn the_sqlite_commit_mode_is_durable_unless_the_url_says_normal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sync.db");
+        for (query, works) in [
+            ("", true),
+            ("?synchronous=normal", true),
+            ("?synchronous=FULL", true),
+        ] {
+            let s = store::connect(&format!("sqlite:{}{query}", path.display())).await;
+            assert_eq!(s.is_ok(), works, "{query}");
+        }
+
+        let refused = store::connect(&format!("sqlite:{}?synchronous=off", path.display())).await;
+
+        let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            message.contains("synchronous must be full or normal, not \"off\""),
+            "{message}"
+        );
     }
 
     /// Two stores on one file stand for two processes (the server and a CLI

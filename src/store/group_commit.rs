@@ -1,17 +1,18 @@
-//! Group commit: advances that arrive together are applied together.
+//! Group commit: writes that arrive together are applied together.
 //!
-//! Why: on both backends most of an advance's cost is per statement and per
+//! Why: on both backends most of a write's cost is per statement and per
 //! commit, not per row: trips to SQLite's worker thread (each a thread
-//! wake-up), round trips and plan-cache work in PostgreSQL, one WAL write or
-//! flush per commit. So `advance_call` queues its advance and a dispatcher
-//! task applies every advance waiting (up to [`MAX_BATCH`]) in ONE statement
-//! batch and ONE transaction. An idle server still applies each advance at
-//! once, as a batch of one: nothing ever waits for a batch to fill. Under
-//! load, batches grow by themselves while earlier ones run.
+//! wake-up), round trips and plan-cache work in PostgreSQL, one WAL write and
+//! one flush to disk per commit. So a webhook queues its write (an advance;
+//! on SQLite also a new call or a status) and a dispatcher task applies every
+//! write waiting (up to [`MAX_BATCH`]) in ONE statement batch and ONE
+//! transaction. An idle server still applies each write at once, as a batch
+//! of one: nothing ever waits for a batch to fill. Under load, batches grow
+//! by themselves while earlier ones run.
 //!
-//! Each advance keeps its own outcome: a batch holds at most one advance per
+//! Each write keeps its own outcome: a batch holds at most one write per
 //! call, so each compare-and-swap is decided alone, and if a batch fails (one
-//! advance breaks a constraint) it is rolled back and each advance is applied
+//! write breaks a constraint) it is rolled back and each write is applied
 //! alone, so each caller gets its own result and none is lost or
 //! half-applied because of another.
 
@@ -22,6 +23,17 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::{Advance, Advanced, StoreError, StoreResult};
 
+/// A write that belongs to one call: a batch holds at most one per call.
+pub(super) trait CallWrite: Send + Sync + 'static {
+    fn call_sid(&self) -> &str;
+}
+
+impl CallWrite for Advance {
+    fn call_sid(&self) -> &str {
+        &self.call_sid
+    }
+}
+
 /// The most advances in one batch: enough to amortise the per-batch cost,
 /// few enough that a batch stays a few milliseconds at most.
 pub(super) const MAX_BATCH: usize = 64;
@@ -31,42 +43,52 @@ const QUEUE: usize = 4096;
 
 /// How a backend applies a batch in one transaction.
 #[async_trait::async_trait]
-pub(super) trait ApplyBatch: Send + Sync + 'static {
-    /// Applies the advances (at most one per call) atomically: all of them
-    /// or, on error, none. Returns the CallSids that moved; the others were
-    /// Stale.
-    async fn apply(&self, advances: &[&Advance]) -> StoreResult<HashSet<String>>;
+pub(super) trait ApplyBatch<W>: Send + Sync + 'static {
+    /// Applies the writes (at most one per call) atomically: all of them
+    /// or, on error, none. Returns the CallSids whose write took effect (an
+    /// advance that moved its call, a call created, a status stored); the
+    /// others found their call elsewhere (Stale, already there, unknown).
+    async fn apply(&self, writes: &[&W]) -> StoreResult<HashSet<String>>;
 }
 
-struct Job {
-    advance: Advance,
-    reply: oneshot::Sender<StoreResult<Advanced>>,
+struct Job<W> {
+    write: W,
+    reply: oneshot::Sender<StoreResult<bool>>,
 }
 
-/// Where `advance_call` queues; the dispatcher ends when this is dropped.
-pub(super) struct GroupCommit {
-    jobs: mpsc::Sender<Job>,
+/// Where writes queue; the dispatcher ends when this is dropped.
+pub(super) struct GroupCommit<W> {
+    jobs: mpsc::Sender<Job<W>>,
 }
 
-impl GroupCommit {
+impl<W: CallWrite> GroupCommit<W> {
     /// Starts the dispatcher on the current tokio runtime, with at most
     /// `in_flight` batches running at once (1 for SQLite's single writer).
-    pub(super) fn spawn(applier: Arc<dyn ApplyBatch>, in_flight: usize) -> Self {
+    pub(super) fn spawn(applier: Arc<dyn ApplyBatch<W>>, in_flight: usize) -> Self {
         let (jobs, rx) = mpsc::channel(QUEUE);
         tokio::spawn(dispatch(applier, rx, in_flight.max(1)));
         Self { jobs }
     }
 
-    /// Queues the advance and waits for its batch. Batches run in their own
-    /// tasks, so a caller that gives up (a dropped webhook) never leaves one
-    /// half done.
-    pub(super) async fn advance(&self, advance: Advance) -> StoreResult<Advanced> {
+    /// Queues the write and waits for its batch: true if it took effect.
+    /// Batches run in their own tasks, so a caller that gives up (a dropped
+    /// webhook) never leaves one half done.
+    pub(super) async fn write(&self, write: W) -> StoreResult<bool> {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job { advance, reply })
+            .send(Job { write, reply })
             .await
             .map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
+    }
+}
+
+/// What an advance's write did to its call.
+pub(super) fn advanced(moved: bool) -> Advanced {
+    if moved {
+        Advanced::Applied
+    } else {
+        Advanced::Stale
     }
 }
 
@@ -75,7 +97,11 @@ fn gone() -> StoreError {
     StoreError::Database(sqlx::Error::WorkerCrashed)
 }
 
-async fn dispatch(applier: Arc<dyn ApplyBatch>, mut jobs: mpsc::Receiver<Job>, in_flight: usize) {
+async fn dispatch<W: CallWrite>(
+    applier: Arc<dyn ApplyBatch<W>>,
+    mut jobs: mpsc::Receiver<Job<W>>,
+    in_flight: usize,
+) {
     let slots = Arc::new(Semaphore::new(in_flight));
     let mut held_back = None;
     loop {
@@ -91,14 +117,14 @@ async fn dispatch(applier: Arc<dyn ApplyBatch>, mut jobs: mpsc::Receiver<Job>, i
                 None => return,
             },
         };
-        // One advance per call in a batch: two webhooks for one call racing
+        // One write per call in a batch: two webhooks for one call racing
         // from the same seq are decided one after the other (the second then
         // sees Stale), never inside one statement.
-        let mut calls = HashSet::from([first.advance.call_sid.clone()]);
+        let mut calls = HashSet::from([first.write.call_sid().to_owned()]);
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             let Ok(job) = jobs.try_recv() else { break };
-            if calls.insert(job.advance.call_sid.clone()) {
+            if calls.insert(job.write.call_sid().to_owned()) {
                 batch.push(job);
             } else {
                 held_back = Some(job);
@@ -113,14 +139,13 @@ async fn dispatch(applier: Arc<dyn ApplyBatch>, mut jobs: mpsc::Receiver<Job>, i
     }
 }
 
-async fn apply(applier: &dyn ApplyBatch, batch: Vec<Job>) {
+async fn apply<W: CallWrite>(applier: &dyn ApplyBatch<W>, batch: Vec<Job<W>>) {
     if batch.len() > 1 {
-        let advances: Vec<&Advance> = batch.iter().map(|j| &j.advance).collect();
-        match applier.apply(&advances).await {
-            Ok(moved) => {
+        let writes: Vec<&W> = batch.iter().map(|j| &j.write).collect();
+        match applier.apply(&writes).await {
+            Ok(done) => {
                 for job in batch {
-                    let result = outcome(moved.contains(&job.advance.call_sid));
-                    let _ = job.reply.send(Ok(result));
+                    let _ = job.reply.send(Ok(done.contains(job.write.call_sid())));
                 }
                 return;
             }
@@ -131,17 +156,9 @@ async fn apply(applier: &dyn ApplyBatch, batch: Vec<Job>) {
     }
     for job in batch {
         let result = applier
-            .apply(&[&job.advance])
+            .apply(&[&job.write])
             .await
-            .map(|moved| outcome(!moved.is_empty()));
+            .map(|done| !done.is_empty());
         let _ = job.reply.send(result);
-    }
-}
-
-fn outcome(moved: bool) -> Advanced {
-    if moved {
-        Advanced::Applied
-    } else {
-        Advanced::Stale
     }
 }

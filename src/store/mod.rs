@@ -61,6 +61,8 @@ pub enum StoreError {
 ///   folder) if missing. `sqlite::memory:`: a private in-memory database that
 ///   lives as long as the returned store. `?readers=N` sizes the read pool
 ///   (default [`SqliteStore::default_readers`]; 0 reads through the writer).
+///   `?synchronous=normal` stops waiting for the disk on each commit (see
+///   [`SqliteStore::connect`]); the default, `full`, is durable.
 /// - `postgres://…` or `postgresql://…`: a pool; `?max_connections=N` sizes it
 ///   (default [`PostgresStore::DEFAULT_MAX_CONNECTIONS`]). Server settings for
 ///   the store's sessions go in `options[NAME]=VALUE`: with
@@ -329,21 +331,30 @@ pub trait Store: Send + Sync + 'static {
 /// string, so the driver (which rejects or warns about unknown keys) never
 /// sees it. Returns the URL without it and the number, if there was one.
 fn take_count_param(url: &str, key: &str) -> Result<(String, Option<u32>), StoreError> {
+    let (url, value) = take_param(url, key);
+    let n = value
+        .map(|v| {
+            v.parse::<u32>().map_err(|_| {
+                sqlx::Error::Configuration(
+                    format!("{key} must be a whole number, not {v:?}").into(),
+                )
+            })
+        })
+        .transpose()?;
+    Ok((url, n))
+}
+
+/// Takes `key=VALUE` out of the URL's query (the last one wins), for
+/// settings of ours that the driver would refuse as unknown.
+fn take_param(url: &str, key: &str) -> (String, Option<String>) {
     let Some((base, query)) = url.split_once('?') else {
-        return Ok((url.to_owned(), None));
+        return (url.to_owned(), None);
     };
     let mut found = None;
     let mut kept = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         match pair.split_once('=') {
-            Some((k, v)) if k == key => {
-                let n = v.parse::<u32>().map_err(|_| {
-                    sqlx::Error::Configuration(
-                        format!("{key} must be a whole number, not {v:?}").into(),
-                    )
-                })?;
-                found = Some(n);
-            }
+            Some((k, v)) if k == key => found = Some(v.to_owned()),
             _ => kept.push(pair),
         }
     }
@@ -352,7 +363,7 @@ fn take_count_param(url: &str, key: &str) -> Result<(String, Option<u32>), Store
     } else {
         format!("{base}?{}", kept.join("&"))
     };
-    Ok((url, found))
+    (url, found)
 }
 
 /// Parses JSON text the store wrote itself; a failure means the row was

@@ -28,7 +28,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
-use super::group_commit::{ApplyBatch, GroupCommit};
+use super::group_commit::{ApplyBatch, GroupCommit, advanced};
 use super::rows::{answer_row, call_row, handoff_row};
 use super::{
     Advance, Advanced, AnswerRow, CallRow, HandoffRow, NewCall, NewOptOut, NewRecording, Store,
@@ -46,7 +46,7 @@ pub struct PostgresStore {
     pool: PgPool,
     /// Where `advance_call` queues for the group commit (see
     /// [`super::group_commit`]); up to half the pool runs batches at once.
-    advances: GroupCommit,
+    advances: GroupCommit<Advance>,
 }
 
 impl PostgresStore {
@@ -98,7 +98,7 @@ struct PgBatches {
 }
 
 #[async_trait::async_trait]
-impl ApplyBatch for PgBatches {
+impl ApplyBatch<Advance> for PgBatches {
     async fn apply(&self, advances: &[&Advance]) -> StoreResult<HashSet<String>> {
         // In CallSid order, so that two batches touching the same calls
         // (duplicate webhooks on two replicas) lock rows in the same order
@@ -431,7 +431,7 @@ impl Store for PostgresStore {
     }
 
     async fn advance_call(&self, a: Advance) -> StoreResult<Advanced> {
-        self.advances.advance(a).await
+        Ok(advanced(self.advances.write(a).await?))
     }
 
     async fn update_status(

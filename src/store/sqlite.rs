@@ -29,13 +29,13 @@ use sqlx::ConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use tokio::sync::{Mutex, MutexGuard};
 
-use super::group_commit::GroupCommit;
+use super::group_commit::{GroupCommit, advanced};
 use super::rows::{answer_row, call_row, handoff_row};
 use super::{
     Advance, Advanced, AnswerRow, CallRow, HandoffRow, NewCall, NewOptOut, NewRecording, Store,
-    StoreResult, parse_json, take_count_param,
+    StoreResult, parse_json, take_count_param, take_param,
 };
-use writer::{SqliteBatches, Writer};
+use writer::{SqliteBatches, StatusUpdate, Write, Writer};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -53,9 +53,9 @@ pub struct SqliteStore {
     /// async mutex. Why a mutex and not a pool of one: a pool pings every
     /// connection as it is returned, one more trip to SQLite's worker thread.
     writer: Arc<Mutex<Writer>>,
-    /// Where `advance_call` queues for the group commit, one batch at a time
-    /// (see [`super::group_commit`]).
-    advances: GroupCommit,
+    /// Where new calls, advances and statuses queue for the group commit,
+    /// one batch at a time (see [`super::group_commit`]).
+    writes: GroupCommit<Write>,
     /// Read-only connections; `None` for an in-memory database, which only
     /// its own connection can see, and for `?readers=0`.
     readers: Option<Readers>,
@@ -76,19 +76,37 @@ impl SqliteStore {
     /// See [`super::connect`] for the URL forms. Starts the writer task, so
     /// it must be called inside a tokio runtime, which the store then needs
     /// to live as long as it does.
+    ///
+    /// `?synchronous=full` (the default) makes each commit wait until the
+    /// WAL is on disk, so an answer the caller was told is saved survives
+    /// a power cut too; group commit pays that once per batch, not once
+    /// per webhook. `?synchronous=normal` syncs at checkpoints only: a
+    /// power cut (not a crash of dialback) can then lose the last commits,
+    /// never the file. That trade is ops' to make.
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let (url, readers) = take_count_param(url, "readers")?;
         let readers = readers.unwrap_or_else(Self::default_readers);
+        let (url, synchronous) = take_param(&url, "synchronous");
+        let synchronous = match synchronous
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("full") => SqliteSynchronous::Full,
+            Some("normal") => SqliteSynchronous::Normal,
+            Some(other) => {
+                return Err(sqlx::Error::Configuration(
+                    format!("synchronous must be full or normal, not {other:?}").into(),
+                )
+                .into());
+            }
+        };
         let in_memory = is_in_memory(&url);
 
         let base = SqliteConnectOptions::from_str(&url)?
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT)
-            // In WAL mode a commit need not reach the disk before the next
-            // begins: NORMAL syncs at checkpoints only. A power cut can lose
-            // the last few commits but never corrupts the file; the provider
-            // then sees a failed webhook, which is the same as a lost one.
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(synchronous)
             // Statement journals (each statement of a batch can be undone
             // alone) and sorts stay in memory instead of temporary files.
             .pragma("temp_store", "MEMORY");
@@ -129,7 +147,7 @@ impl SqliteStore {
         let writer = Arc::new(Mutex::new(Writer::new(conn, writer_options)));
         Ok(Self {
             _alive: alive,
-            advances: GroupCommit::spawn(
+            writes: GroupCommit::spawn(
                 Arc::new(SqliteBatches {
                     writer: Arc::clone(&writer),
                 }),
@@ -284,10 +302,6 @@ pub(super) fn ts(at: &DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
-const INSERT_CALL: &str = "INSERT INTO calls \
-    (call_sid, flow, flow_hash, direction, from_phone, to_phone, status, state, seq, response, started_at) \
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (call_sid) DO NOTHING";
-
 const SELECT_CALL: &str = "SELECT call_sid, flow, flow_hash, direction, from_phone, to_phone, \
     status, outcome, state, seq, response, started_at, ended_at FROM calls WHERE call_sid = ?";
 
@@ -296,11 +310,6 @@ const INSERT_OPT_OUT: &str = "INSERT INTO opt_outs (phone, call_sid, created_at)
 
 const INSERT_RECORDING: &str = "INSERT INTO recordings \
     (call_sid, question, url, duration_secs, created_at) VALUES (?, ?, ?, ?, ?)";
-
-const UPDATE_STATUS: &str = "UPDATE calls SET \
-    status = CASE WHEN ended_at IS NOT NULL AND NOT ?1 THEN status ELSE ?2 END, \
-    ended_at = CASE WHEN ?1 THEN COALESCE(ended_at, ?3) ELSE ended_at END \
-    WHERE call_sid = ?4";
 
 const SELECT_ANSWERS: &str = "SELECT call_sid, seq, question, value, raw, confidence, attempt, \
     answered_at FROM answers WHERE call_sid = ? ORDER BY seq, id";
@@ -380,23 +389,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_call(&self, c: NewCall) -> StoreResult<bool> {
-        let mut w = self.write().await;
-        let result = sqlx::query(INSERT_CALL)
-            .bind(&c.call_sid)
-            .bind(&c.flow)
-            .bind(&c.flow_hash)
-            .bind(&c.direction)
-            .bind(&c.from)
-            .bind(&c.to)
-            .bind(&c.status)
-            .bind(&c.state)
-            .bind(c.seq)
-            .bind(&c.response)
-            .bind(ts(&c.started_at))
-            .execute(w.conn())
-            .await;
-        let done = w.finish(result).await?;
-        Ok(done.rows_affected() == 1)
+        self.writes.write(Write::Create(c)).await
     }
 
     async fn load_call(&self, call_sid: &str) -> StoreResult<Option<CallRow>> {
@@ -410,7 +403,9 @@ impl Store for SqliteStore {
     }
 
     async fn advance_call(&self, a: Advance) -> StoreResult<Advanced> {
-        self.advances.advance(a).await
+        Ok(advanced(
+            self.writes.write(Write::Advance(Box::new(a))).await?,
+        ))
     }
 
     async fn update_status(
@@ -420,16 +415,13 @@ impl Store for SqliteStore {
         at: DateTime<Utc>,
         is_final: bool,
     ) -> StoreResult<bool> {
-        let mut w = self.write().await;
-        let result = sqlx::query(UPDATE_STATUS)
-            .bind(is_final)
-            .bind(status)
-            .bind(ts(&at))
-            .bind(call_sid)
-            .execute(w.conn())
-            .await;
-        let done = w.finish(result).await?;
-        Ok(done.rows_affected() == 1)
+        let update = StatusUpdate {
+            call_sid: call_sid.to_owned(),
+            status: status.to_owned(),
+            at,
+            is_final,
+        };
+        self.writes.write(Write::Status(update)).await
     }
 
     async fn answers(&self, call_sid: &str) -> StoreResult<Vec<AnswerRow>> {
@@ -487,5 +479,32 @@ impl Store for SqliteStore {
         let mut w = self.write().await;
         let result = insert_recording(w.conn(), &recording).await;
         w.finish(result).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SqliteStore;
+
+    async fn synchronous_of(url: &str) -> i64 {
+        let store = SqliteStore::connect(url).await.expect("opens");
+        let mut w = store.write().await;
+        sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(w.conn())
+            .await
+            .expect("reads the pragma")
+    }
+
+    #[tokio::test]
+    async fn commits_wait_for_the_disk_unless_ops_choose_normal() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite:{}", dir.path().join("s.db").display());
+
+        // SQLite's codes: 1 NORMAL, 2 FULL.
+        assert_eq!(synchronous_of(&url).await, 2);
+        assert_eq!(
+            synchronous_of(&format!("{url}?synchronous=normal")).await,
+            1
+        );
     }
 }

@@ -1,18 +1,55 @@
-//! SQLite's one writing connection, and how it applies a batch of advances
-//! (see [`crate::store::group_commit`]) in one transaction and one trip to
-//! sqlx's SQLite worker thread.
+//! SQLite's one writing connection, and how it applies a batch of a call's
+//! writes (new calls, advances, provider statuses; see
+//! [`crate::store::group_commit`]) in one transaction and one trip to sqlx's
+//! SQLite worker thread.
 
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions, Row};
 use tokio::sync::{Mutex, MutexGuard};
 
 use super::ts;
-use crate::store::group_commit::{ApplyBatch, MAX_BATCH};
-use crate::store::{Advance, StoreResult};
+use crate::store::group_commit::{ApplyBatch, CallWrite, MAX_BATCH};
+use crate::store::{Advance, NewCall, StoreResult};
+
+/// A write that waits for the writer's next batch.
+///
+/// Why new calls and statuses too, not only advances: with `synchronous =
+/// FULL` every commit waits for the disk, and a call makes one of each kind
+/// per webhook (the first webhook creates it, the last stores its status).
+/// Committed alone they cost a flush each and queue every other webhook
+/// behind it on the one writer; in a batch they share its flush.
+pub(super) enum Write {
+    /// Boxed: an advance is twice the size of the others, and every write
+    /// is moved through the queue.
+    Advance(Box<Advance>),
+    /// Takes effect unless the CallSid is already stored.
+    Create(NewCall),
+    /// Takes effect if the call is stored.
+    Status(StatusUpdate),
+}
+
+/// A provider's status for a call; see [`crate::store::Store::update_status`].
+pub(super) struct StatusUpdate {
+    pub(super) call_sid: String,
+    pub(super) status: String,
+    pub(super) at: DateTime<Utc>,
+    pub(super) is_final: bool,
+}
+
+impl CallWrite for Write {
+    fn call_sid(&self) -> &str {
+        match self {
+            Write::Advance(a) => &a.call_sid,
+            Write::Create(c) => &c.call_sid,
+            Write::Status(s) => &s.call_sid,
+        }
+    }
+}
 
 /// The writing connection, shared by the advance task and the other writes.
 pub(super) struct Writer {
@@ -72,33 +109,46 @@ pub(super) async fn lock(writer: &Mutex<Writer>) -> MutexGuard<'_, Writer> {
     w
 }
 
-/// Applies batches of advances on the writer.
+/// Applies batches of writes on the writer.
 pub(super) struct SqliteBatches {
     pub(super) writer: Arc<Mutex<Writer>>,
 }
 
 #[async_trait::async_trait]
-impl ApplyBatch for SqliteBatches {
-    async fn apply(&self, advances: &[&Advance]) -> StoreResult<HashSet<String>> {
+impl ApplyBatch<Write> for SqliteBatches {
+    async fn apply(&self, writes: &[&Write]) -> StoreResult<HashSet<String>> {
         let mut w = lock(&self.writer).await;
-        let result = run_batch(&mut w, advances).await;
+        let result = run_batch(&mut w, writes).await;
         w.finish(result).await
     }
 }
 
-/// Runs [`batch_sql`] for these advances; returns the CallSids that moved.
-async fn run_batch(w: &mut Writer, advances: &[&Advance]) -> Result<HashSet<String>, sqlx::Error> {
-    let rows: Vec<InsertsJson<'_>> = advances.iter().map(|a| InsertsJson::new(a)).collect();
-    let json: Arc<str> = serde_json::to_string(&rows)
+fn to_json<T: Serialize>(rows: &T) -> Result<Arc<str>, sqlx::Error> {
+    Ok(serde_json::to_string(rows)
         .map_err(|e| sqlx::Error::Encode(Box::new(e)))?
-        .into();
-    if advances.is_empty() || advances.len() > MAX_BATCH {
+        .into())
+}
+
+/// Runs [`batch_sql`] for these writes; returns the CallSids whose write
+/// took effect.
+async fn run_batch(w: &mut Writer, writes: &[&Write]) -> Result<HashSet<String>, sqlx::Error> {
+    if writes.is_empty() || writes.len() > MAX_BATCH {
         return Err(sqlx::Error::InvalidArgument(format!(
-            "a batch holds 1 to {MAX_BATCH} advances, not {}",
-            advances.len()
+            "a batch holds 1 to {MAX_BATCH} writes, not {}",
+            writes.len()
         )));
     }
-    let mut query = sqlx::query(batch_sql(advances.len()));
+    let (mut creates, mut advances, mut statuses) = (Vec::new(), Vec::new(), Vec::new());
+    for write in writes {
+        match write {
+            Write::Create(c) => creates.push(CreateJson::new(c)),
+            Write::Advance(a) => advances.push(a),
+            Write::Status(s) => statuses.push(StatusJson::new(s)),
+        }
+    }
+    let inserts: Vec<InsertsJson<'_>> = advances.iter().map(|a| InsertsJson::new(a)).collect();
+    let json = to_json(&inserts)?;
+    let mut query = sqlx::query(batch_sql(advances.len())).bind(to_json(&creates)?);
     for _ in 0..INSERTS {
         query = query.bind(Arc::clone(&json));
     }
@@ -113,6 +163,7 @@ async fn run_batch(w: &mut Writer, advances: &[&Advance]) -> Result<HashSet<Stri
             .bind(&a.outcome)
             .bind(a.ended_at.as_ref().map(ts));
     }
+    query = query.bind(to_json(&statuses)?);
     w.in_transaction = true;
     // `fetch_all`, not `fetch_optional`: the latter stops the batch at the
     // first row, before the COMMIT.
@@ -126,6 +177,61 @@ async fn run_batch(w: &mut Writer, advances: &[&Advance]) -> Result<HashSet<Stri
         .iter()
         .map(|row| row.try_get::<String, _>(0))
         .collect()
+}
+
+/// A new call, as an element of the batch's [`CREATE_CALLS`] parameter.
+#[derive(Serialize)]
+struct CreateJson<'a> {
+    call_sid: &'a str,
+    flow: &'a str,
+    flow_hash: &'a str,
+    direction: &'a str,
+    from: &'a str,
+    to: &'a str,
+    status: &'a str,
+    state: &'a str,
+    seq: i64,
+    response: &'a str,
+    started_at: String,
+}
+
+impl<'a> CreateJson<'a> {
+    fn new(c: &'a NewCall) -> Self {
+        Self {
+            call_sid: &c.call_sid,
+            flow: &c.flow,
+            flow_hash: &c.flow_hash,
+            direction: &c.direction,
+            from: &c.from,
+            to: &c.to,
+            status: &c.status,
+            state: &c.state,
+            seq: c.seq,
+            response: &c.response,
+            started_at: ts(&c.started_at),
+        }
+    }
+}
+
+/// A provider status, as an element of the batch's [`UPDATE_STATUSES`]
+/// parameter.
+#[derive(Serialize)]
+struct StatusJson<'a> {
+    call_sid: &'a str,
+    status: &'a str,
+    at: String,
+    is_final: bool,
+}
+
+impl<'a> StatusJson<'a> {
+    fn new(s: &'a StatusUpdate) -> Self {
+        Self {
+            call_sid: &s.call_sid,
+            status: &s.status,
+            at: ts(&s.at),
+            is_final: s.is_final,
+        }
+    }
 }
 
 /// What the inserts of a batch need to know of each advance, as one JSON
@@ -223,47 +329,91 @@ impl<'a> InsertsJson<'a> {
 /// How many statements of [`BATCH_INSERTS`] take the JSON parameter.
 const INSERTS: usize = 4;
 
-/// The SQL for a batch of `n` advances, in one transaction and one trip to
-/// SQLite's worker thread: `BEGIN IMMEDIATE`, [`BATCH_INSERTS`], the batch's
-/// UPDATE, `COMMIT`. One text per batch size (the UPDATE's VALUES list has a
-/// row per advance), built once and prepared once: the writer's statement
-/// cache holds them all.
+/// The SQL for a batch with `n` advances, in one transaction and one trip to
+/// SQLite's worker thread: `BEGIN IMMEDIATE`, [`CREATE_CALLS`],
+/// [`BATCH_INSERTS`], the advances' UPDATE (none when `n` is 0),
+/// [`UPDATE_STATUSES`], `COMMIT`. One text per number of advances (the
+/// UPDATE's VALUES list has a row per advance), built once and prepared
+/// once: the writer's statement cache holds them all. New calls and statuses
+/// travel as JSON arrays, so their number does not change the text.
+///
+/// Each statement returns the CallSids it wrote; a batch holds one write
+/// per call, so together they name the writes that took effect.
 ///
 /// The inserts take only the advances whose call is still at `from_seq`; the
 /// UPDATE, which moves the calls on, comes after them. Inside the transaction
-/// nothing else writes and a batch holds one advance per call, so an insert's
+/// nothing else writes and a batch holds one write per call, so an insert's
 /// guard and the UPDATE's own `seq = from_seq` agree: an advance is written
-/// whole, or (Stale) not at all. The UPDATE returns the CallSids it moved; an
-/// `ended_at` already set is kept. `BEGIN IMMEDIATE` takes the write lock at
-/// once, so waiting on another process goes through busy_timeout instead of
-/// failing when a deferred read lock cannot be upgraded.
+/// whole, or (Stale) not at all. The UPDATE keeps an `ended_at` already set.
+/// `BEGIN IMMEDIATE` takes the write lock at once, so waiting on another
+/// process goes through busy_timeout instead of failing when a deferred read
+/// lock cannot be upgraded.
 ///
-/// The large state and TwiML are bound as plain parameters in the VALUES
-/// rows, so they are neither escaped into JSON nor parsed out of it.
+/// The large state and TwiML of an advance are bound as plain parameters in
+/// the VALUES rows, so they are neither escaped into JSON nor parsed out of
+/// it.
 fn batch_sql(n: usize) -> &'static str {
     static TEXTS: OnceLock<Vec<String>> = OnceLock::new();
     let texts = TEXTS.get_or_init(|| {
         (0..=MAX_BATCH)
             .map(|n| {
-                let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; n.max(1)].join(", ");
+                let update = if n == 0 {
+                    String::new()
+                } else {
+                    let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; n].join(", ");
+                    format!(
+                        "WITH input (call_sid, from_seq, to_seq, state, response, status, \
+                             outcome, ended_at) AS (VALUES {rows})\n\
+                         UPDATE calls SET seq = input.to_seq, state = input.state, \
+                             response = input.response, \
+                             status = COALESCE(input.status, calls.status), \
+                             outcome = COALESCE(input.outcome, calls.outcome), \
+                             ended_at = COALESCE(calls.ended_at, input.ended_at) \
+                         FROM input \
+                         WHERE calls.call_sid = input.call_sid AND calls.seq = input.from_seq \
+                         RETURNING calls.call_sid;\n"
+                    )
+                };
                 format!(
-                    "BEGIN IMMEDIATE;\n{BATCH_INSERTS}\
-                     WITH input (call_sid, from_seq, to_seq, state, response, status, outcome, \
-                         ended_at) AS (VALUES {rows})\n\
-                     UPDATE calls SET seq = input.to_seq, state = input.state, \
-                         response = input.response, status = COALESCE(input.status, calls.status), \
-                         outcome = COALESCE(input.outcome, calls.outcome), \
-                         ended_at = COALESCE(calls.ended_at, input.ended_at) \
-                     FROM input \
-                     WHERE calls.call_sid = input.call_sid AND calls.seq = input.from_seq \
-                     RETURNING calls.call_sid;\nCOMMIT;"
+                    "BEGIN IMMEDIATE;\n{CREATE_CALLS}{BATCH_INSERTS}{update}{UPDATE_STATUSES}COMMIT;"
                 )
             })
             .collect()
     });
-    // `run_batch` keeps n within 1..=MAX_BATCH.
+    // `run_batch` keeps n within 0..=MAX_BATCH.
     &texts[n.min(MAX_BATCH)]
 }
+
+/// The batch's new calls (its `?` is a JSON array of [`CreateJson`]); a
+/// CallSid already stored is left as it is (a retried first webhook).
+/// `WHERE true` tells SQLite's parser that ON CONFLICT belongs to the INSERT.
+const CREATE_CALLS: &str = "
+INSERT INTO calls (call_sid, flow, flow_hash, direction, from_phone, to_phone, status, state,
+        seq, response, started_at)
+    SELECT c.value ->> 'call_sid', c.value ->> 'flow', c.value ->> 'flow_hash',
+        c.value ->> 'direction', c.value ->> 'from', c.value ->> 'to', c.value ->> 'status',
+        c.value ->> 'state', c.value ->> 'seq', c.value ->> 'response',
+        c.value ->> 'started_at'
+    FROM jsonb_each(?) AS c WHERE true
+    ON CONFLICT (call_sid) DO NOTHING
+    RETURNING call_sid;
+";
+
+/// The batch's provider statuses (its `?` is a JSON array of [`StatusJson`]):
+/// a final status also sets `ended_at` (an earlier one is kept); after the
+/// end only a final status may still change `status`, so a late "ringing"
+/// does not overwrite "completed".
+const UPDATE_STATUSES: &str = "
+UPDATE calls SET
+    status = CASE WHEN calls.ended_at IS NOT NULL AND NOT s.is_final THEN calls.status
+        ELSE s.status END,
+    ended_at = CASE WHEN s.is_final THEN COALESCE(calls.ended_at, s.at) ELSE calls.ended_at END
+    FROM (SELECT value ->> 'call_sid' AS call_sid, value ->> 'status' AS status,
+            value ->> 'at' AS at, value ->> 'is_final' AS is_final
+        FROM jsonb_each(?)) AS s
+    WHERE calls.call_sid = s.call_sid
+    RETURNING calls.call_sid;
+";
 
 /// Each statement's `?` is the batch's JSON array (see [`InsertsJson`]).
 /// `jsonb_each` hands each element over as binary JSON, so the `->>`
