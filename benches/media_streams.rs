@@ -113,6 +113,9 @@ fn cpu_seconds() -> f64 {
 
 #[tokio::main]
 async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
     let levels: Vec<usize> = std::env::var("BENCH_STREAMS")
         .unwrap_or_else(|_| "250,500,1000".into())
         .split(',')
@@ -123,7 +126,10 @@ async fn main() {
     // The fake recogniser: every utterance is "是的，用过" (yes, tried it).
     let stt = axum::Router::new().route(
         "/v1/audio/transcriptions",
-        post(|| async { Json(json!({"text": "是的，用过"})) }),
+        // It reads the whole upload before it answers, as a real one does:
+        // an answer sent while the audio is still arriving resets the
+        // connection under the sender.
+        post(|_audio: axum::body::Bytes| async { Json(json!({"text": "是的，用过"})) }),
     );
     let stt_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -138,7 +144,8 @@ async fn main() {
     for &n in &levels {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut settings = Settings::local("127.0.0.1:0".parse().expect("addr"));
-        settings.database_url = format!("sqlite:{}", dir.path().join("bench.db").display());
+        let db_url = format!("sqlite:{}", dir.path().join("bench.db").display());
+        settings.database_url = db_url.clone();
         settings.numbers = Numbers {
             default: Some("feature-feedback-stream".into()),
             numbers: Default::default(),
@@ -155,9 +162,7 @@ async fn main() {
             recordings_dir: dir.path().join("recordings"),
             ..MediaSettings::default()
         };
-        let app = Application::build(settings).await.expect("server starts");
-        let addr = app.addr();
-        tokio::spawn(app.run_until(std::future::pending()));
+        let (addr, _server) = start_server(settings);
 
         // Warm the prompt cache with one call, so the level measures calls,
         // not espeak-ng rendering the same texts once.
@@ -172,6 +177,15 @@ async fn main() {
             1,
         )
         .await;
+        // A call that heard no prompts (espeak-ng missing, say) never gets
+        // its answers: measuring silent calls would flatter the server.
+        let warm = sids.lock().map(|s| s.clone()).unwrap_or_default();
+        assert_eq!(
+            answered_as_expected(&db_url, &warm).await,
+            1,
+            "the warm-up call did not store its answers: is espeak-ng installed? \
+             (RUST_LOG=dialback=debug shows why)"
+        );
 
         let s = stats();
         s.max_lateness_us.store(0, Ordering::Relaxed);
@@ -194,27 +208,39 @@ async fn main() {
                 run_stream(addr, audio, counters, sids, end, usize::MAX).await
             }));
         }
+        // BENCH_TIMELINE=1: late frames per second, to tell a burst at the
+        // ramp-up from a steady overload.
+        let timeline = std::env::var("BENCH_TIMELINE").is_ok_and(|v| v == "1");
+        let watcher = tokio::spawn(async move {
+            if !timeline {
+                return;
+            }
+            let mut last = stats().late_frames.load(Ordering::Relaxed);
+            let mut second = 0;
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                second += 1;
+                let now = stats().late_frames.load(Ordering::Relaxed);
+                if now > last {
+                    let unix = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs());
+                    eprintln!(
+                        "  second {second:3} (unix {unix}): {} late frames",
+                        now - last
+                    );
+                }
+                last = now;
+            }
+        });
         for t in tasks {
             let _ = t.await;
         }
+        watcher.abort();
         let wall = started.elapsed().as_secs_f64();
         let cpu = cpu_seconds() - cpu0;
-        // Answers: every finished call must have stored tried = yes, ease = 5.
-        let store =
-            dialback::store::connect(&format!("sqlite:{}", dir.path().join("bench.db").display()))
-                .await
-                .expect("store");
         let sids = sids.lock().map(|s| s.clone()).unwrap_or_default();
-        let mut ok = 0;
-        for sid in &sids {
-            let answers = store.answers(sid).await.unwrap_or_default();
-            let has = |q: &str, v: serde_json::Value| {
-                answers.iter().any(|a| a.question == q && a.value == v)
-            };
-            if has("tried", json!(true)) && has("ease", json!(5)) {
-                ok += 1;
-            }
-        }
+        let ok = answered_as_expected(&db_url, &sids).await;
         let frames = s.frames.load(Ordering::Relaxed) - frames0;
         let late = s.late_frames.load(Ordering::Relaxed) - late0;
         println!(
@@ -229,6 +255,85 @@ async fn main() {
             }
         );
     }
+}
+
+/// Starts the server on a tokio runtime of its own, with as many worker
+/// threads as `dialback serve` would have on this machine.
+///
+/// Why not on the generator's runtime: a real server shares no scheduler
+/// with its provider. On one runtime, a burst of generator work queues
+/// server tasks behind it (and the reverse), and the frames counted late
+/// would partly be the generator's; as two runtimes, the operating system
+/// shares the cores between them.
+fn start_server(settings: Settings) -> (std::net::SocketAddr, Server) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("server")
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async move {
+            let app = Application::build(settings).await.expect("server starts");
+            tx.send(app.addr())
+                .expect("the bench waits for the address");
+            let _ = app
+                .run_until(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+    });
+    let addr = rx.recv().expect("the server started");
+    (
+        addr,
+        Server {
+            stop: Some(stop),
+            thread: Some(thread),
+        },
+    )
+}
+
+/// The server of one level; stops it when dropped.
+struct Server {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Let the streams the generator closed store their hang-ups first:
+        // stopping the runtime under them would fail those writes.
+        let patience = std::time::Instant::now() + Duration::from_secs(10);
+        while stats().streams_active.load(Ordering::Relaxed) > 0
+            && std::time::Instant::now() < patience
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// How many of these calls stored what the caller answered: tried = yes
+/// (said aloud), ease = 5 (keyed as a tone).
+async fn answered_as_expected(db_url: &str, sids: &[String]) -> usize {
+    let store = dialback::store::connect(db_url).await.expect("store");
+    let mut ok = 0;
+    for sid in sids {
+        let answers = store.answers(sid).await.unwrap_or_default();
+        let has =
+            |q: &str, v: serde_json::Value| answers.iter().any(|a| a.question == q && a.value == v);
+        if has("tried", json!(true)) && has("ease", json!(5)) {
+            ok += 1;
+        }
+    }
+    ok
 }
 
 /// Runs calls on fresh sockets until `end` (or `max_calls`); finished call
