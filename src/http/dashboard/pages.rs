@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::session::{html_headers, require, same_origin};
+use super::session::{SignedIn, html_headers, same_origin};
 use super::view::{FlowView, flow_view};
 use super::{PageError, recordings, render};
 use crate::flow::Flow;
@@ -128,11 +128,9 @@ fn page(name: &str, context: minijinja::Value) -> Result<Response, PageError> {
 /// `GET /`: the overview.
 pub(super) async fn overview(
     State(state): State<AppState>,
-    ConnectInfo(peer): super::session::Peer,
-    headers: HeaderMap,
+    _: SignedIn,
     Query(filters): Query<Filters>,
 ) -> Result<Response, PageError> {
-    require(&state, &headers, peer)?;
     let selection = filters.read(&state)?;
     let mut views: Vec<FlowView> = Vec::new();
     for flow in &selection.flows {
@@ -247,10 +245,8 @@ async fn answers_of(state: &AppState, call: &CallRow) -> Result<Vec<AnswerView>,
 /// their answers, each with a "resolved" button.
 pub(super) async fn handoffs(
     State(state): State<AppState>,
-    ConnectInfo(peer): super::session::Peer,
-    headers: HeaderMap,
+    _: SignedIn,
 ) -> Result<Response, PageError> {
-    require(&state, &headers, peer)?;
     #[derive(Serialize)]
     struct HandoffView {
         id: i64,
@@ -313,11 +309,9 @@ pub(super) async fn resolve(
 /// `GET /calls`: the newest calls under the filters.
 pub(super) async fn calls(
     State(state): State<AppState>,
-    ConnectInfo(peer): super::session::Peer,
-    headers: HeaderMap,
+    _: SignedIn,
     Query(filters): Query<Filters>,
 ) -> Result<Response, PageError> {
-    require(&state, &headers, peer)?;
     let selection = filters.read(&state)?;
     let mut rows: Vec<CallRow> = Vec::new();
     for flow in &selection.flows {
@@ -368,11 +362,9 @@ pub(super) async fn calls(
 /// `GET /calls/{CallSid}`: what was asked and answered, in order.
 pub(super) async fn call(
     State(state): State<AppState>,
-    ConnectInfo(peer): super::session::Peer,
-    headers: HeaderMap,
+    _: SignedIn,
     Path(call_sid): Path<String>,
 ) -> Result<Response, PageError> {
-    require(&state, &headers, peer)?;
     let call = state
         .store()
         .load_call(&call_sid)

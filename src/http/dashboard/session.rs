@@ -11,7 +11,8 @@
 use std::net::SocketAddr;
 
 use axum::Form;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Duration, Utc};
@@ -84,17 +85,26 @@ pub(crate) fn is_signed_in(state: &AppState, headers: &HeaderMap, peer: SocketAd
     }
 }
 
-/// A signed-in request; anything else is sent to the sign-in form (pages)
-/// or refused (files), see [`PageError::SignIn`].
-pub(super) fn require(
-    state: &AppState,
-    headers: &HeaderMap,
-    peer: SocketAddr,
-) -> Result<(), PageError> {
-    if is_signed_in(state, headers, peer) {
-        Ok(())
-    } else {
-        Err(PageError::SignIn)
+/// Proof that a page request comes from a signed-in user. As an extractor
+/// it sends anyone else to the sign-in form ([`PageError::SignIn`]), so a
+/// page handler cannot forget the check by forgetting a line.
+pub(super) struct SignedIn;
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
+        // Without the peer address (a server not started with connect
+        // info) nobody counts as local.
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0);
+        if is_signed_in(state, &parts.headers, peer) {
+            Ok(SignedIn)
+        } else {
+            Err(PageError::SignIn)
+        }
     }
 }
 
