@@ -3,8 +3,6 @@
 //! refusals retried or recorded, status callbacks turned into retries.
 
 mod common;
-#[path = "dialer/fake_provider.rs"]
-mod fake_provider;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,8 +17,8 @@ use dialback::twilio::{AnsweredBy, CallStatus};
 use serde_json::json;
 
 use common::db::{TestDb, each_backend};
+use common::fake_provider::{self, FakeProvider};
 use common::phone::{PUBLIC_URL, Server};
-use fake_provider::FakeProvider;
 
 fn utc(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
@@ -296,6 +294,30 @@ async fn a_contact_whose_worker_died_is_claimed_again_after_the_lease() {
 
 /// The most requests the provider saw in any one second (a window opening
 /// at each request in turn).
+/// The only call placed so far: checks the machine detection it asked for
+/// and the `machine=` its voice URL carries; returns that URL.
+fn the_one_call_placed(
+    fake: &FakeProvider,
+    backend: &str,
+    detection: &str,
+    machine: &str,
+) -> String {
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 1, "{backend}");
+    let request = &requests[0];
+    assert_eq!(
+        request.param("MachineDetection"),
+        Some(detection),
+        "{backend}"
+    );
+    let voice_url = request.param("Url").expect("Url").to_owned();
+    assert!(
+        voice_url.contains(&format!("&machine={machine}")),
+        "{backend}: {voice_url}"
+    );
+    voice_url
+}
+
 fn busiest_second(requests: &[fake_provider::CallRequest]) -> usize {
     let mut at: Vec<_> = requests.iter().map(|r| r.at).collect();
     at.sort_unstable();
@@ -799,19 +821,8 @@ async fn an_answering_machine_gets_the_flows_message_and_the_contact_is_done() {
         .await;
         let worker = worker_for(&db, &fake);
         drain(&worker, t0).await;
-        let requests = fake.requests();
-        assert_eq!(requests.len(), 1, "{backend}");
-        let request = &requests[0];
-        assert_eq!(
-            request.param("MachineDetection"),
-            Some("DetectMessageEnd"),
-            "{backend}: the message waits for the machine's beep"
-        );
-        let voice_url = request.param("Url").expect("Url").to_owned();
-        assert!(
-            voice_url.contains("&machine=message"),
-            "{backend}: {voice_url}"
-        );
+        // The message waits for the machine's beep.
+        let voice_url = the_one_call_placed(&fake, backend, "DetectMessageEnd", "message");
 
         // Twilio answers after the beep with AnsweredBy: the machine hears
         // the voicemail step, not the survey, and the call ends.
@@ -926,17 +937,7 @@ async fn an_answering_machine_on_a_retrying_campaign_hears_nothing_and_is_called
         .await;
         let worker = worker_for(&db, &fake);
         drain(&worker, t0).await;
-        let request = &fake.requests()[0];
-        assert_eq!(
-            request.param("MachineDetection"),
-            Some("Enable"),
-            "{backend}"
-        );
-        let voice_url = request.param("Url").expect("Url").to_owned();
-        assert!(
-            voice_url.contains("&machine=retry"),
-            "{backend}: {voice_url}"
-        );
+        let voice_url = the_one_call_placed(&fake, backend, "Enable", "retry");
 
         let twiml = answer_by(
             &server,

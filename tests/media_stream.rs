@@ -13,8 +13,8 @@ use std::task::{Context, Poll};
 
 use axum::extract::ws::Message as AxumMessage;
 use chrono::{TimeZone, Utc};
-use common::calls_api::{ACCOUNT_SID, FakeCallsApi};
 use common::db::{TestDb, each_backend};
+use common::fake_provider::{ACCOUNT_SID, FakeProvider};
 use common::phone::{
     ADMIN_TOKEN, AUTH_TOKEN, Options, PUBLIC_URL, Server, Verb, new_call_sid, parse_twiml,
 };
@@ -228,7 +228,7 @@ fn basic_auth() -> String {
 async fn a_transfer_on_a_stream_redirects_the_live_call_and_the_dial_result_ends_it_as_a_handoff() {
     for (backend, db) in each_backend().await {
         eprintln!("-- on {backend}");
-        let api = FakeCallsApi::start().await;
+        let api = FakeProvider::start().await;
         let (server, _speech_service, _recordings) =
             stream_server(&db, |s| s.media.provider = Some(api.config())).await;
 
@@ -238,7 +238,7 @@ async fn a_transfer_on_a_stream_redirects_the_live_call_and_the_dial_result_ends
 
         let row = db.store().load_call(&sid).await.unwrap().unwrap();
         assert_eq!(update.account, ACCOUNT_SID);
-        assert_eq!(update.call_sid, sid);
+        assert_eq!(update.call_sid.as_deref(), Some(sid.as_str()));
         assert_eq!(update.authorization, basic_auth());
         let transfer_url = format!("{PUBLIC_URL}/twilio/transfer?seq={}", row.seq);
         assert_eq!(update.param("Url"), Some(transfer_url.as_str()));
@@ -288,7 +288,7 @@ async fn a_transfer_on_a_stream_redirects_the_live_call_and_the_dial_result_ends
 async fn a_provider_that_refuses_or_does_not_answer_the_redirect_sends_the_stream_caller_down_the_ticket_path()
  {
     let db = TestDb::sqlite().await;
-    let api = FakeCallsApi::start().await;
+    let api = FakeProvider::start().await;
     let (server, _speech_service, _recordings) =
         stream_server(&db, |s| s.media.provider = Some(api.config())).await;
     // None: no answer within the 5 s the caller is kept waiting.
@@ -321,7 +321,7 @@ async fn a_provider_that_refuses_or_does_not_answer_the_redirect_sends_the_strea
 #[tokio::test]
 async fn a_stop_that_comes_before_the_providers_answer_to_the_redirect_is_no_hang_up() {
     let db = TestDb::sqlite().await;
-    let api = FakeCallsApi::start().await;
+    let api = FakeProvider::start().await;
     let (server, _speech_service, _recordings) =
         stream_server(&db, |s| s.media.provider = Some(api.config())).await;
     api.delay_next(std::time::Duration::from_millis(500));
@@ -354,7 +354,7 @@ async fn outside_business_hours_a_stream_transfer_asks_nothing_of_the_provider()
     let db = TestDb::sqlite().await;
     let speech_service = FakeSpeech::start().await;
     let recordings = tempfile::tempdir().unwrap();
-    let api = FakeCallsApi::start().await;
+    let api = FakeProvider::start().await;
     let mut s = settings(&db, &speech_service, recordings.path());
     s.media.provider = Some(api.config());
     // Saturday 11:00 in Shanghai.
@@ -811,7 +811,7 @@ async fn after_a_transfer_a_stream_flow_with_more_questions_reconnects_its_strea
         TRANSFER_THEN_ASK,
     )
     .unwrap();
-    let api = FakeCallsApi::start().await;
+    let api = FakeProvider::start().await;
     let mut s = settings(&db, &speech_service, recordings.path());
     s.flows_dir = flows.path().to_path_buf();
     s.media.provider = Some(api.config());

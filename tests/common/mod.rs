@@ -3,9 +3,9 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod browser;
-pub mod calls_api;
 pub mod dashboard;
 pub mod db;
+pub mod fake_provider;
 pub mod fixtures;
 pub mod phone;
 pub mod stream;

@@ -1,6 +1,11 @@
 //! A fake Twilio-compatible Calls API on port 0: records every request with
-//! the instant it arrived, and answers 201 with a fresh CallSid — or, on
-//! demand, the statuses queued with [`FakeProvider::fail_next`].
+//! the instant it arrived. A new call (`POST …/Calls.json`) is answered 201
+//! with a fresh CallSid; an update of a live call (`POST
+//! …/Calls/{CallSid}.json`, how a stream call is moved to its transfer) 200
+//! with the call, after the delays queued with [`FakeProvider::delay_next`].
+//! Either is answered instead with the statuses queued with
+//! [`FakeProvider::fail_next`]. After an update the test plays the rest of
+//! what the provider does (ends the stream, fetches the new TwiML).
 //!
 //! Given a server ([`FakeProvider::send_callbacks_to`]), it also reports
 //! each accepted call as the provider does: signed (`X-Twilio-Signature`)
@@ -10,22 +15,29 @@
 //! when the test calls [`FakeProvider::deliver_callbacks`]: that stands for
 //! the ringing time, and keeps the test's order of events deterministic.
 
-#![allow(dead_code, unreachable_pub)]
-
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
+use dialback::dialer::provider::ProviderConfig;
 use serde_json::json;
 use tokio::time::Instant;
 
+use super::phone::{AUTH_TOKEN, PUBLIC_URL};
+
+pub const ACCOUNT_SID: &str = "AC00000000000000000000000000000001";
+
+/// One request, as received.
 #[derive(Debug, Clone)]
 pub struct CallRequest {
     pub at: Instant,
     pub account: String,
+    /// The call an update names; `None` for a new call.
+    pub call_sid: Option<String>,
     pub authorization: String,
     pub form: Vec<(String, String)>,
 }
@@ -81,7 +93,9 @@ struct Pending {
 #[derive(Default)]
 struct Inner {
     requests: Vec<CallRequest>,
+    updates: Vec<CallRequest>,
     failures: VecDeque<u16>,
+    delays: VecDeque<Duration>,
     next_sid: u64,
     /// Per number, how its next calls end (then: a person answers).
     script: HashMap<String, VecDeque<CallEnd>>,
@@ -103,6 +117,10 @@ impl FakeProvider {
                 "/2010-04-01/Accounts/{account}/Calls.json",
                 post(create_call),
             )
+            .route(
+                "/2010-04-01/Accounts/{account}/Calls/{call}",
+                post(update_call),
+            )
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -117,13 +135,49 @@ impl FakeProvider {
         }
     }
 
-    /// The next requests are answered with these HTTP statuses, in order.
+    /// The account dialback uses to reach this fake, with the test
+    /// phone's token and public URL.
+    pub fn config(&self) -> ProviderConfig {
+        ProviderConfig {
+            base_url: self.base_url.clone(),
+            account_sid: ACCOUNT_SID.into(),
+            auth_token: AUTH_TOKEN.into(),
+            from: String::new(),
+            public_url: PUBLIC_URL.into(),
+        }
+    }
+
+    /// The next requests (new calls or updates) are answered with these
+    /// HTTP statuses, in order.
     pub fn fail_next(&self, statuses: &[u16]) {
         self.inner.lock().expect("lock").failures.extend(statuses);
     }
 
+    /// The next update is answered only after `delay`.
+    pub fn delay_next(&self, delay: Duration) {
+        self.inner.lock().expect("lock").delays.push_back(delay);
+    }
+
+    /// The new calls requested so far.
     pub fn requests(&self) -> Vec<CallRequest> {
         self.inner.lock().expect("lock").requests.clone()
+    }
+
+    /// The updates of live calls requested so far.
+    pub fn updates(&self) -> Vec<CallRequest> {
+        self.inner.lock().expect("lock").updates.clone()
+    }
+
+    /// Waits for the `n`th update request (1-based).
+    pub async fn nth_update(&self, n: usize) -> CallRequest {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(u) = self.inner.lock().expect("lock").updates.get(n - 1) {
+                return u.clone();
+            }
+            assert!(Instant::now() < deadline, "no call update within 20 s");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// How the next calls to `phone` end, in order; later ones: a person.
@@ -204,33 +258,50 @@ impl FakeProvider {
     }
 }
 
+fn received(
+    account: String,
+    call_sid: Option<String>,
+    headers: &HeaderMap,
+    body: &str,
+) -> CallRequest {
+    CallRequest {
+        at: Instant::now(),
+        account,
+        call_sid,
+        authorization: headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
+        form: serde_urlencoded::from_str(body).unwrap_or_default(),
+    }
+}
+
+/// The error answer for a queued failure, in the provider's shape.
+fn failure(
+    inner: &mut Inner,
+    code: u32,
+    message: &str,
+) -> Option<(StatusCode, Json<serde_json::Value>)> {
+    let status = inner.failures.pop_front()?;
+    Some((
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        Json(json!({"code": code, "message": message, "status": status})),
+    ))
+}
+
 async fn create_call(
     State(inner): State<Arc<Mutex<Inner>>>,
     Path(account): Path<String>,
     headers: HeaderMap,
     body: String,
 ) -> (StatusCode, Json<serde_json::Value>) {
-    let form: Vec<(String, String)> = serde_urlencoded::from_str(&body).unwrap_or_default();
-    let authorization = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
     let mut inner = inner.lock().expect("lock");
-    inner.requests.push(CallRequest {
-        at: Instant::now(),
-        account,
-        authorization,
-        form,
-    });
-    if let Some(status) = inner.failures.pop_front() {
-        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return (
-            code,
-            Json(
-                json!({"code": 21211, "message": "The 'To' number is not valid.", "status": status}),
-            ),
-        );
+    inner
+        .requests
+        .push(received(account, None, &headers, &body));
+    if let Some(refused) = failure(&mut inner, 21211, "The 'To' number is not valid.") {
+        return refused;
     }
     inner.next_sid += 1;
     let sid = format!("CA{:032x}", inner.next_sid);
@@ -258,5 +329,31 @@ async fn create_call(
     (
         StatusCode::CREATED,
         Json(json!({"sid": sid, "status": "queued"})),
+    )
+}
+
+async fn update_call(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path((account, call)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: String,
+) -> (StatusCode, Json<serde_json::Value>) {
+    let call_sid = call.strip_suffix(".json").unwrap_or(&call).to_owned();
+    let delay = {
+        let mut inner = inner.lock().expect("lock");
+        let request = received(account, Some(call_sid.clone()), &headers, &body);
+        inner.updates.push(request);
+        inner.delays.pop_front()
+    };
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
+    let mut inner = inner.lock().expect("lock");
+    if let Some(refused) = failure(&mut inner, 20404, "The requested resource was not found") {
+        return refused;
+    }
+    (
+        StatusCode::OK,
+        Json(json!({"sid": call_sid, "status": "in-progress"})),
     )
 }
