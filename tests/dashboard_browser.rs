@@ -59,13 +59,13 @@ async fn a_browser_signs_in_and_sees_the_fixture_charts_change_with_a_filter() {
         .await;
     let login_path = browser.eval("location.pathname").await;
     browser
-        .eval(&format!(
-            "document.querySelector('#token').value = '{ADMIN_TOKEN}'; \
-             document.querySelector('form[action=\"/login\"]').submit(); true"
-        ))
-        .await;
-    browser
-        .wait_for("location.pathname === '/' && document.querySelector('[data-flow]')")
+        .submit(
+            &format!(
+                "document.querySelector('#token').value = '{ADMIN_TOKEN}'; \
+                 document.querySelector('form[action=\"/login\"]').submit(); true"
+            ),
+            "location.pathname === '/' && document.querySelector('[data-flow]')",
+        )
         .await;
     let completion = browser.eval(&figure("wallet-followup", "completion")).await;
     let csat = browser.eval(&score("wallet-followup", "csat")).await;
@@ -73,14 +73,12 @@ async fn a_browser_signs_in_and_sees_the_fixture_charts_change_with_a_filter() {
     let csat_bars = browser.eval(&bars("wallet-followup", "csat")).await;
 
     browser
-        .eval(
+        .submit(
             "const f = document.querySelector('form.filters'); \
              f.querySelector('[name=flow]').value = 'wallet-followup'; \
              f.querySelector('[name=to]').value = '2026-03-01'; f.submit(); true",
+            "location.search.includes('to=2026-03-01')",
         )
-        .await;
-    browser
-        .wait_for("location.search.includes('to=2026-03-01')")
         .await;
     let filtered_completion = browser.eval(&figure("wallet-followup", "completion")).await;
     let filtered_csat = browser.eval(&score("wallet-followup", "csat")).await;

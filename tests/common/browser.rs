@@ -124,6 +124,14 @@ impl Browser {
     /// Sends one command (to the page once attached) and returns its result;
     /// events in between are dropped.
     pub async fn call(&mut self, method: &str, params: Value) -> Value {
+        self.try_call(method, params)
+            .await
+            .unwrap_or_else(|err| panic!("{method} failed: {err}"))
+    }
+
+    /// Like `call`, but hands back the protocol's error object instead of
+    /// failing: some errors are expected while a page is being replaced.
+    async fn try_call(&mut self, method: &str, params: Value) -> Result<Value, Value> {
         self.next_id += 1;
         let id = self.next_id;
         let mut msg = json!({"id": id, "method": method, "params": params});
@@ -148,10 +156,10 @@ impl Browser {
         .ok()
         .flatten()
         .unwrap_or_else(|| panic!("chromium did not answer {method}"));
-        if let Some(err) = reply.get("error") {
-            panic!("{method} failed: {err}");
+        match reply.get("error") {
+            Some(err) => Err(err.clone()),
+            None => Ok(reply["result"].clone()),
         }
-        reply["result"].clone()
     }
 
     /// Evaluates JavaScript in the page and returns its value.
@@ -175,7 +183,7 @@ impl Browser {
             "(() => {{ try {{ return document.readyState === 'complete' && !!({condition}); }} catch (e) {{ return false; }} }})()"
         );
         let deadline = tokio::time::Instant::now() + CALL_TIMEOUT;
-        while self.eval(&check).await != json!(true) {
+        while self.eval_during_navigation(&check).await != Some(json!(true)) {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "the page never satisfied {condition}; it shows:\n{}",
@@ -184,6 +192,29 @@ impl Browser {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Evaluates `expression`, or gives `None` when the page was being
+    /// replaced at that moment. After a form `submit()` the old document can
+    /// go away while Chromium is evaluating in it; it then answers with a
+    /// server error (-32000: "Inspected target navigated or closed",
+    /// "Execution context was destroyed", "Cannot find context with specified
+    /// id"), which only means "ask again". Any other error is a real failure.
+    async fn eval_during_navigation(&mut self, expression: &str) -> Option<Value> {
+        let params = json!({"expression": expression, "returnByValue": true, "awaitPromise": true});
+        match self.try_call("Runtime.evaluate", params).await {
+            Ok(r) => Some(r["result"]["value"].clone()),
+            Err(err) if err["code"] == json!(-32000) => None,
+            Err(err) => panic!("Runtime.evaluate failed: {err}"),
+        }
+    }
+
+    /// Runs JavaScript that starts a navigation (a form's `submit()`), then
+    /// waits until `until` holds in the new page. The script's own answer
+    /// may be lost to the navigation it started, which is not a failure.
+    pub async fn submit(&mut self, script: &str, until: &str) {
+        self.eval_during_navigation(script).await;
+        self.wait_for(until).await;
     }
 
     pub async fn navigate(&mut self, url: &str, until: &str) {
