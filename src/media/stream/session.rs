@@ -538,7 +538,15 @@ impl Session {
 
     fn pace(&mut self, now: Duration) {
         let elapsed = now.saturating_sub(self.play_started);
-        while self.cursor.0 < self.prompts.len()
+        // `tick` runs on every caller frame, every 20 ms. Topping up only
+        // once the lead has shrunk by a batch sends the audio `batch` at a
+        // time: one write and one packet per batch instead of one per frame,
+        // a third of the syscalls and wake-ups on both ends while a prompt
+        // plays.
+        let ahead = (FRAME * self.frames_sent).saturating_sub(elapsed);
+        let top_up = self.frames_sent == 0 || ahead + self.config.batch <= self.config.lead;
+        while top_up
+            && self.cursor.0 < self.prompts.len()
             && FRAME * self.frames_sent < elapsed + self.config.lead
         {
             let (p, f) = self.cursor;

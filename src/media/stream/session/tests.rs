@@ -117,6 +117,39 @@ fn prompts_are_sent_a_little_ahead_of_real_time_and_never_in_one_burst() {
 }
 
 #[test]
+fn while_the_caller_streams_prompt_audio_goes_out_a_batch_at_a_time() {
+    let config = SessionConfig::default();
+    let batch_frames = (config.batch.as_millis() / 20) as usize;
+    let mut s = playing(vec![prompt(100)], Wait::Listen(listen()));
+    let mut now = Duration::ZERO;
+    let mut sent = 0;
+    let mut writes = Vec::new();
+    // The media loop ticks on every caller frame, 20 ms apart.
+    while sent < 100 {
+        s.tick(now);
+        let frames = drain(&mut s).0;
+        if frames > 0 {
+            writes.push(frames);
+        }
+        sent += frames;
+        assert!(FRAME * sent as u32 >= now, "audio ran dry at {now:?}");
+        now += FRAME;
+    }
+    let (first, rest) = writes.split_first().expect("audio went out");
+    assert_eq!(
+        *first,
+        (config.lead.as_millis() / 20) as usize,
+        "the lead at once"
+    );
+    let (last, middle) = rest.split_last().expect("more than one write");
+    assert!(
+        middle.iter().all(|&n| n == batch_frames),
+        "a batch per write: {writes:?}"
+    );
+    assert!(*last <= batch_frames, "the tail: {writes:?}");
+}
+
+#[test]
 fn each_prompt_is_followed_by_a_mark_and_the_last_mark_starts_listening() {
     let mut s = playing(vec![prompt(3), prompt(2)], Wait::Listen(listen()));
     s.tick(ms(200));
