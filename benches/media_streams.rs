@@ -12,7 +12,9 @@
 //!
 //! `cargo bench --bench media_streams` — environment knobs:
 //! `BENCH_STREAMS` (concurrency levels, default `250,500,1000`),
-//! `BENCH_SECONDS` per level (default 60).
+//! `BENCH_SECONDS` per level (default 60), `BENCH_TIMELINE=1` (late frames
+//! per second), `BENCH_STAMP=sent` (frames stamped when sent rather than
+//! when due, so the late count leaves out the generator's own delays).
 //!
 //! Reported per level: calls finished and answers stored as expected; the
 //! server's frame lateness (a caller frame processed more than 20 ms after
@@ -52,6 +54,16 @@ struct Audio {
     answer: Vec<String>,
     /// The key `5`: 100 ms of tone, 100 ms of silence.
     five: Vec<String>,
+    /// What the `timestamp` of a caller frame says.
+    stamp: Stamp,
+}
+
+#[derive(Clone, Copy)]
+enum Stamp {
+    /// When the frame was due: lateness is end to end, generator included.
+    Due,
+    /// When the generator actually sent it: lateness is the server's alone.
+    Sent,
 }
 
 fn frames(samples: &[i16]) -> Vec<String> {
@@ -90,6 +102,11 @@ fn audio() -> Audio {
         silence: STANDARD.encode([0xFFu8; 160]),
         answer: frames(&speech),
         five: frames(&tone),
+        stamp: match std::env::var("BENCH_STAMP").as_deref() {
+            Ok("sent") => Stamp::Sent,
+            Ok("due") | Err(_) => Stamp::Due,
+            Ok(other) => panic!("BENCH_STAMP is `due` or `sent`, not {other:?}"),
+        },
     }
 }
 
@@ -419,7 +436,14 @@ async fn one_call(
                 }
                 let payload = queue.pop_front().unwrap_or(&audio.silence);
                 chunk += 1;
-                let ts = (at - epoch).as_millis();
+                // The provider's timestamp is the frame's place in the
+                // stream (when it was due); BENCH_STAMP=sent stamps when it
+                // actually went out instead, so lateness counts only the
+                // server's side (loopback, scheduling, processing).
+                let ts = match audio.stamp {
+                    Stamp::Due => (at - epoch).as_millis(),
+                    Stamp::Sent => epoch.elapsed().as_millis(),
+                };
                 let msg = format!(
                     r#"{{"event":"media","streamSid":"{stream_sid}","media":{{"track":"inbound","chunk":"{chunk}","timestamp":"{ts}","payload":"{payload}"}}}}"#
                 );
