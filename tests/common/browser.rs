@@ -164,12 +164,7 @@ impl Browser {
 
     /// Evaluates JavaScript in the page and returns its value.
     pub async fn eval(&mut self, expression: &str) -> Value {
-        let r = self
-            .call(
-                "Runtime.evaluate",
-                json!({"expression": expression, "returnByValue": true, "awaitPromise": true}),
-            )
-            .await;
+        let r = self.call("Runtime.evaluate", evaluate(expression)).await;
         if let Some(e) = r.get("exceptionDetails") {
             panic!("{expression} threw: {e}");
         }
@@ -201,8 +196,10 @@ impl Browser {
     /// "Execution context was destroyed", "Cannot find context with specified
     /// id"), which only means "ask again". Any other error is a real failure.
     async fn eval_during_navigation(&mut self, expression: &str) -> Option<Value> {
-        let params = json!({"expression": expression, "returnByValue": true, "awaitPromise": true});
-        match self.try_call("Runtime.evaluate", params).await {
+        match self
+            .try_call("Runtime.evaluate", evaluate(expression))
+            .await
+        {
             Ok(r) => Some(r["result"]["value"].clone()),
             Err(err) if err["code"] == json!(-32000) => None,
             Err(err) => panic!("Runtime.evaluate failed: {err}"),
@@ -242,4 +239,9 @@ impl Browser {
         let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
         let _ = self.child.kill().await;
     }
+}
+
+/// `Runtime.evaluate`'s parameters: the value itself, promises awaited.
+fn evaluate(expression: &str) -> Value {
+    json!({"expression": expression, "returnByValue": true, "awaitPromise": true})
 }
