@@ -655,6 +655,72 @@ async fn events_before_start_end_the_stream_without_creating_a_call() {
     db.cleanup().await;
 }
 
+#[tokio::test]
+async fn the_stream_ends_with_a_close_handshake_not_a_dropped_socket() {
+    let db = TestDb::sqlite().await;
+    let speech_service = FakeSpeech::start().await;
+    let recordings = tempfile::tempdir().unwrap();
+    let app = Application::build(settings(&db, &speech_service, recordings.path()))
+        .await
+        .unwrap();
+    let streams = app.media_streams();
+    // Paused time: the waits below are exact, not a race with the machine.
+    tokio::time::pause();
+    let (to_handler, incoming) = tokio::sync::mpsc::unbounded_channel();
+    let (sent, _from_handler) = tokio::sync::mpsc::unbounded_channel();
+    // A media frame before `start` ends the stream at once.
+    to_handler
+        .send(Ok(text(
+            json!({"event": "media", "media": {"payload": "//8="}}),
+        )))
+        .unwrap();
+    let handler = tokio::spawn(async move { streams.serve(Duplex { incoming, sent }).await });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        !handler.is_finished(),
+        "the socket is held until the provider answers the Close"
+    );
+    // Frames still on their way are read and dropped; the provider's Close
+    // lets the socket go.
+    to_handler
+        .send(Ok(text(
+            json!({"event": "media", "media": {"payload": "//8="}}),
+        )))
+        .unwrap();
+    to_handler.send(Ok(AxumMessage::Close(None))).unwrap();
+    tokio::time::timeout(std::time::Duration::from_millis(100), handler)
+        .await
+        .expect("the handler ends on the provider's Close")
+        .unwrap();
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_provider_that_never_answers_the_close_is_let_go_after_a_second() {
+    let db = TestDb::sqlite().await;
+    let speech_service = FakeSpeech::start().await;
+    let recordings = tempfile::tempdir().unwrap();
+    let app = Application::build(settings(&db, &speech_service, recordings.path()))
+        .await
+        .unwrap();
+    let streams = app.media_streams();
+    tokio::time::pause();
+    let (to_handler, incoming) = tokio::sync::mpsc::unbounded_channel();
+    let (sent, _from_handler) = tokio::sync::mpsc::unbounded_channel();
+    to_handler.send(Ok(dtmf("1"))).unwrap();
+    let started = tokio::time::Instant::now();
+    streams.serve(Duplex { incoming, sent }).await;
+    // A second, to the timer's millisecond.
+    let waited = started.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_secs(1)
+            && waited < std::time::Duration::from_millis(1_010),
+        "waited {waited:?}"
+    );
+    drop(to_handler);
+    db.cleanup().await;
+}
+
 async fn wait_for_outcome(db: &TestDb, sid: &str) -> dialback::store::CallRow {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {

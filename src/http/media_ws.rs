@@ -62,6 +62,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 const REDIRECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// A provider that does not take our frames for this long has gone.
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the provider has to answer our Close before the socket goes.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
 /// Socket read buffer; see [`upgrade`].
 const READ_BUFFER: usize = 4 * 1024;
 /// A caller frame processed later than this after it was due is late.
@@ -192,7 +194,7 @@ where
         Ok(start) => start,
         Err(why) => {
             tracing::warn!(reason = %why, "media stream ended before it started");
-            let _ = tokio::time::timeout(SEND_TIMEOUT, tx.close()).await;
+            close(&mut tx, &mut rx).await;
             return;
         }
     };
@@ -204,11 +206,37 @@ where
             Ok(live) => live.run(&mut tx, &mut rx).await,
             Err(why) => tracing::warn!(reason = %why, "media stream refused"),
         }
-        let _ = tokio::time::timeout(SEND_TIMEOUT, tx.close()).await;
+        close(&mut tx, &mut rx).await;
     }
     .instrument(span)
     .await;
     STATS.streams_active.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Ends the WebSocket with a close handshake: our Close, then the
+/// provider's answer (frames it sent meanwhile are dropped). Why wait:
+/// dropping the socket at once resets the connection under the frames the
+/// provider still has on their way, which it sees as an error rather than
+/// an end. A provider that never answers gets [`CLOSE_WAIT`].
+async fn close<Tx, Rx, E>(tx: &mut Tx, rx: &mut Rx)
+where
+    Tx: Sink<Message> + Unpin,
+    Rx: Stream<Item = Result<Message, E>> + Unpin,
+{
+    if !matches!(
+        tokio::time::timeout(SEND_TIMEOUT, tx.close()).await,
+        Ok(Ok(()))
+    ) {
+        return;
+    }
+    let _ = tokio::time::timeout(CLOSE_WAIT, async {
+        while let Some(Ok(message)) = rx.next().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// Reads up to the `start` message; anything else that matters before it
