@@ -462,6 +462,32 @@ async fn a_stream_upgrade_without_a_valid_signature_is_refused() {
     db.cleanup().await;
 }
 
+/// The stream handler of a server on `db`, driven without a socket; the
+/// fake recogniser and the recordings folder live as long as the guard.
+async fn in_memory_streams(
+    db: &TestDb,
+) -> (
+    dialback::http::media_ws::MediaStreams,
+    (FakeSpeech, tempfile::TempDir),
+) {
+    let speech_service = FakeSpeech::start().await;
+    let recordings = tempfile::tempdir().unwrap();
+    let app = Application::build(settings(db, &speech_service, recordings.path()))
+        .await
+        .unwrap();
+    (app.media_streams(), (speech_service, recordings))
+}
+
+type ToHandler = tokio::sync::mpsc::UnboundedSender<Result<AxumMessage, Infallible>>;
+type FromHandler = tokio::sync::mpsc::UnboundedReceiver<AxumMessage>;
+
+/// An in-memory socket for the handler, with the provider's two ends.
+fn duplex() -> (ToHandler, Duplex, FromHandler) {
+    let (to_handler, incoming) = tokio::sync::mpsc::unbounded_channel();
+    let (sent, from_handler) = tokio::sync::mpsc::unbounded_channel();
+    (to_handler, Duplex { incoming, sent }, from_handler)
+}
+
 /// One end of an in-memory socket: what the handler sends arrives on
 /// `sent`; what the test pushes into `incoming` is what the handler reads.
 struct Duplex {
@@ -524,12 +550,7 @@ enum Trouble {
 #[tokio::test]
 async fn a_broken_peer_ends_its_own_call_cleanly_and_the_answers_given_stay_stored() {
     let db = TestDb::sqlite().await;
-    let speech_service = FakeSpeech::start().await;
-    let recordings = tempfile::tempdir().unwrap();
-    let app = Application::build(settings(&db, &speech_service, recordings.path()))
-        .await
-        .unwrap();
-    let streams = app.media_streams();
+    let (streams, _speech) = in_memory_streams(&db).await;
     let cases: Vec<(&str, Trouble)> = vec![
         (
             "malformed JSON",
@@ -556,11 +577,10 @@ async fn a_broken_peer_ends_its_own_call_cleanly_and_the_answers_given_stay_stor
     ];
     for (what, trouble) in cases {
         let sid = new_call_sid();
-        let (to_handler, incoming) = tokio::sync::mpsc::unbounded_channel();
-        let (sent, mut from_handler) = tokio::sync::mpsc::unbounded_channel();
+        let (to_handler, socket, mut from_handler) = duplex();
         let handler = tokio::spawn({
             let streams = streams.clone();
-            async move { streams.serve(Duplex { incoming, sent }).await }
+            async move { streams.serve(socket).await }
         });
         to_handler.send(Ok(start(&sid))).unwrap();
         // Skip the prompts: the first question listens after its marks.
@@ -613,12 +633,7 @@ async fn a_broken_peer_ends_its_own_call_cleanly_and_the_answers_given_stay_stor
 #[tokio::test]
 async fn events_before_start_end_the_stream_without_creating_a_call() {
     let db = TestDb::sqlite().await;
-    let speech_service = FakeSpeech::start().await;
-    let recordings = tempfile::tempdir().unwrap();
-    let app = Application::build(settings(&db, &speech_service, recordings.path()))
-        .await
-        .unwrap();
-    let streams = app.media_streams();
+    let (streams, _speech) = in_memory_streams(&db).await;
     let early: Vec<(&str, AxumMessage)> = vec![
         (
             "media",
@@ -633,20 +648,16 @@ async fn events_before_start_end_the_stream_without_creating_a_call() {
         ("a start with a bad CallSid", start("not-a-sid")),
     ];
     for (what, message) in early {
-        let (to_handler, incoming) = tokio::sync::mpsc::unbounded_channel();
-        let (sent, mut from_handler) = tokio::sync::mpsc::unbounded_channel();
+        let (to_handler, socket, mut from_handler) = duplex();
         to_handler
             .send(Ok(text(
                 json!({"event": "connected", "protocol": "Call", "version": "1.0.0"}),
             )))
             .unwrap();
         to_handler.send(Ok(message)).unwrap();
-        tokio::time::timeout(
-            std::time::Duration::from_secs(5),
-            streams.serve(Duplex { incoming, sent }),
-        )
-        .await
-        .unwrap_or_else(|_| panic!("{what}: the handler did not end"));
+        tokio::time::timeout(std::time::Duration::from_secs(5), streams.serve(socket))
+            .await
+            .unwrap_or_else(|_| panic!("{what}: the handler did not end"));
         assert!(
             from_handler.try_recv().is_err(),
             "{what}: nothing is played"
@@ -658,23 +669,17 @@ async fn events_before_start_end_the_stream_without_creating_a_call() {
 #[tokio::test]
 async fn the_stream_ends_with_a_close_handshake_not_a_dropped_socket() {
     let db = TestDb::sqlite().await;
-    let speech_service = FakeSpeech::start().await;
-    let recordings = tempfile::tempdir().unwrap();
-    let app = Application::build(settings(&db, &speech_service, recordings.path()))
-        .await
-        .unwrap();
-    let streams = app.media_streams();
+    let (streams, _speech) = in_memory_streams(&db).await;
     // Paused time: the waits below are exact, not a race with the machine.
     tokio::time::pause();
-    let (to_handler, incoming) = tokio::sync::mpsc::unbounded_channel();
-    let (sent, _from_handler) = tokio::sync::mpsc::unbounded_channel();
+    let (to_handler, socket, _from_handler) = duplex();
     // A media frame before `start` ends the stream at once.
     to_handler
         .send(Ok(text(
             json!({"event": "media", "media": {"payload": "//8="}}),
         )))
         .unwrap();
-    let handler = tokio::spawn(async move { streams.serve(Duplex { incoming, sent }).await });
+    let handler = tokio::spawn(async move { streams.serve(socket).await });
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert!(
         !handler.is_finished(),
@@ -698,18 +703,12 @@ async fn the_stream_ends_with_a_close_handshake_not_a_dropped_socket() {
 #[tokio::test]
 async fn a_provider_that_never_answers_the_close_is_let_go_after_a_second() {
     let db = TestDb::sqlite().await;
-    let speech_service = FakeSpeech::start().await;
-    let recordings = tempfile::tempdir().unwrap();
-    let app = Application::build(settings(&db, &speech_service, recordings.path()))
-        .await
-        .unwrap();
-    let streams = app.media_streams();
+    let (streams, _speech) = in_memory_streams(&db).await;
     tokio::time::pause();
-    let (to_handler, incoming) = tokio::sync::mpsc::unbounded_channel();
-    let (sent, _from_handler) = tokio::sync::mpsc::unbounded_channel();
+    let (to_handler, socket, _from_handler) = duplex();
     to_handler.send(Ok(dtmf("1"))).unwrap();
     let started = tokio::time::Instant::now();
-    streams.serve(Duplex { incoming, sent }).await;
+    streams.serve(socket).await;
     // A second, to the timer's millisecond.
     let waited = started.elapsed();
     assert!(
