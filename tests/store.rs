@@ -750,7 +750,7 @@ mod sqlite_only {
     }
 
     #[tokio::test]
-    async fn the_sqlite_commit_mode_is_durable_unless_the_url_says_normal() {
+    async fn the_sqlite_commit_mode_in_the_url_is_full_or_normal_and_anything_else_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sync.db");
         for (query, works) in [
