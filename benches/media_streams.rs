@@ -481,7 +481,12 @@ async fn one_call(
                 let text = text.as_str();
                 let now = Instant::now();
                 if text.starts_with(r#"{"event":"media""#) {
-                    play_until = play_until.max(now) + Duration::from_millis(20);
+                    // A payload plays for as long as its samples last: 8 per
+                    // ms, 4 base64 characters per 3 of them.
+                    let chars = text
+                        .find(r#""payload":""#)
+                        .map_or(0, |at| text[at + 11..].split('"').next().unwrap_or("").len());
+                    play_until = play_until.max(now) + Duration::from_millis((chars * 3 / 4 / 8) as u64);
                     last_media = now;
                 } else if let Some(at) = text.find(r#""name":""#) {
                     let name = text[at + 8..].split('"').next().unwrap_or("").to_string();

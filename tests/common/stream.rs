@@ -369,11 +369,12 @@ impl StreamCall {
                         match v["event"].as_str() {
                             Some("media") => {
                                 let bytes = STANDARD.decode(v["media"]["payload"].as_str().unwrap()).unwrap();
-                                assert_eq!(bytes.len(), 160, "20 ms frames");
+                                assert!(!bytes.is_empty() && bytes.len() % 160 == 0, "whole 20 ms frames: {} bytes", bytes.len());
                                 s.played.extend(decode_all(&bytes));
-                                s.frames += 1;
+                                s.frames += bytes.len() / 160;
+                                // A payload plays for as long as its samples last (8 per ms).
                                 let start = s.play_until.filter(|p| *p > now).unwrap_or(now);
-                                s.play_until = Some(start + Duration::from_millis(20));
+                                s.play_until = Some(start + Duration::from_millis(bytes.len() as u64 / 8));
                                 s.last_media = Some(now);
                             }
                             Some("mark") => {

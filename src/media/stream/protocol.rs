@@ -168,8 +168,9 @@ pub fn parse(text: &str) -> Result<Event, ProtocolError> {
 /// One message to the provider.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    /// 20 ms of μ-law audio to play.
-    Media([u8; FRAME_SAMPLES]),
+    /// μ-law audio to play: one or more whole 20 ms frames (the provider
+    /// plays a payload of any length, one after another).
+    Media(Vec<u8>),
     /// Tell us (with a `mark` event) when the audio sent so far has played.
     Mark(String),
     /// Drop the audio sent but not yet played (barge-in); pending marks come back.
@@ -181,7 +182,8 @@ impl Command {
     pub fn to_json(&self, stream_sid: &str) -> String {
         match self {
             Command::Media(frame) => {
-                let mut s = String::with_capacity(96 + stream_sid.len() + FRAME_SAMPLES * 4 / 3);
+                let mut s =
+                    String::with_capacity(96 + stream_sid.len() + frame.len().div_ceil(3) * 4);
                 s.push_str(r#"{"event":"media","streamSid":"#);
                 push_json_str(&mut s, stream_sid);
                 s.push_str(r#","media":{"payload":""#);

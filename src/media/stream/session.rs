@@ -545,25 +545,38 @@ impl Session {
         // plays.
         let ahead = (FRAME * self.frames_sent).saturating_sub(elapsed);
         let top_up = self.frames_sent == 0 || ahead + self.config.batch <= self.config.lead;
+        // The frames of one prompt in one top-up go out as one `media`
+        // message: the provider plays a payload of any length, and one
+        // message instead of three is a third of the JSON, framing and
+        // parsing on both ends.
+        let mut payload: Vec<u8> = Vec::new();
         while top_up
             && self.cursor.0 < self.prompts.len()
             && FRAME * self.frames_sent < elapsed + self.config.lead
         {
             let (p, f) = self.cursor;
-            let frame = self.prompts[p].frames[f];
-            self.actions.push_back(Action::Send(Command::Media(frame)));
+            payload.extend_from_slice(&self.prompts[p].frames[f]);
             self.frames_sent += 1;
             self.cursor.1 += 1;
             if self.cursor.1 >= self.prompts[p].frames.len() {
+                self.send_media(&mut payload);
                 self.actions
                     .push_back(Action::Send(Command::Mark(mark_name(self.turn, p))));
                 self.cursor = (p + 1, 0);
                 self.skip_empty_prompts();
             }
         }
+        self.send_media(&mut payload);
         if self.cursor.0 >= self.prompts.len() && now >= self.audio_end() + self.config.mark_grace {
             tracing::debug!("no mark came back for the prompts: listening anyway");
             self.prompts_done(now);
+        }
+    }
+
+    fn send_media(&mut self, payload: &mut Vec<u8>) {
+        if !payload.is_empty() {
+            let audio = std::mem::take(payload);
+            self.actions.push_back(Action::Send(Command::Media(audio)));
         }
     }
 

@@ -91,14 +91,18 @@ fn outbound_track_media_is_ignored() {
 
 #[test]
 fn commands_are_written_as_the_provider_expects() {
-    let media = Command::Media([0xFF; FRAME_SAMPLES]).to_json("MZ\"1");
+    let media = Command::Media(vec![0xFF; 3 * FRAME_SAMPLES]).to_json("MZ\"1");
     let v: serde_json::Value = serde_json::from_str(&media).expect("valid JSON");
     assert_eq!(v["event"], "media");
     assert_eq!(v["streamSid"], "MZ\"1");
     let payload = STANDARD
         .decode(v["media"]["payload"].as_str().expect("a payload"))
         .expect("base64");
-    assert_eq!(payload, vec![0xFF; FRAME_SAMPLES]);
+    assert_eq!(
+        payload,
+        vec![0xFF; 3 * FRAME_SAMPLES],
+        "a batch in one message"
+    );
 
     let mark: serde_json::Value =
         serde_json::from_str(&Command::Mark("3.1".into()).to_json("MZ1")).expect("JSON");

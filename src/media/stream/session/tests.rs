@@ -53,7 +53,10 @@ fn drain(s: &mut Session) -> (usize, Vec<Action>) {
     let mut rest = Vec::new();
     while let Some(a) = s.poll() {
         match a {
-            Action::Send(Command::Media(_)) => frames += 1,
+            Action::Send(Command::Media(audio)) => {
+                assert_eq!(audio.len() % FRAME_SAMPLES, 0, "whole frames");
+                frames += audio.len() / FRAME_SAMPLES;
+            }
             other => rest.push(other),
         }
     }
@@ -147,6 +150,31 @@ fn while_the_caller_streams_prompt_audio_goes_out_a_batch_at_a_time() {
         "a batch per write: {writes:?}"
     );
     assert!(*last <= batch_frames, "the tail: {writes:?}");
+}
+
+#[test]
+fn the_frames_of_one_prompt_in_one_top_up_go_out_as_one_message() {
+    let mut s = playing(vec![prompt(4), prompt(50)], Wait::Listen(listen()));
+    s.tick(Duration::ZERO);
+    let mut sent = Vec::new();
+    while let Some(a) = s.poll() {
+        sent.push(a);
+    }
+    let lead = (SessionConfig::default().lead.as_millis() / 20) as usize;
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    assert_eq!(
+        sent[0],
+        Action::Send(Command::Media(prompt(4).frames.as_flattened().to_vec()))
+    );
+    assert_eq!(sent[1], Action::Send(Command::Mark("1.0".into())));
+    let Action::Send(Command::Media(second)) = &sent[2] else {
+        panic!("the second prompt's start: {:?}", sent[2]);
+    };
+    assert_eq!(second.len(), (lead - 4) * FRAME_SAMPLES);
+    assert_eq!(
+        second.as_slice(),
+        prompt(50).frames[..lead - 4].as_flattened()
+    );
 }
 
 #[test]
