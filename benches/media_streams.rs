@@ -128,7 +128,7 @@ fn cpu_seconds() -> f64 {
     (f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)) as f64 / 100.0
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -286,7 +286,14 @@ fn start_server(settings: Settings) -> (std::net::SocketAddr, Server) {
     let (tx, rx) = std::sync::mpsc::channel();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        if let Some(workers) = std::env::var("BENCH_SERVER_WORKERS")
+            .ok()
+            .and_then(|w| w.parse().ok())
+        {
+            builder.worker_threads(workers);
+        }
+        let runtime = builder
             .enable_all()
             .thread_name("server")
             .build()
@@ -396,20 +403,20 @@ async fn one_call(
 ) -> Result<bool, String> {
     // A small read buffer: tungstenite zero-fills it on every read.
     let config = WebSocketConfig::default().read_buffer_size(4 * 1024);
-    let (ws, _) = tokio_tungstenite::connect_async_with_config(
+    // One socket object, not split halves: the loop reads and writes in turn.
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(
         format!("ws://{addr}/media"),
         Some(config),
         true,
     )
     .await
     .map_err(|e| e.to_string())?;
-    let (mut tx, mut rx) = ws.split();
     let stream_sid = format!("MZ{}", &sid[2..]);
     let start = json!({"event": "start", "sequenceNumber": "1", "streamSid": stream_sid, "start": {
         "accountSid": "AC0", "streamSid": stream_sid, "callSid": sid, "tracks": ["inbound"],
         "customParameters": {"flow": "feature-feedback-stream"},
         "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}});
-    tx.send(Message::text(start.to_string()))
+    ws.send(Message::text(start.to_string()))
         .await
         .map_err(|e| e.to_string())?;
 
@@ -431,7 +438,7 @@ async fn one_call(
                     counters.client_late.fetch_add(1, Ordering::Relaxed);
                 }
                 if Instant::now() >= end {
-                    let _ = tx.close().await;
+                    let _ = ws.close(None).await;
                     return Ok(false);
                 }
                 let payload = queue.pop_front().unwrap_or(&audio.silence);
@@ -447,19 +454,19 @@ async fn one_call(
                 let msg = format!(
                     r#"{{"event":"media","streamSid":"{stream_sid}","media":{{"track":"inbound","chunk":"{chunk}","timestamp":"{ts}","payload":"{payload}"}}}}"#
                 );
-                tx.feed(Message::text(msg)).await.map_err(|e| e.to_string())?;
+                ws.feed(Message::text(msg)).await.map_err(|e| e.to_string())?;
                 let now = Instant::now();
                 let mut i = 0;
                 while i < pending.len() {
                     if pending[i].0 <= now {
                         let (_, name) = pending.swap_remove(i);
                         let m = format!(r#"{{"event":"mark","streamSid":"{stream_sid}","mark":{{"name":"{name}"}}}}"#);
-                        tx.feed(Message::text(m)).await.map_err(|e| e.to_string())?;
+                        ws.feed(Message::text(m)).await.map_err(|e| e.to_string())?;
                     } else {
                         i += 1;
                     }
                 }
-                tx.flush().await.map_err(|e| e.to_string())?;
+                ws.flush().await.map_err(|e| e.to_string())?;
                 // Listening: prompts over, marks returned, nothing queued.
                 let quiet = now.duration_since(last_media) > Duration::from_millis(100)
                     && pending.is_empty() && queue.is_empty();
@@ -471,7 +478,7 @@ async fn one_call(
                     }
                 }
             }
-            msg = rx.next() => {
+            msg = ws.next() => {
                 let text = match msg {
                     Some(Ok(Message::Text(t))) => t,
                     Some(Ok(Message::Close(_))) | None => return Ok(true),

@@ -119,8 +119,8 @@ impl MediaStreams {
         <S as Sink<Message>>::Error: Display,
         E: Display,
     {
-        let (tx, rx) = socket.split();
-        run(self.state.clone(), tx, rx).await
+        let socket = std::pin::pin!(socket);
+        run(self.state.clone(), socket).await
     }
 }
 
@@ -142,10 +142,17 @@ pub(super) async fn upgrade(
         // for messages of ~350 bytes.
         .read_buffer_size(READ_BUFFER)
         .on_failed_upgrade(|e| tracing::warn!(error = %e, "media stream upgrade failed"))
-        .on_upgrade(move |socket| async move {
-            let (tx, rx) = socket.split();
-            run(state, tx, rx).await
-        })
+        .on_upgrade(move |socket| async move { run(state, socket).await })
+}
+
+/// The provider's socket: messages both ways, one object. Why not split
+/// halves: the loop reads and writes in turn, never both at once, and the
+/// lock between split halves is taken on every read and write.
+trait Socket<E>: Sink<Message, Error: Display> + Stream<Item = Result<Message, E>> + Unpin {}
+
+impl<S, E> Socket<E> for S where
+    S: Sink<Message, Error: Display> + Stream<Item = Result<Message, E>> + Unpin
+{
 }
 
 /// Why the loop stopped.
@@ -183,18 +190,12 @@ fn classify<E: Display>(msg: Option<Result<Message, E>>) -> Incoming {
     }
 }
 
-async fn run<Tx, Rx, E>(state: AppState, mut tx: Tx, mut rx: Rx)
-where
-    Tx: Sink<Message> + Unpin,
-    Tx::Error: Display,
-    Rx: Stream<Item = Result<Message, E>> + Unpin,
-    E: Display,
-{
-    let start = match wait_for_start(&mut rx).await {
+async fn run<E: Display>(state: AppState, mut ws: impl Socket<E>) {
+    let start = match wait_for_start(&mut ws).await {
         Ok(start) => start,
         Err(why) => {
             tracing::warn!(reason = %why, "media stream ended before it started");
-            close(&mut tx, &mut rx).await;
+            close(&mut ws).await;
             return;
         }
     };
@@ -203,10 +204,10 @@ where
     STATS.streams_active.fetch_add(1, Ordering::Relaxed);
     async {
         match Live::begin(&state, &start).await {
-            Ok(live) => live.run(&mut tx, &mut rx).await,
+            Ok(live) => live.run(&mut ws).await,
             Err(why) => tracing::warn!(reason = %why, "media stream refused"),
         }
-        close(&mut tx, &mut rx).await;
+        close(&mut ws).await;
     }
     .instrument(span)
     .await;
@@ -218,19 +219,15 @@ where
 /// dropping the socket at once resets the connection under the frames the
 /// provider still has on their way, which it sees as an error rather than
 /// an end. A provider that never answers gets [`CLOSE_WAIT`].
-async fn close<Tx, Rx, E>(tx: &mut Tx, rx: &mut Rx)
-where
-    Tx: Sink<Message> + Unpin,
-    Rx: Stream<Item = Result<Message, E>> + Unpin,
-{
+async fn close<E>(ws: &mut impl Socket<E>) {
     if !matches!(
-        tokio::time::timeout(SEND_TIMEOUT, tx.close()).await,
+        tokio::time::timeout(SEND_TIMEOUT, ws.close()).await,
         Ok(Ok(()))
     ) {
         return;
     }
     let _ = tokio::time::timeout(CLOSE_WAIT, async {
-        while let Some(Ok(message)) = rx.next().await {
+        while let Some(Ok(message)) = ws.next().await {
             if matches!(message, Message::Close(_)) {
                 break;
             }
@@ -241,14 +238,10 @@ where
 
 /// Reads up to the `start` message; anything else that matters before it
 /// is out of order.
-async fn wait_for_start<Rx, E>(rx: &mut Rx) -> Result<Start, String>
-where
-    Rx: Stream<Item = Result<Message, E>> + Unpin,
-    E: Display,
-{
+async fn wait_for_start<E: Display>(ws: &mut impl Socket<E>) -> Result<Start, String> {
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
-        let msg = tokio::time::timeout_at(deadline, rx.next())
+        let msg = tokio::time::timeout_at(deadline, ws.next())
             .await
             .map_err(|_| format!("no `start` message within {START_TIMEOUT:?}"))?;
         match classify(msg) {
@@ -386,17 +379,11 @@ impl Live {
         self.epoch.elapsed()
     }
 
-    async fn run<Tx, Rx, E>(mut self, tx: &mut Tx, rx: &mut Rx)
-    where
-        Tx: Sink<Message> + Unpin,
-        Tx::Error: Display,
-        Rx: Stream<Item = Result<Message, E>> + Unpin,
-        E: Display,
-    {
+    async fn run<E: Display>(mut self, ws: &mut impl Socket<E>) {
         // A new call is answered; a resumed one (a reconnected stream) hears
         // its current question again: the machine treats `Answered` so.
         self.begin_step(Input::Answered);
-        let end = self.serve(tx, rx).await;
+        let end = self.serve(ws).await;
         match end {
             End::Finished => tracing::debug!("media stream finished"),
             End::Gone(why) if self.handed_over().await => {
@@ -412,13 +399,7 @@ impl Live {
 
     /// The loop proper: do what the session asks, then wait for a message,
     /// a recognition result or the session's next deadline.
-    async fn serve<Tx, Rx, E>(&mut self, tx: &mut Tx, rx: &mut Rx) -> End
-    where
-        Tx: Sink<Message> + Unpin,
-        Tx::Error: Display,
-        Rx: Stream<Item = Result<Message, E>> + Unpin,
-        E: Display,
-    {
+    async fn serve<E: Display>(&mut self, ws: &mut impl Socket<E>) -> End {
         let idle_timeout = self.state.settings().media.idle_timeout;
         let mut last_heard = Instant::now();
         // Two timers that live as long as the loop, reset only when their
@@ -434,7 +415,7 @@ impl Live {
         tokio::pin!(wake);
         let mut wake_at: Option<Instant> = None;
         loop {
-            if let Err(end) = self.act(tx).await {
+            if let Err(end) = self.act(ws).await {
                 return end;
             }
             let deadline = self.session.next_deadline().map(|d| self.epoch + d);
@@ -444,12 +425,16 @@ impl Live {
                 }
                 wake_at = deadline;
             }
+            // When a message came: one clock read serves the idle timer, the
+            // session and the tick (the loop turns 50 times a second).
+            let mut heard_now = None;
             tokio::select! {
-                msg = rx.next() => {
+                msg = ws.next() => {
                     last_heard = Instant::now();
+                    heard_now = Some(last_heard);
                     match classify(msg) {
                         Incoming::Event(event) => {
-                            if let Err(end) = self.event(event) {
+                            if let Err(end) = self.event(event, last_heard) {
                                 return end;
                             }
                         }
@@ -490,12 +475,13 @@ impl Live {
                     return End::Gone(format!("no message from the provider for {idle_timeout:?}"));
                 }
             }
-            self.session.tick(self.now());
+            let now = heard_now.map_or_else(|| self.now(), |at| at - self.epoch);
+            self.session.tick(now);
         }
     }
 
-    fn event(&mut self, event: Event) -> Result<(), End> {
-        let now = self.now();
+    fn event(&mut self, event: Event, at: Instant) -> Result<(), End> {
+        let now = at - self.epoch;
         match event {
             Event::Media { payload, timestamp } => {
                 self.session.media(&payload, now);
@@ -517,9 +503,10 @@ impl Live {
         let Some(ts) = timestamp else {
             return;
         };
-        let (first_at, first_ts) = *self.first_frame.get_or_insert((Instant::now(), ts));
+        let processed = Instant::now();
+        let (first_at, first_ts) = *self.first_frame.get_or_insert((processed, ts));
         let due = first_at + Duration::from_millis(ts.saturating_sub(first_ts));
-        let late = Instant::now().saturating_duration_since(due);
+        let late = processed.saturating_duration_since(due);
         if late > LATE {
             STATS.late_frames.fetch_add(1, Ordering::Relaxed);
         }
@@ -529,17 +516,16 @@ impl Live {
     }
 
     /// Does everything the session asked for, in order; flushes the socket once.
-    async fn act<Tx>(&mut self, tx: &mut Tx) -> Result<(), End>
-    where
-        Tx: Sink<Message> + Unpin,
-        Tx::Error: Display,
-    {
+    async fn act(
+        &mut self,
+        ws: &mut (impl Sink<Message, Error: Display> + Unpin),
+    ) -> Result<(), End> {
         let mut sent = false;
         while let Some(action) = self.session.poll() {
             match action {
                 Action::Send(command) => {
                     let text = command.to_json(&self.stream_sid);
-                    send(tx.feed(Message::Text(text.into()))).await?;
+                    send(ws.feed(Message::Text(text.into()))).await?;
                     sent = true;
                 }
                 Action::Input(input) => self.begin_step(input),
@@ -555,14 +541,14 @@ impl Live {
                 Action::Transfer(spec) => self.redirect(&spec),
                 Action::Hangup => {
                     if sent {
-                        send(tx.flush()).await?;
+                        send(ws.flush()).await?;
                     }
                     return Err(End::Finished);
                 }
             }
         }
         if sent {
-            send(tx.flush()).await?;
+            send(ws.flush()).await?;
         }
         Ok(())
     }

@@ -117,3 +117,15 @@ fn commands_are_written_as_the_provider_expects() {
         serde_json::json!({"event":"clear","streamSid":"MZ1"})
     );
 }
+
+#[test]
+fn escaped_text_in_a_media_message_is_read_like_plain_text() {
+    let text = r#"{"event":"me\u0064ia","media":{"track":"in\u0062ound","timestamp":"4\u0030","payload":"\/\/8="}}"#;
+    assert_eq!(
+        parse(text),
+        Ok(Event::Media {
+            payload: vec![0xFF, 0xFF],
+            timestamp: Some(40)
+        })
+    );
+}
