@@ -14,7 +14,9 @@
 //! `BENCH_STREAMS` (concurrency levels, default `250,500,1000`),
 //! `BENCH_SECONDS` per level (default 60), `BENCH_TIMELINE=1` (late frames
 //! per second), `BENCH_STAMP=sent` (frames stamped when sent rather than
-//! when due, so the late count leaves out the generator's own delays).
+//! when due, so the late count leaves out the generator's own delays),
+//! `BENCH_SERVER_WORKERS` (the server's tokio workers; default one per core,
+//! as `dialback serve`).
 //!
 //! Reported per level: calls finished and answers stored as expected; the
 //! server's frame lateness (a caller frame processed more than 20 ms after
@@ -128,6 +130,8 @@ fn cpu_seconds() -> f64 {
     (f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)) as f64 / 100.0
 }
 
+// The generator on one thread: the provider's side needs no more, and one
+// thread leaves the scheduler fewer threads to share the two cores among.
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     tracing_subscriber::fmt()
