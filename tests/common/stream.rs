@@ -369,7 +369,7 @@ impl StreamCall {
                         match v["event"].as_str() {
                             Some("media") => {
                                 let bytes = STANDARD.decode(v["media"]["payload"].as_str().unwrap()).unwrap();
-                                assert!(!bytes.is_empty() && bytes.len() % 160 == 0, "whole 20 ms frames: {} bytes", bytes.len());
+                                assert!(!bytes.is_empty() && bytes.len().is_multiple_of(160), "whole 20 ms frames: {} bytes", bytes.len());
                                 s.played.extend(decode_all(&bytes));
                                 s.frames += bytes.len() / 160;
                                 // A payload plays for as long as its samples last (8 per ms).
