@@ -291,10 +291,8 @@ fn start_server(settings: Settings) -> (std::net::SocketAddr, Server) {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {
         let mut builder = tokio::runtime::Builder::new_multi_thread();
-        if let Some(workers) = std::env::var("BENCH_SERVER_WORKERS")
-            .ok()
-            .and_then(|w| w.parse().ok())
-        {
+        let workers: usize = env("BENCH_SERVER_WORKERS", 0);
+        if workers > 0 {
             builder.worker_threads(workers);
         }
         let runtime = builder
@@ -494,13 +492,11 @@ async fn one_call(
                 if text.starts_with(r#"{"event":"media""#) {
                     // A payload plays for as long as its samples last: 8 per
                     // ms, 4 base64 characters per 3 of them.
-                    let chars = text
-                        .find(r#""payload":""#)
-                        .map_or(0, |at| text[at + 11..].split('"').next().unwrap_or("").len());
+                    let chars = string_field(text, "payload").map_or(0, str::len);
                     play_until = play_until.max(now) + Duration::from_millis((chars * 3 / 4 / 8) as u64);
                     last_media = now;
-                } else if let Some(at) = text.find(r#""name":""#) {
-                    let name = text[at + 8..].split('"').next().unwrap_or("").to_string();
+                } else if let Some(name) = string_field(text, "name") {
+                    let name = name.to_string();
                     // A new turn's marks: `{turn}.{prompt}`.
                     let t: u32 = name.split('.').next().and_then(|t| t.parse().ok()).unwrap_or(0);
                     turn = turn.max(t);
@@ -511,4 +507,12 @@ async fn one_call(
             }
         }
     }
+}
+
+/// The value of the first `"key":"…"` string in a server message. The
+/// generator reads 50 of them a second per stream: a look, not a JSON parse
+/// (the server writes these fields without escapes).
+fn string_field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    let start = text.find(&format!("\"{key}\":\""))? + key.len() + 4;
+    text[start..].split('"').next()
 }

@@ -186,13 +186,13 @@ impl Command {
     /// The JSON text of the message for stream `stream_sid`.
     pub fn to_json(&self, stream_sid: &str) -> String {
         match self {
-            Command::Media(frame) => {
+            Command::Media(audio) => {
                 let mut s =
-                    String::with_capacity(96 + stream_sid.len() + frame.len().div_ceil(3) * 4);
+                    String::with_capacity(96 + stream_sid.len() + audio.len().div_ceil(3) * 4);
                 s.push_str(r#"{"event":"media","streamSid":"#);
                 push_json_str(&mut s, stream_sid);
                 s.push_str(r#","media":{"payload":""#);
-                STANDARD.encode_string(frame, &mut s);
+                STANDARD.encode_string(audio, &mut s);
                 s.push_str(r#""}}"#);
                 s
             }

@@ -12,9 +12,9 @@
 //!   time (enough to ride out scheduling jitter, little enough that a
 //!   `clear` on barge-in drops almost nothing the caller would have heard),
 //!   topped up [`SessionConfig::batch`] at a time in one `media` message per
-//!   prompt, each prompt followed by a `mark`. The turn's prompts are over when the last
-//!   mark comes back; a provider that never returns marks is covered by
-//!   [`SessionConfig::mark_grace`] after the audio's expected end.
+//!   prompt, each prompt followed by a `mark`. The turn's prompts are over
+//!   when the last mark comes back; a provider that never returns marks is
+//!   covered by [`SessionConfig::mark_grace`] after the audio's expected end.
 //! - Listening: keys collect per the `Listen` (`num_digits`, `finish_key`,
 //!   and `timeout_secs` between keys, as `<Gather>` does); speech is
 //!   end-pointed by the VAD and handed out for recognition; nothing at all
