@@ -175,6 +175,16 @@ struct Stalls {
     late_outside: u64,
 }
 
+/// What the watcher reads each second (counters and CPU seconds so far).
+struct Sample {
+    late_frames: u64,
+    late_ticks: u64,
+    /// Server, generators, the rest: see [`thread_cpu`].
+    threads: [f64; 3],
+    /// Busy, softirq, steal: see [`machine_cpu`].
+    machine: [f64; 3],
+}
+
 /// Samples once a second until `done`: sorts late frames into stalled
 /// seconds and the rest (from `steady` on), and with `timeline` prints a
 /// line per second (late frames, late generator ticks, the probe, CPU by
@@ -193,13 +203,11 @@ async fn watch(
              machine: busy  softirq  steal"
         );
     }
-    let sample = || {
-        (
-            stats().late_frames.load(Ordering::Relaxed),
-            counters.client_late.load(Ordering::Relaxed),
-            thread_cpu(),
-            machine_cpu(),
-        )
+    let sample = || Sample {
+        late_frames: stats().late_frames.load(Ordering::Relaxed),
+        late_ticks: counters.client_late.load(Ordering::Relaxed),
+        threads: thread_cpu(),
+        machine: machine_cpu(),
     };
     let mut last = sample();
     probe.store(0, Ordering::Relaxed);
@@ -210,7 +218,7 @@ async fn watch(
         let now = sample();
         let stall_us = probe.swap(0, Ordering::Relaxed);
         let stalled = stall_us > STALL.as_micros() as u64;
-        let late = now.0 - last.0;
+        let late = now.late_frames - last.late_frames;
         if Instant::now() > steady {
             stalls.seconds += u64::from(stalled);
             stalls.worst_us = stalls.worst_us.max(stall_us);
@@ -220,15 +228,16 @@ async fn watch(
         }
         stalled_before = stalled;
         if timeline {
-            let cpu = |i: usize| (now.2[i] - last.2[i]) * 100.0;
-            let machine = |i: usize| (now.3[i] - last.3[i]) * 100.0;
+            // A thread that ended took its CPU time with it: no negative share.
+            let cpu = |i: usize| ((now.threads[i] - last.threads[i]) * 100.0).max(0.0);
+            let machine = |i: usize| (now.machine[i] - last.machine[i]) * 100.0;
             // Wall-clock time, to match a burst with `perf record -k realtime`.
             let unix = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
             eprintln!(
                 "  {second:6}  {unix}  {late:11}  {:10}  {:8.1}  {:11.0}  {:9.0}  {:5.0}  {:13.0}  {:7.0}  {:5.0}",
-                now.1 - last.1,
+                now.late_ticks - last.late_ticks,
                 stall_us as f64 / 1000.0,
                 cpu(0),
                 cpu(1),
@@ -467,10 +476,11 @@ async fn main() {
             }
         })
         .await;
-        done.store(true, Ordering::Relaxed);
-        let stalls = watcher.await.unwrap_or_default();
+        // Read before the watcher's last sleep ends, which is not the level's.
         let wall = measured.elapsed().as_secs_f64();
         let cpu = cpu_seconds() - cpu0;
+        done.store(true, Ordering::Relaxed);
+        let stalls = watcher.await.unwrap_or_default();
         let sids = sids.lock().map(|s| s.clone()).unwrap_or_default();
         let ok = answered_as_expected(&db_url, &sids).await;
         let frames = s.frames.load(Ordering::Relaxed) - frames0;
