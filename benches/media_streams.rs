@@ -141,7 +141,7 @@ const STALL: Duration = Duration::from_millis(10);
 /// 1 ms, over and over, and keeps the longest overshoot (µs) until read.
 ///
 /// Why: on the 2-vCPU microVMs this runs on, such a thread sees both vCPUs
-/// stop together for 10–40 ms a few times a minute even when the machine is
+/// stop together for 10–50 ms a few times a minute even when the machine is
 /// idle. A frame due then is late whatever the server does, so the report
 /// tells those seconds apart from the server's own.
 fn start_probe() -> Arc<AtomicU64> {
