@@ -465,6 +465,8 @@ async fn an_outbound_call_greets_the_contact_by_name_and_a_busy_callback_schedul
         assert_eq!(status, 200, "{backend}: {twiml}");
         assert!(twiml.contains("王芳您好"), "{backend}: {twiml}");
 
+        let busy = r#"dialback_dialer_attempts_total{result="busy"}"#;
+        let busy_before = server.metric(busy).await;
         let (status, _) = server
             .post(
                 "/twilio/status",
@@ -478,6 +480,10 @@ async fn an_outbound_call_greets_the_contact_by_name_and_a_busy_callback_schedul
         assert_eq!(status, 200, "{backend}");
         let counts = store.campaigns().contact_counts(id).await.expect("counts");
         assert_eq!(counts.get("pending"), Some(&1), "{backend}: {counts:?}");
+        assert!(
+            server.metric(busy).await >= busy_before + 1.0,
+            "{backend}: the busy attempt is counted on /metrics"
+        );
         let retry = drain(&worker, now + chrono::Duration::minutes(16)).await;
         assert!(
             matches!(retry.as_slice(), [Outcome::Placed { .. }]),

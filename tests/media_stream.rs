@@ -424,6 +424,43 @@ async fn a_recogniser_that_is_down_makes_a_spoken_answer_a_no_match_not_a_failur
 }
 
 #[tokio::test]
+async fn metrics_show_the_open_stream_and_count_the_caller_frames_it_processed() {
+    let db = TestDb::sqlite().await;
+    let (server, _speech, _recordings) = stream_server(&db, |_| {}).await;
+    let frames = "dialback_media_frames_total";
+    let before = server.metric(frames).await;
+
+    let mut call = StreamCall::dial(&server, "feature-feedback-stream").await;
+    call.listening().await;
+    call.say(vec![0; 8 * 1_000]); // 50 frames of silence
+    call.sent().await;
+    assert!(server.metric("dialback_active_media_streams").await >= 1.0);
+    // Frames are counted as the server processes them, a moment after
+    // they were sent.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while server.metric(frames).await < before + 50.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stream's frames are not counted on /metrics"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let text = reqwest::get(format!("http://{}/metrics", server.addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("# TYPE dialback_media_frames_late_total counter"),
+        "{text}"
+    );
+    call.hang_up().await;
+    server.stop().await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
 async fn a_stream_upgrade_without_a_valid_signature_is_refused() {
     let db = TestDb::sqlite().await;
     let (server, _speech_service, _recordings) = stream_server(&db, |_| {}).await;

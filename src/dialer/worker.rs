@@ -211,6 +211,7 @@ impl Worker {
                 })
             }
             Err(ProviderError::RetryLater { status }) => {
+                crate::http::metrics::dial_attempt("provider_busy");
                 let attempts = u32::try_from(contact.attempts).unwrap_or(0);
                 match plan.after(zone, CallResult::ProviderUnavailable, attempts, now) {
                     Next::CallAt(at) => {
@@ -227,6 +228,7 @@ impl Worker {
                 }
             }
             Err(e @ ProviderError::Refused { .. }) => {
+                crate::http::metrics::dial_attempt("refused");
                 let reason = e.to_string();
                 tracing::warn!(contact = id, to = %phone.masked(), %reason, "call refused");
                 campaigns.finish_contact(id, "error", &reason).await?;
@@ -319,6 +321,7 @@ pub async fn on_status(
             campaigns
                 .finish_attempt(call_sid, "message_left", now)
                 .await?;
+            crate::http::metrics::dial_attempt("message_left");
             campaigns
                 .finish_contact(id, "machine", "message_left")
                 .await?;
@@ -330,6 +333,7 @@ pub async fn on_status(
         _ => (CallResult::NoAnswer, "no_answer"),
     };
     campaigns.finish_attempt(call_sid, label, now).await?;
+    crate::http::metrics::dial_attempt(label);
     let zone = contact
         .timezone
         .as_deref()

@@ -202,6 +202,7 @@ async fn run<E: Display>(state: AppState, mut ws: impl Socket<E>) {
     let span = tracing::info_span!("stream", call_sid = %start.call_sid);
     STATS.streams_started.fetch_add(1, Ordering::Relaxed);
     STATS.streams_active.fetch_add(1, Ordering::Relaxed);
+    super::metrics::media_stream_open(true);
     async {
         match Live::begin(&state, &start).await {
             Ok(live) => live.run(&mut ws).await,
@@ -212,6 +213,7 @@ async fn run<E: Display>(state: AppState, mut ws: impl Socket<E>) {
     .instrument(span)
     .await;
     STATS.streams_active.fetch_sub(1, Ordering::Relaxed);
+    super::metrics::media_stream_open(false);
 }
 
 /// Ends the WebSocket with a close handshake: our Close, then the
@@ -501,6 +503,7 @@ impl Live {
     fn count_frame(&mut self, timestamp: Option<u64>) {
         STATS.frames.fetch_add(1, Ordering::Relaxed);
         let Some(ts) = timestamp else {
+            super::metrics::media_frame(false);
             return;
         };
         let processed = Instant::now();
@@ -510,6 +513,7 @@ impl Live {
         if late > LATE {
             STATS.late_frames.fetch_add(1, Ordering::Relaxed);
         }
+        super::metrics::media_frame(late > LATE);
         STATS
             .max_lateness_us
             .fetch_max(late.as_micros() as u64, Ordering::Relaxed);

@@ -25,7 +25,13 @@ pub struct Metrics {
     pub calls_ended: IntCounterVec,
     /// Media streams open now (driven by the media layer).
     pub active_media_streams: IntGauge,
-    /// Dial attempts, by result (driven by the dialer).
+    /// Caller audio frames processed on media streams.
+    pub media_frames: IntCounter,
+    /// Of those, frames processed more than 20 ms after they were due: the
+    /// figure to watch on a machine short of CPU, or shared with a noisy
+    /// neighbour (the README's load figures).
+    pub media_frames_late: IntCounter,
+    /// Dial attempts, by how each ended (driven by the dialer).
     pub dialer_attempts: IntCounterVec,
     /// Store operations that failed.
     pub store_errors: IntCounter,
@@ -59,14 +65,24 @@ impl Metrics {
             &["outcome"],
         )?;
         let active_media_streams = IntGauge::new("active_media_streams", "Media streams open now")?;
+        let media_frames = IntCounter::new(
+            "media_frames_total",
+            "Caller audio frames processed on media streams",
+        )?;
+        let media_frames_late = IntCounter::new(
+            "media_frames_late_total",
+            "Caller audio frames processed more than 20 ms after they were due",
+        )?;
         let dialer_attempts = IntCounterVec::new(
-            Opts::new("dialer_attempts_total", "Dial attempts by result"),
+            Opts::new("dialer_attempts_total", "Dial attempts by how they ended"),
             &["result"],
         )?;
         let store_errors = IntCounter::new("store_errors_total", "Store operations that failed")?;
         registry.register(Box::new(webhook_seconds.clone()))?;
         registry.register(Box::new(calls_ended.clone()))?;
         registry.register(Box::new(active_media_streams.clone()))?;
+        registry.register(Box::new(media_frames.clone()))?;
+        registry.register(Box::new(media_frames_late.clone()))?;
         registry.register(Box::new(dialer_attempts.clone()))?;
         registry.register(Box::new(store_errors.clone()))?;
         Ok(Metrics {
@@ -74,6 +90,8 @@ impl Metrics {
             webhook_seconds,
             calls_ended,
             active_media_streams,
+            media_frames,
+            media_frames_late,
             dialer_attempts,
             store_errors,
         })
@@ -84,6 +102,36 @@ impl Metrics {
 pub(super) fn call_ended(outcome: &str) {
     if let Some(m) = METRICS.as_ref() {
         m.calls_ended.with_label_values(&[outcome]).inc();
+    }
+}
+
+/// A media stream started (`true`) or ended (`false`).
+pub(crate) fn media_stream_open(open: bool) {
+    if let Some(m) = METRICS.as_ref() {
+        if open {
+            m.active_media_streams.inc();
+        } else {
+            m.active_media_streams.dec();
+        }
+    }
+}
+
+/// Counts a caller frame processed, and whether it was late.
+pub(crate) fn media_frame(late: bool) {
+    if let Some(m) = METRICS.as_ref() {
+        m.media_frames.inc();
+        if late {
+            m.media_frames_late.inc();
+        }
+    }
+}
+
+/// Counts a dial attempt that ended: `completed`, `busy`, `no_answer`,
+/// `failed`, `machine`, `message_left`, or, for one the provider never
+/// placed, `provider_busy` or `refused`.
+pub(crate) fn dial_attempt(result: &str) {
+    if let Some(m) = METRICS.as_ref() {
+        m.dialer_attempts.with_label_values(&[result]).inc();
     }
 }
 
