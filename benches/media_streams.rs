@@ -49,6 +49,7 @@ use base64::engine::general_purpose::STANDARD;
 use dialback::config::{Clock, MediaSettings, Numbers, Settings, SttBackend, TtsBackend};
 use dialback::http::Application;
 use dialback::http::media_ws::stats;
+use dialback::http::metrics::{METRICS, Metrics};
 use dialback::media::codec::encode_all;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
@@ -204,7 +205,7 @@ async fn watch(
         );
     }
     let sample = || Sample {
-        late_frames: stats().late_frames.load(Ordering::Relaxed),
+        late_frames: metrics().media_frames_late.get(),
         late_ticks: counters.client_late.load(Ordering::Relaxed),
         threads: thread_cpu(),
         machine: machine_cpu(),
@@ -413,7 +414,7 @@ async fn main() {
         );
 
         let s = stats();
-        let ramp_late0 = s.late_frames.load(Ordering::Relaxed);
+        let ramp_late0 = metrics().media_frames_late.get();
         let counters = Arc::new(Counters::default());
         let sids = Arc::new(std::sync::Mutex::new(Vec::new()));
         let started = Instant::now();
@@ -462,8 +463,8 @@ async fn main() {
         tokio::time::sleep_until(steady).await;
         s.max_lateness_us.store(0, Ordering::Relaxed);
         let (frames0, late0, ticks0) = (
-            s.frames.load(Ordering::Relaxed),
-            s.late_frames.load(Ordering::Relaxed),
+            metrics().media_frames.get(),
+            metrics().media_frames_late.get(),
             counters.client_late.load(Ordering::Relaxed),
         );
         let ramp_late = late0 - ramp_late0;
@@ -483,8 +484,8 @@ async fn main() {
         let stalls = watcher.await.unwrap_or_default();
         let sids = sids.lock().map(|s| s.clone()).unwrap_or_default();
         let ok = answered_as_expected(&db_url, &sids).await;
-        let frames = s.frames.load(Ordering::Relaxed) - frames0;
-        let late = s.late_frames.load(Ordering::Relaxed) - late0;
+        let frames = metrics().media_frames.get() - frames0;
+        let late = metrics().media_frames_late.get() - late0;
         println!(
             "{n:7}  {:5}  {ok:10}  {frames:10}  {late:9}  {:6.1} ms  {:8.3} ms  {:11}  {ramp_late:9}  \
              {:4} s  {:6.1} ms  {:8}{}",
@@ -557,9 +558,7 @@ impl Drop for Server {
         // Let the streams the generator closed store their hang-ups first:
         // stopping the runtime under them would fail those writes.
         let patience = std::time::Instant::now() + Duration::from_secs(10);
-        while stats().streams_active.load(Ordering::Relaxed) > 0
-            && std::time::Instant::now() < patience
-        {
+        while metrics().active_media_streams.get() > 0 && std::time::Instant::now() < patience {
             std::thread::sleep(Duration::from_millis(20));
         }
         if let Some(stop) = self.stop.take() {
@@ -732,6 +731,11 @@ async fn one_call(
             }
         }
     }
+}
+
+/// The server's counters, as `/metrics` shows them.
+fn metrics() -> &'static Metrics {
+    METRICS.as_ref().expect("the metrics are registered")
 }
 
 /// The value of the first `"key":"…"` string in a server message. The

@@ -73,28 +73,19 @@ const LATE: Duration = Duration::from_millis(20);
 const TRIM_THRESHOLD: i16 = 400;
 const TRIM_KEEP_MS: u32 = 250;
 
-/// Process-wide counters, for the load generator and operators.
+/// The worst lateness of a caller frame since the load generator last
+/// reset it. The counts themselves (open streams, frames, late frames) are
+/// on `/metrics`; a maximum that can be reset is not a Prometheus kind.
 #[derive(Debug, Default)]
 pub struct StreamStats {
-    pub streams_started: AtomicU64,
-    pub streams_active: AtomicU64,
-    /// Caller frames processed.
-    pub frames: AtomicU64,
-    /// Caller frames processed more than 20 ms after they were due (by the
-    /// provider's timestamps, from the stream's first frame).
-    pub late_frames: AtomicU64,
     pub max_lateness_us: AtomicU64,
 }
 
 static STATS: StreamStats = StreamStats {
-    streams_started: AtomicU64::new(0),
-    streams_active: AtomicU64::new(0),
-    frames: AtomicU64::new(0),
-    late_frames: AtomicU64::new(0),
     max_lateness_us: AtomicU64::new(0),
 };
 
-/// The counters of every stream served by this process.
+/// The worst lateness over every stream served by this process.
 pub fn stats() -> &'static StreamStats {
     &STATS
 }
@@ -200,9 +191,7 @@ async fn run<E: Display>(state: AppState, mut ws: impl Socket<E>) {
         }
     };
     let span = tracing::info_span!("stream", call_sid = %start.call_sid);
-    STATS.streams_started.fetch_add(1, Ordering::Relaxed);
-    STATS.streams_active.fetch_add(1, Ordering::Relaxed);
-    super::metrics::media_stream_open(true);
+    super::metrics::media_stream_started();
     async {
         match Live::begin(&state, &start).await {
             Ok(live) => live.run(&mut ws).await,
@@ -212,8 +201,7 @@ async fn run<E: Display>(state: AppState, mut ws: impl Socket<E>) {
     }
     .instrument(span)
     .await;
-    STATS.streams_active.fetch_sub(1, Ordering::Relaxed);
-    super::metrics::media_stream_open(false);
+    super::metrics::media_stream_ended();
 }
 
 /// Ends the WebSocket with a close handshake: our Close, then the
@@ -498,25 +486,23 @@ impl Live {
         Ok(())
     }
 
-    /// Measures how late this frame is processed, against the provider's
-    /// own timestamps from the first frame.
+    /// Counts a caller frame, late or not.
     fn count_frame(&mut self, timestamp: Option<u64>) {
-        STATS.frames.fetch_add(1, Ordering::Relaxed);
-        let Some(ts) = timestamp else {
-            super::metrics::media_frame(false);
-            return;
-        };
+        let late = timestamp.is_some_and(|ts| self.lateness(ts) > LATE);
+        super::metrics::media_frame(late);
+    }
+
+    /// How late this frame is processed, against the provider's own
+    /// timestamps from the first frame.
+    fn lateness(&mut self, timestamp: u64) -> Duration {
         let processed = Instant::now();
-        let (first_at, first_ts) = *self.first_frame.get_or_insert((processed, ts));
-        let due = first_at + Duration::from_millis(ts.saturating_sub(first_ts));
+        let (first_at, first_ts) = *self.first_frame.get_or_insert((processed, timestamp));
+        let due = first_at + Duration::from_millis(timestamp.saturating_sub(first_ts));
         let late = processed.saturating_duration_since(due);
-        if late > LATE {
-            STATS.late_frames.fetch_add(1, Ordering::Relaxed);
-        }
-        super::metrics::media_frame(late > LATE);
         STATS
             .max_lateness_us
             .fetch_max(late.as_micros() as u64, Ordering::Relaxed);
+        late
     }
 
     /// Does everything the session asked for, in order; flushes the socket once.

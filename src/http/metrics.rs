@@ -105,14 +105,17 @@ pub(super) fn call_ended(outcome: &str) {
     }
 }
 
-/// A media stream started (`true`) or ended (`false`).
-pub(crate) fn media_stream_open(open: bool) {
+/// A media stream started: its call is live on the socket.
+pub(crate) fn media_stream_started() {
     if let Some(m) = METRICS.as_ref() {
-        if open {
-            m.active_media_streams.inc();
-        } else {
-            m.active_media_streams.dec();
-        }
+        m.active_media_streams.inc();
+    }
+}
+
+/// A media stream that started has ended.
+pub(crate) fn media_stream_ended() {
+    if let Some(m) = METRICS.as_ref() {
+        m.active_media_streams.dec();
     }
 }
 
