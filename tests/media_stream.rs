@@ -445,12 +445,7 @@ async fn metrics_show_the_open_stream_and_count_the_caller_frames_it_processed()
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    let text = reqwest::get(format!("http://{}/metrics", server.addr))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.metrics_text().await;
     assert!(
         text.contains("# TYPE dialback_media_frames_late_total counter"),
         "{text}"

@@ -159,21 +159,27 @@ impl Server {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
-    /// The value of one series on `/metrics` (`name` or `name{labels}`),
-    /// 0 while it has not appeared. Metrics are process-wide: tests that
-    /// run alongside add to them, so compare before and after with `>=`.
+    /// `/metrics` as scraped.
     #[allow(dead_code)] // Not every test binary reads metrics.
-    pub async fn metric(&self, series: &str) -> f64 {
-        let text = self
-            .client
+    pub async fn metrics_text(&self) -> String {
+        self.client
             .get(format!("http://{}/metrics", self.addr))
             .send()
             .await
             .expect("the server answers")
             .text()
             .await
-            .unwrap_or_default();
-        text.lines()
+            .unwrap_or_default()
+    }
+
+    /// The value of one series on `/metrics` (`name` or `name{labels}`),
+    /// 0 while it has not appeared. Metrics are process-wide: tests that
+    /// run alongside add to them, so compare before and after with `>=`.
+    #[allow(dead_code)] // Not every test binary reads metrics.
+    pub async fn metric(&self, series: &str) -> f64 {
+        self.metrics_text()
+            .await
+            .lines()
             .filter_map(|line| line.rsplit_once(' '))
             .find(|(name, _)| *name == series)
             .and_then(|(_, value)| value.parse().ok())
