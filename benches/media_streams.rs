@@ -26,7 +26,9 @@
 //! `BENCH_GENERATOR_THREADS` (default 2: one thread carrying every stream
 //! ran at ~80 % of a core, itself the bottleneck),
 //! `BENCH_SERVER_WORKERS` (the server's tokio workers; default one per core,
-//! as `dialback serve`).
+//! as `dialback serve`), `BENCH_FLOOR=1` (the same streams against a server
+//! that only reads and drops their messages: what the transport alone costs
+//! on this machine, see [`floor_server`]).
 //!
 //! Reported per level, over the measured window: calls finished and answers
 //! stored as expected (all calls of the level); the server's frame lateness
@@ -346,6 +348,7 @@ async fn main() {
     let seconds: u64 = env("BENCH_SECONDS", 60);
     let generator_threads: usize = env("BENCH_GENERATOR_THREADS", 2).max(1);
     let ramp = Duration::from_secs(env("BENCH_RAMP", 30));
+    let floor = std::env::var("BENCH_FLOOR").is_ok_and(|v| v == "1");
 
     // The fake recogniser: every utterance is "是的，用过" (yes, tried it).
     let stt = axum::Router::new().route(
@@ -388,30 +391,11 @@ async fn main() {
             recordings_dir: dir.path().join("recordings"),
             ..MediaSettings::default()
         };
-        let (addr, _server) = start_server(settings);
+        let (addr, _server) = start_server(settings, floor);
 
-        // Warm the prompt cache with one call, so the level measures calls,
-        // not espeak-ng rendering the same texts once.
-        let counters = Arc::new(Counters::default());
-        let sids = Arc::new(std::sync::Mutex::new(Vec::new()));
-        run_stream(
-            addr,
-            audio.clone(),
-            counters.clone(),
-            sids.clone(),
-            Instant::now() + Duration::from_secs(60),
-            1,
-        )
-        .await;
-        // A call that heard no prompts (espeak-ng missing, say) never gets
-        // its answers: measuring silent calls would flatter the server.
-        let warm = sids.lock().map(|s| s.clone()).unwrap_or_default();
-        assert_eq!(
-            answered_as_expected(&db_url, &warm).await,
-            1,
-            "the warm-up call did not store its answers: is espeak-ng installed? \
-             (RUST_LOG=dialback=debug shows why)"
-        );
+        if !floor {
+            warm_up(addr, &audio, &db_url).await;
+        }
 
         let s = stats();
         let ramp_late0 = metrics().media_frames_late.get();
@@ -469,6 +453,7 @@ async fn main() {
         );
         let ramp_late = late0 - ramp_late0;
         let cpu0 = cpu_seconds();
+        let (threads0, floor0) = (thread_cpu(), FLOOR_FRAMES.load(Ordering::Relaxed));
         let measured = Instant::now();
         // Joined off this thread: it serves the fake recogniser meanwhile.
         let _ = tokio::task::spawn_blocking(move || {
@@ -480,8 +465,25 @@ async fn main() {
         // Read before the watcher's last sleep ends, which is not the level's.
         let wall = measured.elapsed().as_secs_f64();
         let cpu = cpu_seconds() - cpu0;
+        let threads = thread_cpu();
         done.store(true, Ordering::Relaxed);
         let stalls = watcher.await.unwrap_or_default();
+        if floor {
+            let per_stream_s = |cpu: f64| cpu * 1000.0 / (n as f64 * wall);
+            let server = threads[0] - threads0[0];
+            // The generator threads have ended and their CPU time went
+            // with them: theirs is what the others did not use.
+            let generator = cpu - server - (threads[2] - threads0[2]);
+            println!(
+                "{n:7}  floor: {} messages read, {:.3} ms per stream-second \
+                 (server {:.3} ms, generator {:.3} ms)",
+                FLOOR_FRAMES.load(Ordering::Relaxed) - floor0,
+                per_stream_s(cpu),
+                per_stream_s(server),
+                per_stream_s(generator),
+            );
+            continue;
+        }
         let sids = sids.lock().map(|s| s.clone()).unwrap_or_default();
         let ok = answered_as_expected(&db_url, &sids).await;
         let frames = metrics().media_frames.get() - frames0;
@@ -504,6 +506,31 @@ async fn main() {
     }
 }
 
+/// One call before the level, to warm the prompt cache: the level then
+/// measures calls, not espeak-ng rendering the same texts once.
+async fn warm_up(addr: std::net::SocketAddr, audio: &Arc<Audio>, db_url: &str) {
+    let counters = Arc::new(Counters::default());
+    let sids = Arc::new(std::sync::Mutex::new(Vec::new()));
+    run_stream(
+        addr,
+        audio.clone(),
+        counters.clone(),
+        sids.clone(),
+        Instant::now() + Duration::from_secs(60),
+        1,
+    )
+    .await;
+    // A call that heard no prompts (espeak-ng missing, say) never gets
+    // its answers: measuring silent calls would flatter the server.
+    let warm = sids.lock().map(|s| s.clone()).unwrap_or_default();
+    assert_eq!(
+        answered_as_expected(db_url, &warm).await,
+        1,
+        "the warm-up call did not store its answers: is espeak-ng installed? \
+         (RUST_LOG=dialback=debug shows why)"
+    );
+}
+
 /// Starts the server on a tokio runtime of its own, with as many worker
 /// threads as `dialback serve` would have on this machine.
 ///
@@ -512,7 +539,7 @@ async fn main() {
 /// server tasks behind it (and the reverse), and the frames counted late
 /// would partly be the generator's; as two runtimes, the operating system
 /// shares the cores between them.
-fn start_server(settings: Settings) -> (std::net::SocketAddr, Server) {
+fn start_server(settings: Settings, floor: bool) -> (std::net::SocketAddr, Server) {
     let (tx, rx) = std::sync::mpsc::channel();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {
@@ -527,14 +554,24 @@ fn start_server(settings: Settings) -> (std::net::SocketAddr, Server) {
             .build()
             .expect("a runtime");
         runtime.block_on(async move {
+            let stopped = async {
+                let _ = stopped.await;
+            };
+            if floor {
+                let listener = tokio::net::TcpListener::bind(settings.listen)
+                    .await
+                    .expect("bind");
+                tx.send(listener.local_addr().expect("addr"))
+                    .expect("the bench waits for the address");
+                let _ = axum::serve(listener, floor_server())
+                    .with_graceful_shutdown(stopped)
+                    .await;
+                return;
+            }
             let app = Application::build(settings).await.expect("server starts");
             tx.send(app.addr())
                 .expect("the bench waits for the address");
-            let _ = app
-                .run_until(async {
-                    let _ = stopped.await;
-                })
-                .await;
+            let _ = app.run_until(stopped).await;
         });
     });
     let addr = rx.recv().expect("the server started");
@@ -544,6 +581,30 @@ fn start_server(settings: Settings) -> (std::net::SocketAddr, Server) {
             stop: Some(stop),
             thread: Some(thread),
         },
+    )
+}
+
+/// Caller frames the floor server has read.
+static FLOOR_FRAMES: AtomicU64 = AtomicU64::new(0);
+
+/// `BENCH_FLOOR=1`: a server that accepts the streams as dialback does
+/// (axum, the same WebSocket read buffer) and reads and drops every
+/// message: no JSON, no audio, no flow, no answer to send. What the level
+/// then costs is the floor under any Media Streams server on this machine:
+/// the generator, loopback TCP and the WebSocket framing.
+fn floor_server() -> axum::Router {
+    use axum::extract::ws::WebSocketUpgrade;
+    axum::Router::new().route(
+        "/media",
+        axum::routing::get(|ws: WebSocketUpgrade| async move {
+            // dialback's own read buffer (`media_ws::READ_BUFFER`).
+            ws.read_buffer_size(4 * 1024)
+                .on_upgrade(|mut socket| async move {
+                    while let Some(Ok(_)) = socket.recv().await {
+                        FLOOR_FRAMES.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+        }),
     )
 }
 
