@@ -50,7 +50,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use dialback::config::{Clock, MediaSettings, Numbers, Settings, SttBackend, TtsBackend};
 use dialback::http::Application;
-use dialback::http::media_ws::stats;
+use dialback::http::media_ws::{READ_BUFFER, stats};
 use dialback::http::metrics::{METRICS, Metrics};
 use dialback::media::codec::encode_all;
 use futures_util::{SinkExt, StreamExt};
@@ -597,8 +597,7 @@ fn floor_server() -> axum::Router {
     axum::Router::new().route(
         "/media",
         axum::routing::get(|ws: WebSocketUpgrade| async move {
-            // dialback's own read buffer (`media_ws::READ_BUFFER`).
-            ws.read_buffer_size(4 * 1024)
+            ws.read_buffer_size(READ_BUFFER)
                 .on_upgrade(|mut socket| async move {
                     while let Some(Ok(_)) = socket.recv().await {
                         FLOOR_FRAMES.fetch_add(1, Ordering::Relaxed);

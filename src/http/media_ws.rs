@@ -64,8 +64,9 @@ const REDIRECT_TIMEOUT: Duration = Duration::from_secs(5);
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the provider has to answer our Close before the socket goes.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
-/// Socket read buffer; see [`upgrade`].
-const READ_BUFFER: usize = 4 * 1024;
+/// Socket read buffer; see [`upgrade`]. Public for the load bench's
+/// floor server, which must read as dialback does.
+pub const READ_BUFFER: usize = 4 * 1024;
 /// A caller frame processed later than this after it was due is late.
 const LATE: Duration = Duration::from_millis(20);
 /// Recordings: samples at or below this magnitude (about −38 dBFS) at the
