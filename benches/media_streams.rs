@@ -50,7 +50,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use dialback::config::{Clock, MediaSettings, Numbers, Settings, SttBackend, TtsBackend};
 use dialback::http::Application;
-use dialback::http::media_ws::{READ_BUFFER, stats};
+use dialback::http::media_ws::{READ_BUFFER, take_max_lateness};
 use dialback::http::metrics::{METRICS, Metrics};
 use dialback::media::codec::encode_all;
 use futures_util::{SinkExt, StreamExt};
@@ -397,7 +397,6 @@ async fn main() {
             warm_up(addr, &audio, &db_url).await;
         }
 
-        let s = stats();
         let ramp_late0 = metrics().media_frames_late.get();
         let counters = Arc::new(Counters::default());
         let sids = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -445,7 +444,7 @@ async fn main() {
         ));
         // The measured window opens once every stream is in a call.
         tokio::time::sleep_until(steady).await;
-        s.max_lateness_us.store(0, Ordering::Relaxed);
+        take_max_lateness();
         let (frames0, late0, ticks0) = (
             metrics().media_frames.get(),
             metrics().media_frames_late.get(),
@@ -453,7 +452,7 @@ async fn main() {
         );
         let ramp_late = late0 - ramp_late0;
         let cpu0 = cpu_seconds();
-        let (threads0, floor0) = (thread_cpu(), FLOOR_FRAMES.load(Ordering::Relaxed));
+        let (threads0, floor0) = (thread_cpu(), FLOOR_MESSAGES.load(Ordering::Relaxed));
         let measured = Instant::now();
         // Joined off this thread: it serves the fake recogniser meanwhile.
         let _ = tokio::task::spawn_blocking(move || {
@@ -466,6 +465,7 @@ async fn main() {
         let wall = measured.elapsed().as_secs_f64();
         let cpu = cpu_seconds() - cpu0;
         let threads = thread_cpu();
+        let max_late = take_max_lateness();
         done.store(true, Ordering::Relaxed);
         let stalls = watcher.await.unwrap_or_default();
         if floor {
@@ -477,7 +477,7 @@ async fn main() {
             println!(
                 "{n:7}  floor: {} messages read, {:.3} ms per stream-second \
                  (server {:.3} ms, generator {:.3} ms)",
-                FLOOR_FRAMES.load(Ordering::Relaxed) - floor0,
+                FLOOR_MESSAGES.load(Ordering::Relaxed) - floor0,
                 per_stream_s(cpu),
                 per_stream_s(server),
                 per_stream_s(generator),
@@ -492,7 +492,7 @@ async fn main() {
             "{n:7}  {:5}  {ok:10}  {frames:10}  {late:9}  {:6.1} ms  {:8.3} ms  {:11}  {ramp_late:9}  \
              {:4} s  {:6.1} ms  {:8}{}",
             sids.len(),
-            s.max_lateness_us.load(Ordering::Relaxed) as f64 / 1000.0,
+            max_late.as_secs_f64() * 1000.0,
             cpu * 1000.0 / (n as f64 * wall),
             counters.client_late.load(Ordering::Relaxed) - ticks0,
             stalls.seconds,
@@ -584,8 +584,8 @@ fn start_server(settings: Settings, floor: bool) -> (std::net::SocketAddr, Serve
     )
 }
 
-/// Caller frames the floor server has read.
-static FLOOR_FRAMES: AtomicU64 = AtomicU64::new(0);
+/// Messages the floor server has read (a stream's `start`, then its frames).
+static FLOOR_MESSAGES: AtomicU64 = AtomicU64::new(0);
 
 /// `BENCH_FLOOR=1`: a server that accepts the streams as dialback does
 /// (axum, the same WebSocket read buffer) and reads and drops every
@@ -600,7 +600,7 @@ fn floor_server() -> axum::Router {
             ws.read_buffer_size(READ_BUFFER)
                 .on_upgrade(|mut socket| async move {
                     while let Some(Ok(_)) = socket.recv().await {
-                        FLOOR_FRAMES.fetch_add(1, Ordering::Relaxed);
+                        FLOOR_MESSAGES.fetch_add(1, Ordering::Relaxed);
                     }
                 })
         }),

@@ -74,21 +74,16 @@ const LATE: Duration = Duration::from_millis(20);
 const TRIM_THRESHOLD: i16 = 400;
 const TRIM_KEEP_MS: u32 = 250;
 
-/// The worst lateness of a caller frame since the load generator last
-/// reset it. The counts themselves (open streams, frames, late frames) are
-/// on `/metrics`; a maximum that can be reset is not a Prometheus kind.
-#[derive(Debug, Default)]
-pub struct StreamStats {
-    pub max_lateness_us: AtomicU64,
-}
+/// The worst lateness (µs) of a caller frame over every stream served by
+/// this process since it was last taken. The counts themselves (open
+/// streams, frames, late frames) are on `/metrics`; a maximum that can be
+/// reset is not a Prometheus kind.
+static MAX_LATENESS_US: AtomicU64 = AtomicU64::new(0);
 
-static STATS: StreamStats = StreamStats {
-    max_lateness_us: AtomicU64::new(0),
-};
-
-/// The worst lateness over every stream served by this process.
-pub fn stats() -> &'static StreamStats {
-    &STATS
+/// The worst lateness of a caller frame since the last call, which it
+/// resets: the load bench takes it at the start and end of each level.
+pub fn take_max_lateness() -> Duration {
+    Duration::from_micros(MAX_LATENESS_US.swap(0, Ordering::Relaxed))
 }
 
 /// Serves media streams; [`crate::http::Application::media_streams`] hands
@@ -500,9 +495,7 @@ impl Live {
         let (first_at, first_ts) = *self.first_frame.get_or_insert((processed, timestamp));
         let due = first_at + Duration::from_millis(timestamp.saturating_sub(first_ts));
         let late = processed.saturating_duration_since(due);
-        STATS
-            .max_lateness_us
-            .fetch_max(late.as_micros() as u64, Ordering::Relaxed);
+        MAX_LATENESS_US.fetch_max(late.as_micros() as u64, Ordering::Relaxed);
         late
     }
 
