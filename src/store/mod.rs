@@ -27,6 +27,7 @@ mod group_commit;
 mod postgres;
 pub mod reports;
 mod rows;
+mod sql;
 mod sqlite;
 
 pub use campaigns::{CallContact, CampaignStore, ClaimedContact, DialerStore};
