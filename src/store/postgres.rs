@@ -24,9 +24,10 @@ use chrono::{DateTime, Utc};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgQueryResult, Postgres};
 
+use super::db_url::take_count_param;
 use super::group_commit::{ApplyBatch, GroupCommit, advanced};
 use super::sql::{Backend, Dialect, Lent, ProviderStatus, Stmt};
-use super::{Advance, Advanced, NewCall, StoreResult, take_count_param};
+use super::{Advance, Advanced, NewCall, StoreResult};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 

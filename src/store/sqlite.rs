@@ -29,9 +29,10 @@ use sqlx::sqlite::{
 };
 use tokio::sync::{Mutex, MutexGuard};
 
+use super::db_url::{has_param, take_count_param, take_param};
 use super::group_commit::{GroupCommit, advanced};
 use super::sql::{Backend, Dialect, Lent, ProviderStatus, Stmt};
-use super::{Advance, Advanced, NewCall, StoreResult, take_count_param, take_param};
+use super::{Advance, Advanced, NewCall, StoreResult};
 use writer::{SqliteBatches, StatusUpdate, Write, Writer};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -83,7 +84,7 @@ impl SqliteStore {
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let (url, readers) = take_count_param(url, "readers")?;
         let readers = readers.unwrap_or_else(Self::default_readers);
-        let (url, synchronous) = take_param(&url, "synchronous");
+        let (url, synchronous) = take_param(&url, "synchronous")?;
         let synchronous = match synchronous
             .as_deref()
             .map(str::to_ascii_lowercase)
@@ -193,8 +194,8 @@ fn is_in_memory(url: &str) -> bool {
     let rest = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:");
-    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-    path == ":memory:" || query.split('&').any(|p| p == "mode=memory")
+    let path = rest.split_once('?').map_or(rest, |(path, _)| path);
+    path == ":memory:" || has_param(url, "mode", "memory")
 }
 
 /// Read-only connections, each behind its own mutex.
