@@ -1,6 +1,8 @@
 //! Storage: one [`Store`] trait, a SQLite implementation (the default: one file,
 //! nothing to install) and a PostgreSQL one (several replicas sharing one
-//! database), each with its own migrations folder.
+//! database), each with its own migrations folder. The queries are written
+//! once, in `sql/`, for both; a backend adds only what truly differs (see
+//! `sql/mod.rs`).
 //!
 //! Every webhook costs two trips here: one [`Store::load_call`] and one
 //! [`Store::advance_call`]. A call's progress is guarded by its `seq` (a step

@@ -14,6 +14,10 @@
 //! per advance ~1,700 webhooks/s at ~740 µs of CPU each (here + server);
 //! one statement per advance ~2,700 at ~570 µs; batched ~5,300–8,000 at
 //! ~230 µs.
+//!
+//! Every other query is the one SQL layer's (see [`super::sql`]); this file
+//! adds how a connection is lent (the pool), the advance batch, the dialer's
+//! `SKIP LOCKED` claim and its pacing on the database's clock.
 
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -35,7 +39,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// would already hear silence, so failing fast is kinder.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The PostgreSQL implementation of [`Store`].
+/// The PostgreSQL implementation of [`Store`](super::Store).
 pub struct PostgresStore {
     pool: PgPool,
     /// Where `advance_call` queues for the group commit (see
