@@ -38,6 +38,7 @@ pub mod dialer;
 pub mod flow;
 pub mod http;
 pub mod media;
+pub mod phone;
 pub mod report;
 pub mod speech;
 pub mod store;

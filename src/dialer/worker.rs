@@ -12,8 +12,9 @@ use chrono_tz::Tz;
 use super::plan::{OnMachine, PlanSpec};
 use super::provider::{CallRequest, Provider, ProviderError};
 use super::schedule::{CallResult, GiveUpReason, Next};
+use crate::phone::PhoneNumber;
 use crate::store::{ClaimedContact, Store, StoreError};
-use crate::twilio::{AnsweredBy, CallStatus, PhoneNumber};
+use crate::twilio::{AnsweredBy, CallStatus};
 
 /// How long a claimed contact stays claimed while its call is being placed;
 /// a worker that dies leaves it to be claimed again after this.

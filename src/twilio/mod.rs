@@ -6,15 +6,16 @@
 //!   pairs, before parsing anything.
 //! - [`VoiceParams`], [`GatherParams`], [`RecordParams`], [`DialParams`],
 //!   [`StatusParams`], [`RecordingStatusParams`]: each webhook's form parsed
-//!   once into types ([`CallSid`], [`Party`], [`PhoneNumber`], [`Digits`],
-//!   [`CallStatus`], …), so that the rest of the server never handles raw
-//!   provider strings. Failures are [`ParamError`]s that are safe to log.
+//!   once into types ([`CallSid`], [`Party`], [`Digits`], [`CallStatus`], …;
+//!   phone numbers are [`crate::phone::PhoneNumber`]), so that the rest of
+//!   the server never handles raw provider strings. Failures are
+//!   [`ParamError`]s that are safe to log.
 
 mod params;
 pub mod signature;
 
 pub use params::{
     AnsweredBy, CallSid, CallStatus, DialCallStatus, DialParams, Digits, GatherParams,
-    InvalidValue, MAX_SPEECH_CHARS, MAX_VALUE_BYTES, ParamError, Party, PhoneNumber, QueueResult,
-    RecordParams, RecordingStatusParams, StatusParams, VoiceParams,
+    InvalidValue, MAX_SPEECH_CHARS, MAX_VALUE_BYTES, ParamError, Party, QueueResult, RecordParams,
+    RecordingStatusParams, StatusParams, VoiceParams,
 };
