@@ -1,5 +1,5 @@
-//! The provider-facing edge: everything about a webhook request that needs
-//! no HTTP framework.
+//! The provider-facing edge: webhook requests parsed and checked without an
+//! HTTP framework, and the provider's REST API.
 //!
 //! - [`signature`]: checks `X-Twilio-Signature`, which is what tells a real
 //!   provider callback from a forged one. Call it first, on the raw form
@@ -10,8 +10,11 @@
 //!   phone numbers are [`crate::phone::PhoneNumber`]), so that the rest of
 //!   the server never handles raw provider strings. Failures are
 //!   [`ParamError`]s that are safe to log.
+//! - [`rest`]: the Calls REST API client (place a call, redirect a live
+//!   call), with the provider's own request and error types.
 
 mod params;
+pub mod rest;
 pub mod signature;
 
 pub use params::{
