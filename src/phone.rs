@@ -34,8 +34,8 @@ pub struct PhoneNumber(String);
 
 impl PhoneNumber {
     /// Parses an E.164 number. No separators, spaces or national formats are
-    /// accepted: the provider always sends E.164, and anything else is
-    /// either not a phone number or not from the provider.
+    /// accepted: the provider always sends E.164, and numbers as people
+    /// write them are normalised first (`dialer::contacts::normalise_phone`).
     pub fn parse(value: &str) -> Result<Self, InvalidPhoneNumber> {
         let valid = match value.strip_prefix('+') {
             Some(digits) => {
