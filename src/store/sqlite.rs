@@ -389,6 +389,30 @@ impl Backend for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::SqliteStore;
+    use crate::store::sql::{Backend, ColExt, StmtExt};
+
+    /// The one SQL layer writes `$N` parameters for both databases; on
+    /// SQLite they must bind by number, reused and in any order, as on
+    /// PostgreSQL.
+    #[tokio::test]
+    async fn numbered_parameters_bind_by_number_on_sqlite() {
+        let store = SqliteStore::connect("sqlite::memory:")
+            .await
+            .expect("opens");
+        let mut conn = store.read().await.expect("a connection");
+        let row = sqlx::query("SELECT $2 AS a, $1 AS b, $2 AS c")
+            .arg(1_i64)
+            .arg(2_i64)
+            .fetch_one(&mut *conn)
+            .await
+            .expect("runs");
+        let got: (i64, i64, i64) = (
+            row.col("a").expect("a"),
+            row.col("b").expect("b"),
+            row.col("c").expect("c"),
+        );
+        assert_eq!(got, (2, 1, 2));
+    }
 
     async fn synchronous_of(url: &str) -> i64 {
         let store = SqliteStore::connect(url).await.expect("opens");

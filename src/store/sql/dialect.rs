@@ -111,11 +111,9 @@ pub(in crate::store) trait Dialect:
     Runs
     + Binds<i64>
     + Binds<i32>
-    + Binds<bool>
     + Binds<Option<i32>>
     + Binds<Option<i64>>
     + Binds<String>
-    + Binds<Option<String>>
     + for<'a> Binds<&'a str>
     + for<'a> Binds<Option<&'a str>>
     + Decodes<i64>
