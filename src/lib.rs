@@ -4,10 +4,16 @@
 //!
 //! - [`cli`]: the `dialback` command (`serve`, `check`, `simulate`, `graph`,
 //!   `schema`). `main.rs` only calls [`cli::run`].
-//! - [`http`]: the provider's TwiML webhooks, the media-stream WebSocket
-//!   loop (`http::media_ws`), the admin API, the results dashboard
-//!   (`http/dashboard/`, server-rendered HTML) and prompt audio, built by
-//!   [`http::Application::build`] for production and tests alike.
+//! - [`app`]: the composition root. [`app::App::build`] assembles flows,
+//!   store, services and router for production and tests alike, and owns
+//!   every long-lived task (HTTP, dialer, retention, CRM delivery) with one
+//!   graceful shutdown.
+//! - [`http`]: adapters only — the provider's TwiML webhooks, the
+//!   media-stream WebSocket loop (`http::media_ws`), the admin API, the
+//!   results dashboard (`http/dashboard/`, server-rendered HTML), `/metrics`
+//!   and prompt audio.
+//! - [`calls`]: the call service — start, step and replay a call exactly
+//!   once; a step's effects computed purely, then one store write.
 //! - [`speech`]: text to speech (espeak-ng, OpenAI-compatible HTTP), speech
 //!   recognition (OpenAI-compatible HTTP) and prompt frames for streams.
 //! - [`config`]: server settings and the number → flow map.
@@ -31,13 +37,18 @@
 //!   read from CSV.
 //! - [`store`]: the storage trait with SQLite (default) and PostgreSQL
 //!   implementations, one migrations folder per backend.
+//! - [`metrics`]: the server's Prometheus metrics, as a handle passed to
+//!   whoever counts.
 
+pub mod app;
+pub mod calls;
 pub mod cli;
 pub mod config;
 pub mod dialer;
 pub mod flow;
 pub mod http;
 pub mod media;
+pub mod metrics;
 pub mod report;
 pub mod speech;
 pub mod store;
