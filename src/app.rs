@@ -21,7 +21,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::calls::{Calls, Delivery, Flows, Notifier};
 use crate::config::{Settings, TtsBackend};
-use crate::dialer::provider::Provider;
 use crate::dialer::worker::{Pacer, Worker};
 use crate::flow::{Flow, load};
 use crate::http::{self, AppState, Parts};
@@ -30,6 +29,7 @@ use crate::speech::{
     Espeak, HttpRecogniser, HttpSynthesiser, PromptSource, Recogniser, Synthesiser,
 };
 use crate::store::{self, Store};
+use crate::twilio::rest::Provider;
 
 /// Why the server could not start; each says what to fix.
 #[derive(Debug, thiserror::Error)]

@@ -65,7 +65,7 @@ pub struct MediaSettings {
     /// The provider's Calls API, to move a live stream call to an agent
     /// (a REST update of the call). Without it a transfer on a stream takes
     /// the flow's fallback.
-    pub provider: Option<crate::dialer::provider::ProviderConfig>,
+    pub provider: Option<crate::twilio::rest::ProviderConfig>,
     /// Bytes of a stream socket's read buffer. Small, because tungstenite
     /// zero-fills its read buffer up to this size on every read: the
     /// 128 KiB default cost a third of the CPU under load, for messages of

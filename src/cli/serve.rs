@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use crate::app::App;
 use crate::config::{DialerSettings, MediaSettings, Numbers, Settings, SttBackend, TtsBackend};
-use crate::dialer::provider::ProviderConfig;
 use crate::flow::load::NUMBERS_FILE;
+use crate::twilio::rest::ProviderConfig;
 
 #[derive(clap::Args)]
 pub(super) struct Args {

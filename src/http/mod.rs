@@ -23,11 +23,11 @@ use tower_http::services::ServeDir;
 
 use crate::calls::{Calls, Flows};
 use crate::config::Settings;
-use crate::dialer::provider::Provider;
 use crate::flow::Flow;
 use crate::metrics::Metrics;
 use crate::speech::{PromptSource, Recogniser};
 use crate::store::Store;
+use crate::twilio::rest::Provider;
 
 /// Shared by every request.
 #[derive(Clone)]
