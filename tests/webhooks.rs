@@ -378,6 +378,32 @@ async fn forged_unsigned_and_malformed_requests_are_refused_or_answered_safely()
 }
 
 #[tokio::test]
+async fn a_webhook_that_repeats_an_identical_pair_is_answered_like_any_other() {
+    // twilio-python's validator signs a repeated `name=value` once and
+    // accepts the request; the parameters past the signature must too.
+    on_each_backend(office_hours(), |server, _| {
+        Box::pin(async move {
+            let sid = new_call_sid();
+            let (status, body) = server
+                .post(
+                    "/twilio/voice",
+                    &[
+                        ("CallSid", &sid),
+                        ("From", CALLER),
+                        ("To", WALLET_LINE),
+                        ("CallSid", &sid),
+                    ],
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+            assert!(body.contains("示例钱包客服中心"), "{body}");
+            assert!(!body.contains("<Hangup/>"), "{body}");
+        })
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn the_admin_api_needs_the_admin_token() {
     on_each_backend(office_hours(), |server, _| {
         Box::pin(async move {

@@ -12,6 +12,8 @@
 
 mod params;
 pub mod signature;
+#[cfg(test)]
+mod signature_props;
 
 pub use params::{
     AnsweredBy, CallSid, CallStatus, DialCallStatus, DialParams, Digits, GatherParams,
