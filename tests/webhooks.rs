@@ -140,6 +140,12 @@ async fn a_full_queue_gives_a_ticket_an_open_handoff_and_a_crm_notification() {
             open["summary"]["answers"],
             json!({"consent": true, "resolved": false})
         );
+        // The API masks the caller's number unless asked; the CRM gets it whole.
+        assert_eq!(open["summary"]["customer"], "+86 138****8000");
+        let (_, h) = server
+            .admin_get("/api/handoffs?status=open&unmasked=true")
+            .await;
+        assert_eq!(h["handoffs"][0]["summary"]["customer"], CALLER);
         let posted = crm.wait_for(&p.sid).await;
         assert_eq!(posted["customer"], CALLER);
         assert_eq!(posted["reason"], "busy");
@@ -458,6 +464,62 @@ async fn in_local_mode_unsigned_requests_from_loopback_are_accepted() {
         .await;
     assert_eq!(status, 200);
     assert!(body.contains("<Gather"));
+    server.stop().await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn in_local_mode_another_sites_page_cannot_drive_the_server() {
+    let (_, db) = each_backend().await.into_iter().next().unwrap();
+    let server = Server::start_with(Options {
+        database_url: db.url().to_string(),
+        crm_webhook: None,
+        auth_token: None,
+        clock: office_hours(),
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let voice = format!("http://{}/twilio/voice", server.addr);
+    let sid = new_call_sid();
+    let form = [
+        ("CallSid", sid.as_str()),
+        ("From", CALLER),
+        ("To", WALLET_LINE),
+    ];
+    let refused = [
+        ("origin", "https://attacker.example"),
+        ("sec-fetch-site", "cross-site"),
+        ("host", "rebound.attacker.example"),
+    ];
+    for (name, value) in refused {
+        let resp = client
+            .post(&voice)
+            .header(name, value)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 403, "{name}: {value}");
+        let resp = client
+            .get(format!("http://{}/api/handoffs", server.addr))
+            .header(name, value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 403, "{name}: {value}");
+    }
+    // Nothing was started by the refused requests.
+    assert_eq!(server.admin_get(&format!("/api/calls/{sid}")).await.0, 404);
+    // The same page's own requests pass, and personal data is not cached.
+    let resp = client
+        .get(format!("http://{}/api/handoffs", server.addr))
+        .header("sec-fetch-site", "same-origin")
+        .bearer_auth(common::phone::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
     server.stop().await;
     db.cleanup().await;
 }

@@ -112,9 +112,14 @@ pub(super) async fn call(
 #[derive(Deserialize)]
 pub(super) struct HandoffQuery {
     status: Option<String>,
+    /// Full phone numbers in the summaries, for whoever calls the customer
+    /// back; masked otherwise, as in every other export.
+    #[serde(default)]
+    unmasked: bool,
 }
 
-/// `GET /api/handoffs?status=open`: callers whose issue is still open.
+/// `GET /api/handoffs?status=open&unmasked=`: callers whose issue is still
+/// open, their numbers masked unless asked.
 pub(super) async fn handoffs(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -125,7 +130,10 @@ pub(super) async fn handoffs(
     let rows = state.store().handoffs(q.status.as_deref()).await?;
     let list: Vec<Value> = rows
         .into_iter()
-        .map(|h| {
+        .map(|mut h| {
+            if !q.unmasked {
+                mask_customer(&mut h.summary);
+            }
             json!({
                 "id": h.id, "call_sid": h.call_sid, "flow": h.flow, "step": h.step, "target": h.target,
                 "status": h.status, "reason": h.reason, "summary": h.summary,
@@ -134,6 +142,16 @@ pub(super) async fn handoffs(
         })
         .collect();
     Ok(Json(json!({ "handoffs": list })))
+}
+
+/// Masks the customer's number a handoff summary carries (the CRM gets it
+/// whole, from the webhook; readers of the API get it masked).
+fn mask_customer(summary: &mut Value) {
+    if let Some(customer) = summary.get_mut("customer")
+        && let Some(number) = customer.as_str()
+    {
+        *customer = Value::String(crate::report::export::mask(number));
+    }
 }
 
 /// `POST /api/handoffs/{id}/resolve`: someone followed the caller up.

@@ -10,6 +10,7 @@ mod campaign_import;
 mod campaigns;
 mod crm;
 mod dashboard;
+mod guard;
 pub mod media_ws;
 pub mod metrics;
 mod results;
@@ -172,6 +173,11 @@ impl Application {
             .nest_service("/audio", ServeDir::new(audio_dir))
             .merge(dashboard::routes())
             .layer(axum::middleware::from_fn(server_timing))
+            .layer(axum::middleware::from_fn(guard::no_store))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                guard::local_mode_same_site,
+            ))
             .route_layer(axum::middleware::from_fn(metrics::track))
             .with_state(state.clone());
         Ok(Application {
