@@ -7,6 +7,9 @@
 //! process: with several replicas behind a load balancer a session must
 //! hold on whichever replica a request lands on, and changing the token
 //! signs everybody out, which is what an operator rotating it wants.
+//! Hand-written rather than axum-extra's `SignedCookieJar`: what is signed is
+//! one expiry time, the MAC is the `hmac` crate's, and the jar would add a
+//! dependency (and a key format) for the same twenty lines.
 
 use std::net::SocketAddr;
 
