@@ -14,6 +14,7 @@ mod guard;
 pub mod media_ws;
 pub mod metrics;
 mod results;
+mod serve;
 mod signed;
 mod webhooks;
 
@@ -24,7 +25,6 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
-use axum::serve::{ListenerExt, TapIo};
 use tokio::net::TcpListener;
 use tower_http::services::ServeDir;
 
@@ -235,32 +235,18 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let retention = self.retention_task();
-        let served = axum::serve(
-            without_nagle(self.listener),
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
+        let served = serve::serve_with_timeouts(
+            self.listener,
+            self.router,
+            serve::Timeouts::default(),
+            shutdown,
         )
-        .with_graceful_shutdown(shutdown)
         .await;
         if let Some(task) = retention {
             task.abort();
         }
         served
     }
-}
-
-/// The listener with Nagle's algorithm off on every accepted connection.
-/// Why: Nagle holds a small write (a batch of audio to the provider, a
-/// `clear` on barge-in, a short TwiML answer) until the peer has acked the
-/// previous one, adding up to a round trip (or a delayed-ack timeout) to
-/// what the caller hears.
-fn without_nagle(listener: TcpListener) -> TapIo<TcpListener, fn(&mut tokio::net::TcpStream)> {
-    fn set_nodelay(tcp: &mut tokio::net::TcpStream) {
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::debug!("could not set TCP_NODELAY on a connection: {err}");
-        }
-    }
-    listener.tap_io(set_nodelay as fn(&mut tokio::net::TcpStream))
 }
 
 /// The speech backends the settings name. A missing `espeak-ng` is not an
@@ -338,20 +324,4 @@ async fn server_timing(
         response.headers_mut().insert("server-timing", v);
     }
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use axum::serve::Listener;
-
-    use super::*;
-
-    #[tokio::test]
-    async fn accepted_connections_send_small_writes_without_waiting_for_acks() {
-        let mut listener = without_nagle(TcpListener::bind("127.0.0.1:0").await.unwrap());
-        let addr = listener.local_addr().unwrap();
-        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let (accepted, _) = listener.accept().await;
-        assert!(accepted.nodelay().unwrap(), "TCP_NODELAY is set");
-    }
 }
