@@ -34,7 +34,15 @@ pub struct Settings {
     /// Purge personal data of calls older than this, at start and daily
     /// (`--retention 90d`); `None`: keep everything.
     pub retention: Option<chrono::Duration>,
+    /// The most time a provider webhook may take before dialback answers
+    /// with its spoken apology instead (`--webhook-budget`, default 5 s):
+    /// well under the provider's 15 s, past which the caller hears the
+    /// provider's own "application error" and the call is lost.
+    pub webhook_budget: std::time::Duration,
 }
+
+/// The default [`Settings::webhook_budget`].
+pub const DEFAULT_WEBHOOK_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What Media Streams calls need beyond the TwiML ones.
 #[derive(Debug, Clone)]
@@ -164,6 +172,7 @@ impl Settings {
             clock: Clock::System,
             media: MediaSettings::default(),
             retention: None,
+            webhook_budget: DEFAULT_WEBHOOK_BUDGET,
         }
     }
 }

@@ -567,3 +567,72 @@ impl FakeCrm {
         panic!("the CRM never received the handoff of {sid}");
     }
 }
+
+/// Runs `sql` on the test's PostgreSQL database from a connection of its
+/// own, as another client of the database would.
+async fn other_client(db: &common::db::TestDb) -> sqlx::PgConnection {
+    use sqlx::Connection;
+    sqlx::PgConnection::connect(db.url()).await.unwrap()
+}
+
+#[tokio::test]
+async fn after_the_databases_connections_are_cut_the_next_webhook_succeeds() {
+    let db = common::db::TestDb::postgres().await;
+    let server = Server::start_at(db.url(), office_hours()).await;
+    let mut p = Phone::call(&server, CALLER, WALLET_LINE).await;
+    let mut admin = other_client(&db).await;
+
+    // What a database restart does to every connection the pool holds.
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    p.press("1").await;
+
+    assert!(!p.ended, "the caller heard the apology: {:?}", p.heard);
+    assert!(
+        p.verbs.iter().any(|v| matches!(v, Verb::Gather { .. })),
+        "{:?}",
+        p.verbs
+    );
+    server.stop().await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_webhook_stuck_on_a_locked_table_is_answered_with_the_apology_within_its_budget() {
+    let db = common::db::TestDb::postgres().await;
+    let mut settings = Server::settings(Options {
+        database_url: db.url().to_string(),
+        crm_webhook: None,
+        auth_token: Some(AUTH_TOKEN.into()),
+        clock: office_hours(),
+    });
+    // Shorter than the store's lock timeout, so the budget is what answers.
+    settings.webhook_budget = std::time::Duration::from_millis(500);
+    let server = Server::start_settings(settings).await;
+    let mut admin = other_client(&db).await;
+    sqlx::query("BEGIN").execute(&mut admin).await.unwrap();
+    sqlx::query("LOCK TABLE calls IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+
+    let sid = new_call_sid();
+    let (status, body) = server
+        .post(
+            "/twilio/voice",
+            &[("CallSid", &sid), ("From", CALLER), ("To", WALLET_LINE)],
+        )
+        .await;
+
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("<Say"), "{body}");
+    assert!(body.contains("<Hangup/>"), "{body}");
+    sqlx::query("ROLLBACK").execute(&mut admin).await.unwrap();
+    server.stop().await;
+    db.cleanup().await;
+}

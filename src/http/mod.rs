@@ -5,6 +5,7 @@
 
 mod admin;
 mod advance;
+mod budget;
 mod cache;
 mod campaign_import;
 mod campaigns;
@@ -173,6 +174,10 @@ impl Application {
             .nest_service("/audio", ServeDir::new(audio_dir))
             .merge(dashboard::routes())
             .layer(axum::middleware::from_fn(server_timing))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                budget::webhook_budget,
+            ))
             .layer(axum::middleware::from_fn(guard::no_store))
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),
