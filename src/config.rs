@@ -62,7 +62,7 @@ pub struct MediaSettings {
     /// The provider's Calls API, to move a live stream call to an agent
     /// (a REST update of the call). Without it a transfer on a stream takes
     /// the flow's fallback.
-    pub provider: Option<crate::dialer::provider::ProviderConfig>,
+    pub provider: Option<crate::twilio::rest::ProviderConfig>,
 }
 
 /// Which text-to-speech backend renders `say` texts on streams.

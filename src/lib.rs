@@ -1,6 +1,9 @@
 //! dialback: an automated voice-survey (IVR) server for follow-up calls.
 //!
-//! The crate is layered; each module imports only those listed below it.
+//! The crate is layered: each module imports only modules listed below it
+//! (one exception, being removed: `dialer` still counts dial attempts in
+//! `http::metrics`). `src/layering.rs` checks this against every
+//! `crate::` path in `src/`, with the allowed edges in a table.
 //!
 //! - [`cli`]: the `dialback` command (`serve`, `check`, `simulate`, `graph`,
 //!   `schema`). `main.rs` only calls [`cli::run`].
@@ -8,13 +11,23 @@
 //!   loop (`http::media_ws`), the admin API, the results dashboard
 //!   (`http/dashboard/`, server-rendered HTML) and prompt audio, built by
 //!   [`http::Application::build`] for production and tests alike.
+//! - [`dialer`]: outbound campaigns — the sans-I/O scheduler (calling windows
+//!   in each contact's time zone, back-off, attempt limits), contacts read
+//!   from CSV, and the worker that places calls through [`twilio::rest`].
+//! - [`report`]: results — aggregates per flow (completion, drop-off,
+//!   distributions, CSAT/NPS) from counts the database computes; exports;
+//!   privacy (masking, purge) and the server's daily retention run.
 //! - [`speech`]: text to speech (espeak-ng, OpenAI-compatible HTTP), speech
 //!   recognition (OpenAI-compatible HTTP) and prompt frames for streams.
-//! - [`config`]: server settings and the number → flow map.
+//! - [`config`]: server settings, the provider account and the number →
+//!   flow map.
 //! - [`twiml`]: the TwiML adapter — call-machine outputs up to the next wait,
 //!   written as one TwiML document.
-//! - [`twilio`]: the provider-facing edge: webhook signature validation and
-//!   webhook form parameters parsed into types (CallSid, E.164 numbers…).
+//! - [`twilio`]: the provider-facing edge: webhook signature validation,
+//!   webhook form parameters parsed into types (CallSid, parties, call
+//!   statuses…), and the Calls REST API client (`twilio::rest`).
+//! - [`phone`]: E.164 phone numbers and their masking, the domain type that
+//!   contacts, results and webhooks share.
 //! - [`media`]: the media DSP layer for Media Streams calls: G.711 μ-law,
 //!   DTMF detection and voice-activity end-pointing (pure, I/O-free), and
 //!   WAV prompts converted to 20 ms μ-law frames. `media::stream` is the
@@ -23,12 +36,6 @@
 //!   checked into a validated [`flow::Flow`] with every diagnostic at once,
 //!   and run by the sans-I/O [`flow::Call`] machine: inputs in, outputs out,
 //!   time as an input. `flow::understand` turns transcripts into answers.
-//! - [`report`]: results — aggregates per flow (completion, drop-off,
-//!   distributions, CSAT/NPS) from counts the database computes; exports;
-//!   privacy (masking, purge) and the server's daily retention run.
-//! - [`dialer`]: outbound campaigns — the sans-I/O scheduler (calling windows
-//!   in each contact's time zone, back-off, attempt limits) and contacts
-//!   read from CSV.
 //! - [`store`]: the storage trait with SQLite (default) and PostgreSQL
 //!   implementations, one migrations folder per backend.
 
@@ -38,8 +45,12 @@ pub mod dialer;
 pub mod flow;
 pub mod http;
 pub mod media;
+pub mod phone;
 pub mod report;
 pub mod speech;
 pub mod store;
 pub mod twilio;
 pub mod twiml;
+
+#[cfg(test)]
+mod layering;

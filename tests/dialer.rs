@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use dialback::dialer::plan::PlanSpec;
-use dialback::dialer::provider::{Provider, ProviderConfig};
 use dialback::dialer::worker::{Outcome, Pacer, StatusEffect, Worker, on_status};
 use dialback::store::campaigns::{NewCampaign, NewContact};
 use dialback::store::{NewOptOut, Store};
+use dialback::twilio::rest::{Provider, ProviderConfig};
 use dialback::twilio::{AnsweredBy, CallStatus};
 use serde_json::json;
 

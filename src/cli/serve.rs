@@ -197,7 +197,7 @@ async fn serve(args: Args) -> ExitCode {
             // Stream calls reach an agent through a REST update of the call.
             provider: match (&args.account_sid, &args.auth_token) {
                 (Some(account_sid), Some(auth_token)) => {
-                    Some(crate::dialer::provider::ProviderConfig {
+                    Some(crate::twilio::rest::ProviderConfig {
                         base_url: args.provider_url.clone(),
                         account_sid: account_sid.clone(),
                         auth_token: auth_token.clone(),
@@ -228,7 +228,7 @@ async fn serve(args: Args) -> ExitCode {
     let dialer = match (&args.account_sid, &args.auth_token, &args.caller_id) {
         (Some(account_sid), Some(auth_token), Some(caller_id)) => {
             let provider =
-                crate::dialer::provider::Provider::new(crate::dialer::provider::ProviderConfig {
+                crate::twilio::rest::Provider::new(crate::twilio::rest::ProviderConfig {
                     base_url: args.provider_url.clone(),
                     account_sid: account_sid.clone(),
                     auth_token: auth_token.clone(),

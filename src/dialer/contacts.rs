@@ -13,8 +13,8 @@ use std::io::Read;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+use crate::phone::PhoneNumber;
 use crate::store::campaigns::NewContact;
-use crate::twilio::PhoneNumber;
 
 /// One contact, ready to store.
 #[derive(Debug, Clone, PartialEq)]

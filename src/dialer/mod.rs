@@ -9,13 +9,14 @@
 //! - [`plan`]: a campaign's plan as stored (JSON) and parsed for the scheduler.
 //! - [`settings`]: the settings people write (CLI flags, API query) parsed
 //!   into a plan: dates, back-off durations, ring timeout, machines.
-//! - [`provider`]: the provider's Calls REST API client.
+//! - [`request`]: the provider request that places one contact's call (our
+//!   webhook URLs, machine detection), sent with [`crate::twilio::rest`].
 //! - [`worker`]: claim a due contact, check opt-out and window, pace, place
 //!   the call; and apply status callbacks (retry, done, give up).
 
 pub mod contacts;
 pub mod plan;
-pub mod provider;
+pub mod request;
 pub mod schedule;
 pub mod settings;
 pub mod worker;

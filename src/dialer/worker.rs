@@ -10,10 +10,12 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use super::plan::{OnMachine, PlanSpec};
-use super::provider::{CallRequest, Provider, ProviderError};
+use super::request::CallUrls;
 use super::schedule::{CallResult, GiveUpReason, Next};
+use crate::phone::PhoneNumber;
 use crate::store::{ClaimedContact, Store, StoreError};
-use crate::twilio::{AnsweredBy, CallStatus, PhoneNumber};
+use crate::twilio::rest::{Provider, ProviderError};
+use crate::twilio::{AnsweredBy, CallStatus};
 
 /// How long a claimed contact stays claimed while its call is being placed;
 /// a worker that dies leaves it to be claimed again after this.
@@ -190,14 +192,8 @@ impl Worker {
         self.pacer
             .wait(self.store.as_ref(), self.provider.account_sid())
             .await?;
-        let request = CallRequest {
-            to: phone.as_str(),
-            flow: &contact.flow,
-            contact_id: id,
-            machine_detection: spec.machine_detection,
-            on_machine: spec.on_machine,
-            ring_timeout_secs: spec.ring_timeout_secs,
-        };
+        let urls = CallUrls::new(self.provider.public_url(), &contact.flow, id, &spec);
+        let request = urls.request(phone.as_str(), &spec);
         match self.provider.place_call(&request).await {
             Ok(placed) => {
                 let lease = now + chrono::Duration::from_std(CALL_LEASE).unwrap_or_default();

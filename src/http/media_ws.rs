@@ -45,7 +45,6 @@ use super::AppState;
 use super::advance::commit;
 use super::signed::check_stream_upgrade;
 use super::webhooks::{links, stream_twiml};
-use crate::dialer::provider::ProviderError;
 use crate::flow::event::{Input, Output, TransferResult, TransferSpec};
 use crate::flow::{Call, Flow};
 use crate::media::stream::protocol::{self, Event, MAX_MESSAGE_BYTES, Start};
@@ -53,6 +52,7 @@ use crate::media::stream::{Action, Session, SessionConfig, Wait};
 use crate::media::{Prompt, SAMPLE_RATE, pcm8k_to_wav, trim_silence};
 use crate::speech::{Recogniser, SpeechError, Transcript};
 use crate::store::{Advanced, CallRow, NewCall};
+use crate::twilio::rest::ProviderError;
 use crate::twiml;
 
 /// The provider must send `start` this soon after connecting.

@@ -53,7 +53,7 @@ struct Inner {
     prompts: PromptSource,
     recogniser: Option<Arc<dyn Recogniser>>,
     /// The provider's Calls API, for moving a stream call to its transfer.
-    provider: Option<crate::dialer::provider::Provider>,
+    provider: Option<crate::twilio::rest::Provider>,
 }
 
 impl AppState {
@@ -136,7 +136,7 @@ impl Application {
             .media
             .provider
             .clone()
-            .map(crate::dialer::provider::Provider::new);
+            .map(crate::twilio::rest::Provider::new);
         let state = AppState {
             inner: Arc::new(Inner {
                 settings,

@@ -15,9 +15,9 @@ use serde_json::{Map, Value as Json};
 use super::aggregate::QuestionSpec;
 use crate::flow::model::QuestionKind;
 use crate::flow::value::Value;
+use crate::phone::PhoneNumber;
 use crate::store::reports::{ExportCall, ExportCursor, ReportFilter};
 use crate::store::{Store, StoreError};
-use crate::twilio::PhoneNumber;
 
 /// Calls per page: big enough that the per-page round trips do not matter,
 /// small enough that a page is a few hundred kilobytes.

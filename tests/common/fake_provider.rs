@@ -23,7 +23,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
-use dialback::dialer::provider::ProviderConfig;
+use dialback::twilio::rest::ProviderConfig;
 use serde_json::json;
 use tokio::time::Instant;
 

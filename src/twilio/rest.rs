@@ -1,10 +1,14 @@
-//! The provider's Calls REST API (Twilio-compatible): one request per call.
+//! The provider's Calls REST API (Twilio-compatible): place a call, move a
+//! live call to new TwiML. One request per call.
+//!
+//! The types here are the provider's, not ours: a [`CallRequest`] holds the
+//! Calls API parameters with the webhook URLs already built, so this client
+//! knows nothing of our routes, campaigns or flows. The dialer builds
+//! requests; the media-stream loop redirects calls.
 
 use std::time::Duration;
 
 use serde::Deserialize;
-
-use super::plan::OnMachine;
 
 /// Where and as whom to place calls.
 #[derive(Debug, Clone)]
@@ -26,16 +30,40 @@ pub struct Placed {
     pub call_sid: String,
 }
 
-/// What to ask the provider for.
-#[derive(Debug, Clone)]
+/// A call to place: the Calls API's parameters that we use.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallRequest<'a> {
+    /// `To`: the number to call (E.164).
     pub to: &'a str,
-    pub flow: &'a str,
-    pub contact_id: i64,
-    pub machine_detection: bool,
-    /// What an answering machine gets (with detection on).
-    pub on_machine: crate::dialer::plan::OnMachine,
+    /// `Url`: the TwiML the provider fetches when the call is answered.
+    pub url: &'a str,
+    /// `StatusCallback`: where the provider posts the call's progress. Every
+    /// event (`initiated`, `ringing`, `answered`, `completed`) is asked for.
+    pub status_callback: &'a str,
+    /// `MachineDetection`; `None` for none.
+    pub machine_detection: Option<MachineDetection>,
+    /// `Timeout`: seconds to let the phone ring (the provider accepts 5–600).
     pub ring_timeout_secs: u32,
+}
+
+/// The provider's answering-machine detection modes (`MachineDetection`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MachineDetection {
+    /// `Enable`: decide as soon as possible whether a person answered.
+    Enable,
+    /// `DetectMessageEnd`: on a machine, wait for the end of its greeting
+    /// (the beep), so that a message starts after it.
+    DetectMessageEnd,
+}
+
+impl MachineDetection {
+    /// The provider's spelling.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Enable => "Enable",
+            Self::DetectMessageEnd => "DetectMessageEnd",
+        }
+    }
 }
 
 /// Why a call was not placed.
@@ -81,42 +109,30 @@ impl Provider {
         &self.config.account_sid
     }
 
+    /// Our public base URL, as the provider reaches it: the base of the
+    /// webhook URLs a [`CallRequest`] carries.
+    pub fn public_url(&self) -> &str {
+        &self.config.public_url
+    }
+
     /// `POST /2010-04-01/Accounts/{sid}/Calls.json`.
-    #[tracing::instrument(skip_all, fields(contact = request.contact_id))]
+    #[tracing::instrument(skip_all)]
     pub async fn place_call(&self, request: &CallRequest<'_>) -> Result<Placed, ProviderError> {
         let c = &self.config;
-        let public = c.public_url.trim_end_matches('/');
-        let voice_url = format!(
-            "{public}/twilio/voice?flow={}&contact={}{}",
-            urlencode(request.flow),
-            request.contact_id,
-            match (request.machine_detection, request.on_machine) {
-                (true, OnMachine::LeaveMessage) => "&machine=message",
-                (true, OnMachine::RetryLater) => "&machine=retry",
-                _ => "",
-            }
-        );
-        // The contact rides along so that a final status arriving before
-        // the worker has recorded the CallSid can still find its contact.
-        let status_url = format!("{public}/twilio/status?contact={}", request.contact_id);
         let timeout = request.ring_timeout_secs.to_string();
         let mut form: Vec<(&str, &str)> = vec![
             ("To", request.to),
             ("From", &c.from),
-            ("Url", &voice_url),
-            ("StatusCallback", &status_url),
+            ("Url", request.url),
+            ("StatusCallback", request.status_callback),
             ("StatusCallbackEvent", "initiated"),
             ("StatusCallbackEvent", "ringing"),
             ("StatusCallbackEvent", "answered"),
             ("StatusCallbackEvent", "completed"),
             ("Timeout", &timeout),
         ];
-        if request.on_machine == OnMachine::LeaveMessage {
-            // The message must start after the machine's greeting and beep,
-            // not over them.
-            form.push(("MachineDetection", "DetectMessageEnd"));
-        } else if request.machine_detection {
-            form.push(("MachineDetection", "Enable"));
+        if let Some(detection) = request.machine_detection {
+            form.push(("MachineDetection", detection.as_str()));
         }
         let url = format!(
             "{}/2010-04-01/Accounts/{}/Calls.json",
@@ -198,10 +214,4 @@ async fn refusal(response: reqwest::Response) -> ProviderError {
         .and_then(|e| e.message)
         .unwrap_or_default();
     ProviderError::Refused { status, message }
-}
-
-fn urlencode(text: &str) -> String {
-    serde_urlencoded::to_string([("", text)])
-        .map(|s| s.trim_start_matches('=').to_owned())
-        .unwrap_or_default()
 }
