@@ -35,7 +35,7 @@ pub(super) async fn webhook_budget(
                 budget_ms = budget.as_millis() as u64,
                 "a webhook ran out of its time budget: answering with the apology"
             );
-            super::metrics::store_error();
+            state.metrics().store_error();
             super::webhooks::apology(&state, None)
         }
     }

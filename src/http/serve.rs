@@ -13,27 +13,30 @@
 //!   and webhooks by their budget (see `budget.rs`);
 //! - WebSocket media streams, once upgraded, keep their own idle timeout.
 //!
-//! Graceful shutdown works as in `axum::serve`: stop accepting, let each
+//! The caller chooses the listener (the server's turns Nagle off on every
+//! connection). Graceful shutdown works as in `axum::serve`: stop accepting, let each
 //! connection finish its request in flight, then return.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
+use axum::serve::Listener;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 /// How long the server waits on a client.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Timeouts {
+pub struct Timeouts {
     /// For a request's headers, and for the next request on an idle
     /// keep-alive connection.
-    pub(super) header_read: Duration,
+    pub header_read: Duration,
 }
 
 impl Default for Timeouts {
@@ -49,8 +52,8 @@ impl Default for Timeouts {
 /// Serves `router` on `listener` until `shutdown` completes, then lets
 /// in-flight requests finish. Handlers see the peer as
 /// `ConnectInfo<SocketAddr>`, as with `axum::serve`.
-pub(super) async fn serve_with_timeouts(
-    listener: TcpListener,
+pub async fn serve_with_timeouts(
+    mut listener: impl Listener<Io = TcpStream, Addr = SocketAddr>,
     router: Router,
     timeouts: Timeouts,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -61,26 +64,12 @@ pub(super) async fn serve_with_timeouts(
     loop {
         // Reap finished connections so the set holds only live ones.
         while connections.try_join_next().is_some() {}
+        // `Listener::accept` waits out accept errors (out of file
+        // descriptors and the like) itself, as `axum::serve` does.
         let (tcp, peer) = tokio::select! {
             () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // Out of file descriptors and the like: the condition
-                    // passes as connections close; wait instead of spinning.
-                    tracing::warn!(error = %e, "cannot accept a connection");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+            accepted = listener.accept() => accepted,
         };
-        // No Nagle: it holds a small write (a batch of audio to the
-        // provider, a `clear` on barge-in, a short TwiML answer) until the
-        // peer has acked the previous one, adding up to a round trip (or a
-        // delayed-ack timeout) to what the caller hears.
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("could not set TCP_NODELAY on a connection: {e}");
-        }
         let service =
             TowerToHyperService::new(router.clone().layer(axum::Extension(ConnectInfo(peer))));
         let mut stop = stop_rx.clone();
@@ -112,9 +101,8 @@ pub(super) async fn serve_with_timeouts(
 
 #[cfg(test)]
 mod tests {
-    use std::net::SocketAddr;
-
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
 
     use super::*;
 
