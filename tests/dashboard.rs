@@ -180,10 +180,35 @@ async fn signing_in_is_required_and_a_wrong_token_is_refused() {
             "{backend}: header + 6 wallet calls\n{}",
             csv.body
         );
+        // Pages and files holding personal data are never cached.
+        for page in [&overview, &csv] {
+            assert_eq!(page.header("cache-control"), "no-store", "{backend}");
+        }
 
         d.stop().await;
         db.cleanup().await;
     }
+}
+
+#[tokio::test]
+async fn wrong_tokens_are_limited_so_the_token_cannot_be_guessed() {
+    let (_, db) = each_backend().await.into_iter().next().unwrap();
+    let mut d = Dash::start(&db).await;
+    let base = d.base.clone();
+
+    for _ in 0..5 {
+        let wrong = d
+            .post("/login", &[("token", "not-the-token")], Some(&base))
+            .await;
+        assert_eq!(wrong.status, 401);
+    }
+    let limited = d.sign_in().await;
+
+    assert_eq!(limited.status, 429);
+    assert!(!limited.header("retry-after").is_empty());
+    assert!(limited.header("set-cookie").is_empty());
+    d.stop().await;
+    db.cleanup().await;
 }
 
 #[tokio::test]

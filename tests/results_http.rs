@@ -129,6 +129,44 @@ async fn every_admin_route_is_described_in_the_served_openapi_document() {
 }
 
 #[tokio::test]
+async fn every_admin_route_but_the_api_description_refuses_a_request_without_the_token() {
+    let clock = Clock::Fixed(Utc.with_ymd_and_hms(2026, 11, 23, 3, 0, 0).unwrap());
+    let db = TestDb::sqlite().await;
+    let server = Server::start_at(db.url(), clock).await;
+    let doc: serde_json::Value =
+        serde_json::from_str(include_str!("../src/http/openapi.json")).unwrap();
+    let client = reqwest::Client::new();
+    let mut checked = 0;
+
+    for (path, methods) in doc["paths"].as_object().unwrap() {
+        if !path.starts_with("/api/") || path == "/api/openapi.json" {
+            continue;
+        }
+        let concrete = path
+            .replace("{id}", "1")
+            .replace("{call_sid}", "CA00000000000000000000000000000000")
+            .replace("{file}", "wallet-followup.csv")
+            .replace("{action}", "start");
+        for method in methods.as_object().unwrap().keys() {
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let status = client
+                .request(method.clone(), format!("http://{}{concrete}", server.addr))
+                .bearer_auth("wrong")
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert_eq!(status, 401, "{method} {path}");
+            checked += 1;
+        }
+    }
+
+    assert!(checked >= 10, "{checked}");
+    server.stop().await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
 async fn metrics_scrape_as_prometheus_text_with_webhook_latency_and_outcomes() {
     let clock = Clock::Fixed(Utc.with_ymd_and_hms(2026, 11, 23, 3, 0, 0).unwrap());
     let db = TestDb::sqlite().await;

@@ -140,6 +140,12 @@ async fn a_full_queue_gives_a_ticket_an_open_handoff_and_a_crm_notification() {
             open["summary"]["answers"],
             json!({"consent": true, "resolved": false})
         );
+        // The API masks the caller's number unless asked; the CRM gets it whole.
+        assert_eq!(open["summary"]["customer"], "+86 138****8000");
+        let (_, h) = server
+            .admin_get("/api/handoffs?status=open&unmasked=true")
+            .await;
+        assert_eq!(h["handoffs"][0]["summary"]["customer"], CALLER);
         let posted = crm.wait_for(&p.sid).await;
         assert_eq!(posted["customer"], CALLER);
         assert_eq!(posted["reason"], "busy");
@@ -378,6 +384,32 @@ async fn forged_unsigned_and_malformed_requests_are_refused_or_answered_safely()
 }
 
 #[tokio::test]
+async fn a_webhook_that_repeats_an_identical_pair_is_answered_like_any_other() {
+    // twilio-python's validator signs a repeated `name=value` once and
+    // accepts the request; the parameters past the signature must too.
+    on_each_backend(office_hours(), |server, _| {
+        Box::pin(async move {
+            let sid = new_call_sid();
+            let (status, body) = server
+                .post(
+                    "/twilio/voice",
+                    &[
+                        ("CallSid", &sid),
+                        ("From", CALLER),
+                        ("To", WALLET_LINE),
+                        ("CallSid", &sid),
+                    ],
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+            assert!(body.contains("示例钱包客服中心"), "{body}");
+            assert!(!body.contains("<Hangup/>"), "{body}");
+        })
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn the_admin_api_needs_the_admin_token() {
     on_each_backend(office_hours(), |server, _| {
         Box::pin(async move {
@@ -436,6 +468,62 @@ async fn in_local_mode_unsigned_requests_from_loopback_are_accepted() {
     db.cleanup().await;
 }
 
+#[tokio::test]
+async fn in_local_mode_another_sites_page_cannot_drive_the_server() {
+    let (_, db) = each_backend().await.into_iter().next().unwrap();
+    let server = Server::start_with(Options {
+        database_url: db.url().to_string(),
+        crm_webhook: None,
+        auth_token: None,
+        clock: office_hours(),
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let voice = format!("http://{}/twilio/voice", server.addr);
+    let sid = new_call_sid();
+    let form = [
+        ("CallSid", sid.as_str()),
+        ("From", CALLER),
+        ("To", WALLET_LINE),
+    ];
+    let refused = [
+        ("origin", "https://attacker.example"),
+        ("sec-fetch-site", "cross-site"),
+        ("host", "rebound.attacker.example"),
+    ];
+    for (name, value) in refused {
+        let resp = client
+            .post(&voice)
+            .header(name, value)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 403, "{name}: {value}");
+        let resp = client
+            .get(format!("http://{}/api/handoffs", server.addr))
+            .header(name, value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 403, "{name}: {value}");
+    }
+    // Nothing was started by the refused requests.
+    assert_eq!(server.admin_get(&format!("/api/calls/{sid}")).await.0, 404);
+    // The same page's own requests pass, and personal data is not cached.
+    let resp = client
+        .get(format!("http://{}/api/handoffs", server.addr))
+        .header("sec-fetch-site", "same-origin")
+        .bearer_auth(common::phone::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    server.stop().await;
+    db.cleanup().await;
+}
+
 /// A CRM that records every handoff POSTed to it.
 struct FakeCrm {
     url: String,
@@ -478,4 +566,73 @@ impl FakeCrm {
         }
         panic!("the CRM never received the handoff of {sid}");
     }
+}
+
+/// Runs `sql` on the test's PostgreSQL database from a connection of its
+/// own, as another client of the database would.
+async fn other_client(db: &common::db::TestDb) -> sqlx::PgConnection {
+    use sqlx::Connection;
+    sqlx::PgConnection::connect(db.url()).await.unwrap()
+}
+
+#[tokio::test]
+async fn after_the_databases_connections_are_cut_the_next_webhook_succeeds() {
+    let db = common::db::TestDb::postgres().await;
+    let server = Server::start_at(db.url(), office_hours()).await;
+    let mut p = Phone::call(&server, CALLER, WALLET_LINE).await;
+    let mut admin = other_client(&db).await;
+
+    // What a database restart does to every connection the pool holds.
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    p.press("1").await;
+
+    assert!(!p.ended, "the caller heard the apology: {:?}", p.heard);
+    assert!(
+        p.verbs.iter().any(|v| matches!(v, Verb::Gather { .. })),
+        "{:?}",
+        p.verbs
+    );
+    server.stop().await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_webhook_stuck_on_a_locked_table_is_answered_with_the_apology_within_its_budget() {
+    let db = common::db::TestDb::postgres().await;
+    let mut settings = Server::settings(Options {
+        database_url: db.url().to_string(),
+        crm_webhook: None,
+        auth_token: Some(AUTH_TOKEN.into()),
+        clock: office_hours(),
+    });
+    // Shorter than the store's lock timeout, so the budget is what answers.
+    settings.webhook_budget = std::time::Duration::from_millis(500);
+    let server = Server::start_settings(settings).await;
+    let mut admin = other_client(&db).await;
+    sqlx::query("BEGIN").execute(&mut admin).await.unwrap();
+    sqlx::query("LOCK TABLE calls IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+
+    let sid = new_call_sid();
+    let (status, body) = server
+        .post(
+            "/twilio/voice",
+            &[("CallSid", &sid), ("From", CALLER), ("To", WALLET_LINE)],
+        )
+        .await;
+
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("<Say"), "{body}");
+    assert!(body.contains("<Hangup/>"), "{body}");
+    sqlx::query("ROLLBACK").execute(&mut admin).await.unwrap();
+    server.stop().await;
+    db.cleanup().await;
 }
