@@ -25,8 +25,9 @@ const LONG_RUN: usize = 4;
 /// Mandarin words after which the next two or three characters are a name.
 const NAME_AFTER: &[&str] = &["我叫", "我姓", "名字是", "名字叫", "客服叫", "联系人"];
 
-/// Mandarin titles before which the character is a surname: "王先生".
-const NAME_BEFORE: &[&str] = &["先生", "女士", "小姐", "经理", "师傅", "老师"];
+/// Mandarin titles before which the character is a surname: "王先生". Not
+/// 小姐 or 经理: "客服小姐姐", "客户经理" have no name in them.
+const NAME_BEFORE: &[&str] = &["先生", "女士"];
 
 /// English words after which the next capitalised word (or two) is a name.
 const NAME_AFTER_EN: &[&str] = &[

@@ -17,6 +17,9 @@ mod mask;
 mod phrases;
 mod topics;
 
+#[cfg(test)]
+mod fixture_tests;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::flow::Value;
@@ -159,5 +162,71 @@ pub fn analyse(said: &[Said], topics: &[Topic], discovery: &Discovery, limits: L
         callers: callers.len(),
         topics: counts,
         unnamed: discovery.discover(&uncovered, said, limits),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::condition;
+    use crate::flow::model::AnswerType;
+
+    fn fees() -> Vec<Topic> {
+        vec![Topic {
+            name: "手续费".to_string(),
+            phrases: vec!["手续费".to_string(), "fee".to_string()],
+        }]
+    }
+
+    fn rated(caller: &str, text: &str, csat: i64) -> Said {
+        let mut said = Said::new(caller, text);
+        said.answers.insert("csat".to_string(), Value::Number(csat));
+        said
+    }
+
+    #[test]
+    fn quotes_are_masked_and_come_from_distinct_callers() {
+        let said = [
+            Said::new("a", "手续费太高，我手机13800138000"),
+            Said::new("a", "手续费真的太高"),
+            Said::new("b", "my name is Anna Lee, the fee is silly"),
+        ];
+        let insight = analyse(&said, &fees(), &Discovery::new(), Limits::default());
+        assert_eq!(insight.callers, 2);
+        assert_eq!(insight.topics[0].callers, 2);
+        assert_eq!(insight.topics[0].share, 1.0);
+        assert_eq!(
+            insight.topics[0].quotes,
+            ["手续费太高，我手机***", "my name is ***, the fee is silly"]
+        );
+    }
+
+    #[test]
+    fn answers_filter_texts_in_the_flows_condition_language() {
+        let names = BTreeMap::from([("csat".to_string(), AnswerType::Number)]);
+        let unhappy = condition::parse("csat <= 2", &names).expect("a valid condition");
+        let said = [
+            rated("a", "手续费太高", 1),
+            rated("b", "fee is fine", 5),
+            rated("c", "app很好用", 2),
+            Said::new("d", "手续费"),
+        ];
+        let chosen: Vec<Said> = said
+            .iter()
+            .filter(|s| s.satisfies(&unhappy))
+            .cloned()
+            .collect();
+        let insight = analyse(&chosen, &fees(), &Discovery::new(), Limits::default());
+        assert_eq!(insight.callers, 2);
+        assert_eq!(insight.topics[0].callers, 1);
+        assert_eq!(insight.topics[0].share, 0.5);
+    }
+
+    #[test]
+    fn no_texts_give_no_callers_and_no_division_by_zero() {
+        let insight = analyse(&[], &fees(), &Discovery::new(), Limits::default());
+        assert_eq!(insight.callers, 0);
+        assert_eq!(insight.topics[0].share, 0.0);
+        assert!(insight.unnamed.is_empty());
     }
 }

@@ -5,10 +5,11 @@
 //! per CJK character and one per English word or digit run. A phrase matches
 //! a run of whole tokens, which is Mandarin substring matching and English
 //! word boundaries at once: "手续费" is found in "扣了手续费啊", and "fee" is
-//! not found in "feedback".
+//! not found in "feedback". A phrase never spans a clause break: in
+//! "app闪退，钱也没转过去" there is no 退钱.
 
 use crate::flow::model::Topic;
-use crate::flow::understand::{normalise, tokens};
+use crate::flow::understand::{clauses, tokens};
 
 /// A flow's topics, tokenised once for matching many texts.
 #[derive(Debug, Clone)]
@@ -24,7 +25,7 @@ impl Matcher {
             .map(|t| {
                 t.phrases
                     .iter()
-                    .map(|p| words(p))
+                    .map(|p| words(p).concat())
                     .filter(|p| !p.is_empty())
                     .collect()
             })
@@ -34,20 +35,25 @@ impl Matcher {
 
     /// Indexes of the topics the text mentions, in the flow's order.
     pub fn topics_of(&self, text: &str) -> Vec<usize> {
-        let text = words(text);
+        let clauses = words(text);
         self.topics
             .iter()
             .enumerate()
-            .filter(|(_, phrases)| phrases.iter().any(|p| contains(&text, p)))
+            .filter(|(_, phrases)| {
+                phrases
+                    .iter()
+                    .any(|p| clauses.iter().any(|clause| contains(clause, p)))
+            })
             .map(|(i, _)| i)
             .collect()
     }
 }
 
-fn words(text: &str) -> Vec<String> {
-    tokens(&normalise(text))
-        .into_iter()
-        .map(str::to_string)
+/// Tokens, clause by clause.
+fn words(text: &str) -> Vec<Vec<String>> {
+    clauses(text)
+        .iter()
+        .map(|clause| tokens(clause).into_iter().map(str::to_string).collect())
         .collect()
 }
 
@@ -95,13 +101,14 @@ mod tests {
             ("扣了手续费啊！", &[0]),
             ("手 续 费太高", &[0]),
             ("手续费，转账失败", &[0, 1]),
-            ("转账，失败了", &[1]),
+            ("转账，失败了", &[]),
+            ("app闪退，钱也没转过去", &[]),
             ("The FEE is too high", &[0]),
             ("ＦＥＥ", &[0]),
             ("Fees, fees, fees!", &[0]),
             ("hidden charges", &[0]),
             ("My transfer failed.", &[1]),
-            ("Transfer... failed?", &[1]),
+            ("Transfer... failed?", &[]),
             ("top up is slow", &[2]),
             ("Top-Up failed", &[2]),
             ("充值不到账", &[2]),

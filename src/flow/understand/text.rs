@@ -44,7 +44,7 @@ pub fn normalise(text: &str) -> String {
 /// is two statements, not the single "没有解决了"; yes/no reading and request
 /// spotting look at one clause at a time so that a negation never reaches
 /// across it.
-pub(super) fn clauses(text: &str) -> Vec<String> {
+pub fn clauses(text: &str) -> Vec<String> {
     let chars: Vec<char> = text
         .chars()
         .map(half_width)
