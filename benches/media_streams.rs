@@ -48,11 +48,10 @@ use axum::Json;
 use axum::routing::post;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use dialback::app::App;
 use dialback::config::{Clock, MediaSettings, Numbers, Settings, SttBackend, TtsBackend};
-use dialback::http::Application;
-use dialback::http::media_ws::{READ_BUFFER, take_max_lateness};
-use dialback::http::metrics::{METRICS, Metrics};
 use dialback::media::codec::encode_all;
+use dialback::metrics::Metrics;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -199,6 +198,7 @@ async fn watch(
     steady: Instant,
     done: Arc<std::sync::atomic::AtomicBool>,
     timeline: bool,
+    metrics: Metrics,
 ) -> Stalls {
     if timeline {
         eprintln!(
@@ -207,7 +207,7 @@ async fn watch(
         );
     }
     let sample = || Sample {
-        late_frames: metrics().media_frames_late.get(),
+        late_frames: metrics.media_frames().1,
         late_ticks: counters.client_late.load(Ordering::Relaxed),
         threads: thread_cpu(),
         machine: machine_cpu(),
@@ -391,13 +391,14 @@ async fn main() {
             recordings_dir: dir.path().join("recordings"),
             ..MediaSettings::default()
         };
-        let (addr, _server) = start_server(settings, floor);
+        let (addr, server) = start_server(settings, floor);
+        let metrics = server.metrics.clone();
 
         if !floor {
             warm_up(addr, &audio, &db_url).await;
         }
 
-        let ramp_late0 = metrics().media_frames_late.get();
+        let ramp_late0 = metrics.media_frames().1;
         let counters = Arc::new(Counters::default());
         let sids = Arc::new(std::sync::Mutex::new(Vec::new()));
         let started = Instant::now();
@@ -441,13 +442,13 @@ async fn main() {
             steady,
             done.clone(),
             timeline,
+            metrics.clone(),
         ));
         // The measured window opens once every stream is in a call.
         tokio::time::sleep_until(steady).await;
-        take_max_lateness();
-        let (frames0, late0, ticks0) = (
-            metrics().media_frames.get(),
-            metrics().media_frames_late.get(),
+        metrics.take_max_lateness();
+        let ((frames0, late0), ticks0) = (
+            metrics.media_frames(),
             counters.client_late.load(Ordering::Relaxed),
         );
         let ramp_late = late0 - ramp_late0;
@@ -465,7 +466,7 @@ async fn main() {
         let wall = measured.elapsed().as_secs_f64();
         let cpu = cpu_seconds() - cpu0;
         let threads = thread_cpu();
-        let max_late = take_max_lateness();
+        let max_late = metrics.take_max_lateness();
         done.store(true, Ordering::Relaxed);
         let stalls = watcher.await.unwrap_or_default();
         if floor {
@@ -486,8 +487,8 @@ async fn main() {
         }
         let sids = sids.lock().map(|s| s.clone()).unwrap_or_default();
         let ok = answered_as_expected(&db_url, &sids).await;
-        let frames = metrics().media_frames.get() - frames0;
-        let late = metrics().media_frames_late.get() - late0;
+        let (frames, late) = metrics.media_frames();
+        let (frames, late) = (frames - frames0, late - late0);
         println!(
             "{n:7}  {:5}  {ok:10}  {frames:10}  {late:9}  {:6.1} ms  {:8.3} ms  {:11}  {ramp_late:9}  \
              {:4} s  {:6.1} ms  {:8}{}",
@@ -542,6 +543,8 @@ async fn warm_up(addr: std::net::SocketAddr, audio: &Arc<Audio>, db_url: &str) {
 fn start_server(settings: Settings, floor: bool) -> (std::net::SocketAddr, Server) {
     let (tx, rx) = std::sync::mpsc::channel();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    // The floor server reads exactly as dialback's would.
+    let read_buffer = settings.media.read_buffer;
     let thread = std::thread::spawn(move || {
         let mut builder = tokio::runtime::Builder::new_multi_thread();
         let workers: usize = env("BENCH_SERVER_WORKERS", 0);
@@ -561,23 +564,25 @@ fn start_server(settings: Settings, floor: bool) -> (std::net::SocketAddr, Serve
                 let listener = tokio::net::TcpListener::bind(settings.listen)
                     .await
                     .expect("bind");
-                tx.send(listener.local_addr().expect("addr"))
+                // Nothing counts on the floor: its metrics stay at zero.
+                tx.send((listener.local_addr().expect("addr"), Metrics::new()))
                     .expect("the bench waits for the address");
-                let _ = axum::serve(listener, floor_server())
+                let _ = axum::serve(listener, floor_server(read_buffer))
                     .with_graceful_shutdown(stopped)
                     .await;
                 return;
             }
-            let app = Application::build(settings).await.expect("server starts");
-            tx.send(app.addr())
+            let app = App::build(settings).await.expect("server starts");
+            tx.send((app.addr(), app.metrics().clone()))
                 .expect("the bench waits for the address");
             let _ = app.run_until(stopped).await;
         });
     });
-    let addr = rx.recv().expect("the server started");
+    let (addr, metrics) = rx.recv().expect("the server started");
     (
         addr,
         Server {
+            metrics,
             stop: Some(stop),
             thread: Some(thread),
         },
@@ -592,12 +597,12 @@ static FLOOR_MESSAGES: AtomicU64 = AtomicU64::new(0);
 /// message: no JSON, no audio, no flow, no answer to send. What the level
 /// then costs is the floor under any Media Streams server on this machine:
 /// the generator, loopback TCP and the WebSocket framing.
-fn floor_server() -> axum::Router {
+fn floor_server(read_buffer: usize) -> axum::Router {
     use axum::extract::ws::WebSocketUpgrade;
     axum::Router::new().route(
         "/media",
-        axum::routing::get(|ws: WebSocketUpgrade| async move {
-            ws.read_buffer_size(READ_BUFFER)
+        axum::routing::get(move |ws: WebSocketUpgrade| async move {
+            ws.read_buffer_size(read_buffer)
                 .on_upgrade(|mut socket| async move {
                     while let Some(Ok(_)) = socket.recv().await {
                         FLOOR_MESSAGES.fetch_add(1, Ordering::Relaxed);
@@ -609,6 +614,8 @@ fn floor_server() -> axum::Router {
 
 /// The server of one level; stops it when dropped.
 struct Server {
+    /// The server's counters, as `/metrics` shows them.
+    metrics: Metrics,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -618,7 +625,7 @@ impl Drop for Server {
         // Let the streams the generator closed store their hang-ups first:
         // stopping the runtime under them would fail those writes.
         let patience = std::time::Instant::now() + Duration::from_secs(10);
-        while metrics().active_media_streams.get() > 0 && std::time::Instant::now() < patience {
+        while self.metrics.active_media_streams() > 0 && std::time::Instant::now() < patience {
             std::thread::sleep(Duration::from_millis(20));
         }
         if let Some(stop) = self.stop.take() {
@@ -791,11 +798,6 @@ async fn one_call(
             }
         }
     }
-}
-
-/// The server's counters, as `/metrics` shows them.
-fn metrics() -> &'static Metrics {
-    METRICS.as_ref().expect("the metrics are registered")
 }
 
 /// The value of the first `"key":"…"` string in a server message. The

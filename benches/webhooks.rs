@@ -28,8 +28,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use dialback::app::App;
 use dialback::config::{Clock, Numbers, Settings};
-use dialback::http::Application;
 use dialback::twilio::signature;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
@@ -121,7 +121,7 @@ async fn run(name: &str, database_url: &str, knobs: &Knobs) {
     };
     // Monday, office hours in Shanghai.
     settings.clock = Clock::Fixed("2026-11-23T03:00:00Z".parse().expect("time"));
-    let app = Application::build(settings).await.expect("server starts");
+    let app = App::build(settings).await.expect("server starts");
     let addr = app.addr();
     tokio::spawn(app.run_until(std::future::pending()));
 

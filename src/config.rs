@@ -34,6 +34,17 @@ pub struct Settings {
     /// Purge personal data of calls older than this, at start and daily
     /// (`--retention 90d`); `None`: keep everything.
     pub retention: Option<chrono::Duration>,
+    /// The campaign dialer of this replica; `None`: this replica does not
+    /// dial. It places calls through `media.provider`, which must be set.
+    pub dialer: Option<DialerSettings>,
+}
+
+/// What a replica's campaign dialer worker needs beyond the provider account.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DialerSettings {
+    /// The provider account's calls-per-second limit, kept by all replicas
+    /// together (the slots live in the database).
+    pub cps: f64,
 }
 
 /// What Media Streams calls need beyond the TwiML ones.
@@ -55,6 +66,12 @@ pub struct MediaSettings {
     /// (a REST update of the call). Without it a transfer on a stream takes
     /// the flow's fallback.
     pub provider: Option<crate::twilio::rest::ProviderConfig>,
+    /// Bytes of a stream socket's read buffer. Small, because tungstenite
+    /// zero-fills its read buffer up to this size on every read: the
+    /// 128 KiB default cost a third of the CPU under load, for messages of
+    /// ~350 bytes. A setting so that the load bench's floor server reads
+    /// exactly as the server it is compared with.
+    pub read_buffer: usize,
 }
 
 /// Which text-to-speech backend renders `say` texts on streams.
@@ -91,6 +108,7 @@ impl Default for MediaSettings {
             recordings_dir: "data/recordings".into(),
             idle_timeout: std::time::Duration::from_secs(10),
             provider: None,
+            read_buffer: 4 * 1024,
         }
     }
 }
@@ -164,6 +182,7 @@ impl Settings {
             clock: Clock::System,
             media: MediaSettings::default(),
             retention: None,
+            dialer: None,
         }
     }
 }

@@ -20,14 +20,29 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "cli",
         &[
-            "config", "dialer", "flow", "http", "report", "speech", "store", "twilio",
+            "app", "config", "dialer", "flow", "report", "speech", "store", "twilio",
+        ],
+    ),
+    // The composition root: assembles everything below and owns its tasks.
+    (
+        "app",
+        &[
+            "calls", "config", "dialer", "flow", "http", "metrics", "report", "speech", "store",
+            "twilio",
         ],
     ),
     (
         "http",
         &[
-            "config", "dialer", "flow", "media", "report", "speech", "store", "twilio", "twiml",
+            "calls", "config", "dialer", "flow", "media", "metrics", "report", "speech", "store",
+            "twilio", "twiml",
         ],
+    ),
+    // The call service: contact variables from `dialer`, answers rendered
+    // by `twiml`, one store write per step.
+    (
+        "calls",
+        &["config", "dialer", "flow", "metrics", "store", "twiml"],
     ),
     (
         "dialer",
@@ -35,10 +50,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "flow", "phone", "store",
             // Call statuses and answered-by values of status callbacks, and
             // the Calls API client that places the calls.
-            "twilio",
-            // Being removed: `dialer/worker.rs` counts dial attempts in
-            // `http::metrics`, which makes `http` and `dialer` a cycle.
-            "http",
+            "twilio", // Dial attempts are counted on the server's metrics handle.
+            "metrics",
         ],
     ),
     // Pure analysis of stored free text: topics come from the flow file.
@@ -52,6 +65,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("twiml", &["flow"]),
     ("twilio", &["phone"]),
     ("phone", &[]),
+    ("metrics", &[]),
     ("media", &["flow"]),
     ("flow", &[]),
     ("store", &[]),
@@ -59,7 +73,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
 
 /// Edges in [`ALLOWED`] that close a cycle today and are being removed; the
 /// cycle and map checks leave them out. Empty this when they are gone.
-const BEING_REMOVED: &[(&str, &str)] = &[("dialer", "http")];
+const BEING_REMOVED: &[(&str, &str)] = &[];
 
 /// Files that are not part of a top-level module: the crate root, the
 /// binary (which uses the library by name) and this test.

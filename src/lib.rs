@@ -1,16 +1,21 @@
 //! dialback: an automated voice-survey (IVR) server for follow-up calls.
 //!
-//! The crate is layered: each module imports only modules listed below it
-//! (one exception, being removed: `dialer` still counts dial attempts in
-//! `http::metrics`). `src/layering.rs` checks this against every
-//! `crate::` path in `src/`, with the allowed edges in a table.
+//! The crate is layered: each module imports only modules listed below it.
+//! `src/layering.rs` checks this against every `crate::` path in `src/`,
+//! with the allowed edges in a table.
 //!
 //! - [`cli`]: the `dialback` command (`serve`, `check`, `simulate`, `graph`,
 //!   `schema`). `main.rs` only calls [`cli::run`].
-//! - [`http`]: the provider's TwiML webhooks, the media-stream WebSocket
-//!   loop (`http::media_ws`), the admin API, the results dashboard
-//!   (`http/dashboard/`, server-rendered HTML) and prompt audio, built by
-//!   [`http::Application::build`] for production and tests alike.
+//! - [`app`]: the composition root. [`app::App::build`] assembles flows,
+//!   store, services and router for production and tests alike, and owns
+//!   every long-lived task (HTTP, dialer, retention, CRM delivery) with one
+//!   graceful shutdown.
+//! - [`http`]: adapters only — the provider's TwiML webhooks, the
+//!   media-stream WebSocket loop (`http::media_ws`), the admin API, the
+//!   results dashboard (`http/dashboard/`, server-rendered HTML), `/metrics`
+//!   and prompt audio.
+//! - [`calls`]: the call service — start, step and replay a call exactly
+//!   once; a step's effects computed purely, then one store write.
 //! - [`dialer`]: outbound campaigns — the sans-I/O scheduler (calling windows
 //!   in each contact's time zone, back-off, attempt limits), contacts read
 //!   from CSV, and the worker that places calls through [`twilio::rest`].
@@ -32,6 +37,8 @@
 //!   statuses…), and the Calls REST API client (`twilio::rest`).
 //! - [`phone`]: E.164 phone numbers and their masking, the domain type that
 //!   contacts, results and webhooks share.
+//! - [`metrics`]: the server's Prometheus metrics, as a handle passed to
+//!   whoever counts.
 //! - [`media`]: the media DSP layer for Media Streams calls: G.711 μ-law,
 //!   DTMF detection and voice-activity end-pointing (pure, I/O-free), and
 //!   WAV prompts converted to 20 ms μ-law frames. `media::stream` is the
@@ -43,6 +50,8 @@
 //! - [`store`]: the storage trait with SQLite (default) and PostgreSQL
 //!   implementations, one migrations folder per backend.
 
+pub mod app;
+pub mod calls;
 pub mod cli;
 pub mod config;
 pub mod dialer;
@@ -50,6 +59,7 @@ pub mod flow;
 pub mod http;
 pub mod insight;
 pub mod media;
+pub mod metrics;
 pub mod phone;
 pub mod report;
 pub mod speech;

@@ -7,8 +7,9 @@
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 
+use crate::flow::Flow;
 use crate::flow::event::{Listen, Output, Prompt, RecordSpec, TransferSpec};
-use crate::flow::model::Target;
+use crate::flow::model::{Mode, Target};
 
 /// Where action URLs point and how prompts sound.
 pub struct Links<'a> {
@@ -16,6 +17,16 @@ pub struct Links<'a> {
     pub base: &'a str,
     /// Provider voice name, if the flow sets one.
     pub voice: Option<&'a str>,
+}
+
+impl<'a> Links<'a> {
+    /// The links of a call running `flow`, under the public base URL.
+    pub fn for_flow(base: &'a str, flow: &'a Flow) -> Links<'a> {
+        Links {
+            base,
+            voice: flow.voice.as_deref(),
+        }
+    }
 }
 
 type W = Writer<Vec<u8>>;
@@ -98,6 +109,43 @@ pub fn prompts_then_stream(
         Ok(())
     })();
     String::from_utf8(w.into_inner()).unwrap_or_default()
+}
+
+/// `<Connect><Stream>` to our media socket for call `sid` running `flow`:
+/// the custom parameters name both, so the stream's `start` finds the call.
+pub fn stream_call(public_url: &str, sid: &str, flow: &str) -> String {
+    connect_stream(
+        &stream_url(public_url),
+        &[("call_sid", sid), ("flow", flow)],
+    )
+}
+
+/// The TwiML a webhook answers with, for the outputs of one step of call
+/// `sid` running `flow`. A stream call back from its transfer (the only
+/// webhook a stream call sees mid-flow) says what comes before the next
+/// question here and asks the question on a new stream, whose `start`
+/// resumes the call; everything else is [`render`]ed.
+pub fn answer(outputs: &[Output], flow: &Flow, sid: &str, public_url: &str) -> String {
+    let links = Links::for_flow(public_url, flow);
+    let asks = outputs
+        .iter()
+        .any(|o| matches!(o, Output::Listen(_) | Output::Record(_)));
+    if flow.mode != Mode::Stream || !asks {
+        return render(outputs, &links);
+    }
+    let prompts: Vec<&Prompt> = outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Prompt(p) => Some(p),
+            _ => None,
+        })
+        .collect();
+    prompts_then_stream(
+        &prompts,
+        &links,
+        &stream_url(public_url),
+        &[("call_sid", sid), ("flow", flow.name.as_str())],
+    )
 }
 
 /// The WebSocket URL for the media stream under a public base URL:

@@ -10,6 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use dialback::dialer::plan::PlanSpec;
 use dialback::dialer::worker::{Outcome, Pacer, StatusEffect, Worker, on_status};
+use dialback::metrics::Metrics;
 use dialback::store::campaigns::{NewCampaign, NewContact};
 use dialback::store::{NewOptOut, Store};
 use dialback::twilio::rest::{Provider, ProviderConfig};
@@ -167,9 +168,16 @@ async fn run_campaign(backend: &str, db: &TestDb) {
 
     // The first callee was busy, the second answered.
     let later = now + chrono::Duration::minutes(1);
-    let busy = on_status(store.as_ref(), placed[0], CallStatus::Busy, None, later)
-        .await
-        .expect("status");
+    let busy = on_status(
+        store.as_ref(),
+        &Metrics::new(),
+        placed[0],
+        CallStatus::Busy,
+        None,
+        later,
+    )
+    .await
+    .expect("status");
     assert_eq!(
         busy,
         StatusEffect::Retry(later + chrono::Duration::minutes(15)),
@@ -177,6 +185,7 @@ async fn run_campaign(backend: &str, db: &TestDb) {
     );
     let done = on_status(
         store.as_ref(),
+        &Metrics::new(),
         placed[1],
         CallStatus::Completed,
         Some(AnsweredBy::Human),
@@ -188,6 +197,7 @@ async fn run_campaign(backend: &str, db: &TestDb) {
     // A duplicated callback changes nothing.
     let again = on_status(
         store.as_ref(),
+        &Metrics::new(),
         placed[1],
         CallStatus::Completed,
         None,
@@ -550,9 +560,16 @@ async fn a_reached_contact_is_called_again_with_another_flow_at_the_chosen_time(
         else {
             panic!("{backend}: {placed:?}");
         };
-        on_status(store.as_ref(), call_sid, CallStatus::Completed, None, now)
-            .await
-            .expect("status");
+        on_status(
+            store.as_ref(),
+            &Metrics::new(),
+            call_sid,
+            CallStatus::Completed,
+            None,
+            now,
+        )
+        .await
+        .expect("status");
 
         // Asked for 23:00 Shanghai time: the call waits for 09:00 the next day.
         let response = reqwest::Client::new()

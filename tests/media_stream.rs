@@ -19,8 +19,8 @@ use common::phone::{
     ADMIN_TOKEN, AUTH_TOKEN, Options, PUBLIC_URL, Server, Verb, new_call_sid, parse_twiml,
 };
 use common::stream::{FakeSpeech, StreamCall, speech};
+use dialback::app::App;
 use dialback::config::{Clock, Settings};
-use dialback::http::Application;
 use futures_util::{Sink, Stream};
 use serde_json::{Value, json};
 
@@ -504,7 +504,7 @@ async fn in_memory_streams(
 ) {
     let speech_service = FakeSpeech::start().await;
     let recordings = tempfile::tempdir().unwrap();
-    let app = Application::build(settings(db, &speech_service, recordings.path()))
+    let app = App::build(settings(db, &speech_service, recordings.path()))
         .await
         .unwrap();
     (app.media_streams(), (speech_service, recordings))

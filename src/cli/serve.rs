@@ -1,11 +1,15 @@
-//! `dialback serve`: the IVR server.
+//! `dialback serve`: the IVR server. A shim: flags and environment become
+//! [`Settings`], [`App::build`] assembles the server, and it runs until
+//! Ctrl-C or SIGTERM.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::config::{MediaSettings, Numbers, Settings, SttBackend, TtsBackend};
-use crate::http::Application;
+use crate::app::App;
+use crate::config::{DialerSettings, MediaSettings, Numbers, Settings, SttBackend, TtsBackend};
+use crate::flow::load::NUMBERS_FILE;
+use crate::twilio::rest::ProviderConfig;
 
 #[derive(clap::Args)]
 pub(super) struct Args {
@@ -35,10 +39,12 @@ pub(super) struct Args {
     /// Bearer token for the admin API; without it only loopback clients may use it.
     #[arg(long, env = "DIALBACK_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
-    /// TOML file mapping called numbers to flows (`default = "…"`, `[numbers]`).
+    /// TOML file mapping called numbers to flows (`default = "…"`, `[numbers]`)
+    /// (default: `numbers.toml` in the flows folder, if there is one).
     #[arg(long, env = "DIALBACK_NUMBERS")]
     numbers: Option<PathBuf>,
-    /// Flow for calls whose number is not mapped (default: the only flow, or `wallet-followup`).
+    /// Flow for calls whose number is not mapped, overriding the numbers
+    /// file's `default`. With neither, such calls get an apology.
     #[arg(long, env = "DIALBACK_DEFAULT_FLOW")]
     default_flow: Option<String>,
     /// URL that open handoffs are POSTed to as JSON.
@@ -116,34 +122,91 @@ pub(super) fn run(args: Args) -> ExitCode {
 }
 
 async fn serve(args: Args) -> ExitCode {
-    let mut numbers = match &args.numbers {
-        Some(path) => match Numbers::load(path) {
-            Ok(n) => n,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
+    let settings = match settings(args) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let public_url = settings.public_url.clone();
+    let cps = settings.dialer.map(|d| d.cps);
+    let app = match App::build(settings).await {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if app.is_local_mode() {
+        tracing::warn!(
+            "LOCAL MODE: no provider auth token is set, so request signatures are not checked and only \
+             requests from this machine are accepted. Set DIALBACK_AUTH_TOKEN before exposing the server."
+        );
+    }
+    tracing::info!(addr = %app.addr(), %public_url, "dialback is listening; point the provider's voice webhook at {public_url}/twilio/voice");
+    match cps {
+        Some(cps) if app.dials() => tracing::info!(cps, "campaign dialer running"),
+        _ => tracing::info!(
+            "campaign dialer off: set DIALBACK_ACCOUNT_SID, DIALBACK_AUTH_TOKEN and DIALBACK_CALLER_ID to dial"
+        ),
+    }
+    match app.run_until(shutdown_signal()).await {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The settings the flags and environment give.
+fn settings(args: Args) -> Result<Settings, String> {
+    // An explicit numbers file, or the one the flows folder holds.
+    let numbers_file = args.numbers.clone().or_else(|| {
+        let beside = args.flows.join(NUMBERS_FILE);
+        beside.is_file().then_some(beside)
+    });
+    let mut numbers = match &numbers_file {
+        Some(path) => Numbers::load(path)?,
         None => Numbers::default(),
     };
     if args.default_flow.is_some() {
         numbers.default = args.default_flow.clone();
-    }
-    if numbers.default.is_none() && args.flows.join("wallet-followup.toml").is_file() {
-        numbers.default = Some("wallet-followup".into());
     }
     let public_url = args
         .public_url
         .as_deref()
         .map(|u| u.trim_end_matches('/').to_string())
         .unwrap_or_else(|| format!("http://{}", args.listen));
-    let settings = Settings {
+    let auth_token = args.auth_token.filter(|t| !t.is_empty());
+    // One provider account serves both the dialer and the transfers of
+    // stream calls (a REST update of the live call).
+    let provider = match (&args.account_sid, &auth_token) {
+        (Some(account_sid), Some(auth_token)) => Some(ProviderConfig {
+            base_url: args.provider_url.clone(),
+            account_sid: account_sid.clone(),
+            auth_token: auth_token.clone(),
+            from: args.caller_id.clone().unwrap_or_default(),
+            public_url: public_url.clone(),
+        }),
+        _ => None,
+    };
+    // Dialing also needs a caller ID to call from.
+    let dialer = match (&provider, &args.caller_id) {
+        (Some(_), Some(_)) => Some(DialerSettings { cps: args.cps }),
+        _ => None,
+    };
+    Ok(Settings {
         listen: args.listen,
         database_url: args.database_url,
         flows_dir: args.flows,
         audio_dir: args.audio,
-        public_url: public_url.clone(),
-        auth_token: args.auth_token.clone().filter(|t| !t.is_empty()),
+        public_url,
+        auth_token,
         admin_token: args.admin_token.filter(|t| !t.is_empty()),
         numbers,
         crm_webhook: args.crm_webhook,
@@ -166,79 +229,12 @@ async fn serve(args: Args) -> ExitCode {
             speech_api_key: args.speech_api_key.filter(|k| !k.is_empty()),
             recordings_dir: args.recordings,
             idle_timeout: std::time::Duration::from_millis(args.stream_idle_timeout_ms),
-            // Stream calls reach an agent through a REST update of the call.
-            provider: match (&args.account_sid, &args.auth_token) {
-                (Some(account_sid), Some(auth_token)) => {
-                    Some(crate::twilio::rest::ProviderConfig {
-                        base_url: args.provider_url.clone(),
-                        account_sid: account_sid.clone(),
-                        auth_token: auth_token.clone(),
-                        from: args.caller_id.clone().unwrap_or_default(),
-                        public_url: public_url.clone(),
-                    })
-                }
-                _ => None,
-            },
+            provider,
+            ..MediaSettings::default()
         },
         retention: args.retention,
-    };
-    let app = match Application::build(settings).await {
-        Ok(app) => app,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    if app.is_local_mode() {
-        tracing::warn!(
-            "LOCAL MODE: no provider auth token is set, so request signatures are not checked and only \
-             requests from this machine are accepted. Set DIALBACK_AUTH_TOKEN before exposing the server."
-        );
-    }
-    tracing::info!(addr = %app.addr(), %public_url, "dialback is listening; point the provider's voice webhook at {public_url}/twilio/voice");
-    let dialer = match (&args.account_sid, &args.auth_token, &args.caller_id) {
-        (Some(account_sid), Some(auth_token), Some(caller_id)) => {
-            let provider =
-                crate::twilio::rest::Provider::new(crate::twilio::rest::ProviderConfig {
-                    base_url: args.provider_url.clone(),
-                    account_sid: account_sid.clone(),
-                    auth_token: auth_token.clone(),
-                    from: caller_id.clone(),
-                    public_url: public_url.clone(),
-                });
-            let worker = crate::dialer::worker::Worker::new(
-                app.store(),
-                provider,
-                crate::dialer::worker::Pacer::new(args.cps),
-            );
-            tracing::info!(cps = args.cps, "campaign dialer running");
-            Some(tokio::spawn(async move {
-                worker.run(std::future::pending::<()>()).await;
-            }))
-        }
-        _ => {
-            tracing::info!(
-                "campaign dialer off: set DIALBACK_ACCOUNT_SID, DIALBACK_AUTH_TOKEN and DIALBACK_CALLER_ID to dial"
-            );
-            None
-        }
-    };
-    let served = app.run_until(shutdown_signal()).await;
-    // A call being placed when the task stops keeps its claim until the
-    // lease lapses, then another worker takes it.
-    if let Some(dialer) = dialer {
-        dialer.abort();
-    }
-    match served {
-        Ok(()) => {
-            tracing::info!("stopped");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+        dialer,
+    })
 }
 
 async fn shutdown_signal() {
@@ -261,4 +257,60 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Serve {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn settings_of(argv: &[&str]) -> Settings {
+        let args = Serve::try_parse_from(["serve"].iter().chain(argv))
+            .unwrap()
+            .args;
+        settings(args).unwrap()
+    }
+
+    #[test]
+    fn the_shipped_flows_folder_names_its_default_flow_in_its_numbers_file() {
+        let s = settings_of(&["--flows", "call-flows"]);
+        assert_eq!(s.numbers.default.as_deref(), Some("wallet-followup"));
+    }
+
+    #[test]
+    fn a_flows_folder_without_a_numbers_file_has_no_default_flow_unless_one_is_given() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            "call-flows/wallet-followup.toml",
+            dir.path().join("wallet-followup.toml"),
+        )
+        .unwrap();
+        let flows = dir.path().to_str().unwrap();
+
+        let plain = settings_of(&["--flows", flows]);
+        let chosen = settings_of(&["--flows", flows, "--default-flow", "wallet-followup"]);
+
+        assert_eq!(plain.numbers.default, None);
+        assert_eq!(chosen.numbers.default.as_deref(), Some("wallet-followup"));
+    }
+
+    #[test]
+    fn one_provider_account_serves_transfers_and_the_dialer_needs_a_caller_id_too() {
+        let account = ["--account-sid", "AC1", "--auth-token", "t"];
+        let transfers_only = settings_of(&account);
+        let dialing = settings_of(&[&account[..], &["--caller-id", "+861000000001"]].concat());
+
+        assert!(transfers_only.media.provider.is_some());
+        assert_eq!(transfers_only.dialer, None);
+        assert_eq!(dialing.dialer.map(|d| d.cps), Some(1.0));
+        let provider = dialing.media.provider.unwrap();
+        assert_eq!(provider.from, "+861000000001");
+    }
 }

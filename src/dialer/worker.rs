@@ -12,6 +12,7 @@ use chrono_tz::Tz;
 use super::plan::{OnMachine, PlanSpec};
 use super::request::CallUrls;
 use super::schedule::{CallResult, GiveUpReason, Next};
+use crate::metrics::Metrics;
 use crate::phone::PhoneNumber;
 use crate::store::{ClaimedContact, Store, StoreError};
 use crate::twilio::rest::{Provider, ProviderError};
@@ -94,15 +95,24 @@ pub struct Worker {
     store: Arc<dyn Store>,
     provider: Provider,
     pacer: Pacer,
+    metrics: Metrics,
 }
 
 impl Worker {
+    /// A worker counting its attempts on metrics of its own; the server
+    /// gives it its own with [`Worker::with_metrics`].
     pub fn new(store: Arc<dyn Store>, provider: Provider, pacer: Pacer) -> Self {
         Self {
             store,
             provider,
             pacer,
+            metrics: Metrics::new(),
         }
+    }
+
+    /// Counts dial attempts on `metrics` (the server's `/metrics`).
+    pub fn with_metrics(self, metrics: Metrics) -> Self {
+        Self { metrics, ..self }
     }
 
     /// Claims one due contact and deals with it.
@@ -207,7 +217,7 @@ impl Worker {
                 })
             }
             Err(ProviderError::RetryLater { status }) => {
-                crate::http::metrics::dial_attempt("provider_busy");
+                self.metrics.dial_attempt("provider_busy");
                 let attempts = u32::try_from(contact.attempts).unwrap_or(0);
                 match plan.after(zone, CallResult::ProviderUnavailable, attempts, now) {
                     Next::CallAt(at) => {
@@ -224,7 +234,7 @@ impl Worker {
                 }
             }
             Err(e @ ProviderError::Refused { .. }) => {
-                crate::http::metrics::dial_attempt("refused");
+                self.metrics.dial_attempt("refused");
                 let reason = e.to_string();
                 tracing::warn!(contact = id, to = %phone.masked(), %reason, "call refused");
                 campaigns.finish_contact(id, "error", &reason).await?;
@@ -258,6 +268,7 @@ const UNRECORDED_RETRIES: [u64; 6] = [100, 250, 500, 1_000, 2_000, 4_000];
 /// called again when its lease ran out. Tries for about eight seconds.
 pub async fn on_status_later(
     store: Arc<dyn Store>,
+    metrics: Metrics,
     call_sid: String,
     status: CallStatus,
     answered_by: Option<AnsweredBy>,
@@ -265,7 +276,16 @@ pub async fn on_status_later(
 ) {
     for ms in UNRECORDED_RETRIES {
         tokio::time::sleep(Duration::from_millis(ms)).await;
-        match on_status(store.as_ref(), &call_sid, status, answered_by, now).await {
+        match on_status(
+            store.as_ref(),
+            &metrics,
+            &call_sid,
+            status,
+            answered_by,
+            now,
+        )
+        .await
+        {
             Ok(StatusEffect::Unrecorded) => {}
             Ok(effect) => {
                 tracing::debug!(%call_sid, ?effect, "campaign contact updated late");
@@ -280,9 +300,11 @@ pub async fn on_status_later(
 }
 
 /// Applies an outbound call's status callback to its contact: done, a retry
-/// scheduled by the back-off and the window, or given up.
+/// scheduled by the back-off and the window, or given up; the attempt is
+/// counted on `metrics`.
 pub async fn on_status(
     store: &dyn Store,
+    metrics: &Metrics,
     call_sid: &str,
     status: CallStatus,
     answered_by: Option<AnsweredBy>,
@@ -317,7 +339,7 @@ pub async fn on_status(
             campaigns
                 .finish_attempt(call_sid, "message_left", now)
                 .await?;
-            crate::http::metrics::dial_attempt("message_left");
+            metrics.dial_attempt("message_left");
             campaigns
                 .finish_contact(id, "machine", "message_left")
                 .await?;
@@ -329,7 +351,7 @@ pub async fn on_status(
         _ => (CallResult::NoAnswer, "no_answer"),
     };
     campaigns.finish_attempt(call_sid, label, now).await?;
-    crate::http::metrics::dial_attempt(label);
+    metrics.dial_attempt(label);
     let zone = contact
         .timezone
         .as_deref()

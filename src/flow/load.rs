@@ -95,6 +95,11 @@ pub fn load_file(path: &Path, audio_dir: Option<&Path>) -> Loaded {
     }
 }
 
+/// The numbers file (called number → flow, and the default flow) a flows
+/// folder may hold beside its flows; it is not a flow. `dialback serve`
+/// reads it from its flows folder unless `--numbers` names another.
+pub const NUMBERS_FILE: &str = "numbers.toml";
+
 /// The flow files (`*.toml`) of a folder, sorted by name; a file path is
 /// returned as is.
 pub fn flow_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
@@ -104,6 +109,7 @@ pub fn flow_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(path)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .filter(|p| p.file_name().is_none_or(|name| name != NUMBERS_FILE))
         .collect();
     files.sort();
     Ok(files)

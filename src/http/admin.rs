@@ -28,6 +28,7 @@ pub(super) enum ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let failed = super::metrics::StoreFailed::when(matches!(self, ApiError::Store(_)));
         let (status, message) = match self {
             ApiError::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
@@ -37,14 +38,13 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(why) => (StatusCode::BAD_REQUEST, why),
             ApiError::Store(e) => {
                 tracing::error!(error = %e, "store failed in the admin API");
-                super::metrics::store_error();
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "the database is unavailable".to_string(),
                 )
             }
         };
-        (status, Json(json!({ "error": message }))).into_response()
+        (status, failed, Json(json!({ "error": message }))).into_response()
     }
 }
 

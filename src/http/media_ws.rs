@@ -29,7 +29,6 @@ use std::fmt::Display;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocketUpgrade};
@@ -42,16 +41,14 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::AppState;
-use super::advance::commit;
 use super::signed::check_stream_upgrade;
-use super::webhooks::{links, stream_twiml};
 use crate::flow::event::{Input, Output, TransferResult, TransferSpec};
 use crate::flow::{Call, Flow};
 use crate::media::stream::protocol::{self, Event, MAX_MESSAGE_BYTES, Start};
 use crate::media::stream::{Action, Session, SessionConfig, Wait};
 use crate::media::{Prompt, SAMPLE_RATE, pcm8k_to_wav, trim_silence};
 use crate::speech::{Recogniser, SpeechError, Transcript};
-use crate::store::{Advanced, CallRow, NewCall};
+use crate::store::{Advanced, CallRow};
 use crate::twilio::rest::ProviderError;
 use crate::twiml;
 
@@ -64,29 +61,12 @@ const REDIRECT_TIMEOUT: Duration = Duration::from_secs(5);
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the provider has to answer our Close before the socket goes.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
-/// Socket read buffer; see [`upgrade`]. Public for the load bench's
-/// floor server, which must read as dialback does.
-pub const READ_BUFFER: usize = 4 * 1024;
-/// A caller frame processed later than this after it was due is late.
-const LATE: Duration = Duration::from_millis(20);
 /// Recordings: samples at or below this magnitude (about −38 dBFS) at the
 /// ends are trimmed, keeping this much around the voice.
 const TRIM_THRESHOLD: i16 = 400;
 const TRIM_KEEP_MS: u32 = 250;
 
-/// The worst lateness (µs) of a caller frame over every stream served by
-/// this process since it was last taken. The counts themselves (open
-/// streams, frames, late frames) are on `/metrics`; a maximum that can be
-/// reset is not a Prometheus kind.
-static MAX_LATENESS_US: AtomicU64 = AtomicU64::new(0);
-
-/// The worst lateness of a caller frame since the last call, which it
-/// resets: the load bench takes it at the start and end of each level.
-pub fn take_max_lateness() -> Duration {
-    Duration::from_micros(MAX_LATENESS_US.swap(0, Ordering::Relaxed))
-}
-
-/// Serves media streams; [`crate::http::Application::media_streams`] hands
+/// Serves media streams; [`crate::app::App::media_streams`] hands
 /// one out so tests can drive a call over in-memory channels.
 #[derive(Clone)]
 pub struct MediaStreams {
@@ -94,7 +74,7 @@ pub struct MediaStreams {
 }
 
 impl MediaStreams {
-    pub(super) fn new(state: AppState) -> MediaStreams {
+    pub fn new(state: AppState) -> MediaStreams {
         MediaStreams { state }
     }
 
@@ -124,10 +104,8 @@ pub(super) async fn upgrade(
     }
     ws.max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
-        // tungstenite zero-fills its read buffer up to this size on every
-        // read: the 128 KiB default cost a third of the CPU under load,
-        // for messages of ~350 bytes.
-        .read_buffer_size(READ_BUFFER)
+        // Small: see `MediaSettings::read_buffer`.
+        .read_buffer_size(state.settings().media.read_buffer)
         .on_failed_upgrade(|e| tracing::warn!(error = %e, "media stream upgrade failed"))
         .on_upgrade(move |socket| async move { run(state, socket).await })
 }
@@ -187,7 +165,8 @@ async fn run<E: Display>(state: AppState, mut ws: impl Socket<E>) {
         }
     };
     let span = tracing::info_span!("stream", call_sid = %start.call_sid);
-    super::metrics::media_stream_started();
+    let metrics = state.metrics().clone();
+    metrics.media_stream_started();
     async {
         match Live::begin(&state, &start).await {
             Ok(live) => live.run(&mut ws).await,
@@ -197,7 +176,7 @@ async fn run<E: Display>(state: AppState, mut ws: impl Socket<E>) {
     }
     .instrument(span)
     .await;
-    super::metrics::media_stream_ended();
+    metrics.media_stream_ended();
 }
 
 /// Ends the WebSocket with a close handshake: our Close, then the
@@ -294,57 +273,11 @@ impl Live {
         if crate::twilio::CallSid::parse(&sid).is_err() {
             return Err(format!("`start` names an invalid CallSid {sid:?}"));
         }
-        let store = state.store();
-        let row = match store.load_call(&sid).await.map_err(|e| e.to_string())? {
-            Some(row) => row,
-            None => {
-                let flow = start
-                    .custom_parameters
-                    .get("flow")
-                    .and_then(|name| state.flow(name))
-                    .or_else(|| {
-                        state
-                            .settings()
-                            .numbers
-                            .default
-                            .as_deref()
-                            .and_then(|n| state.flow(n))
-                    })
-                    .ok_or("the stream names no known flow and there is no default flow")?;
-                let new = NewCall {
-                    call_sid: sid.clone(),
-                    flow: flow.name.clone(),
-                    flow_hash: flow.hash.clone(),
-                    direction: "outbound".into(),
-                    from: String::new(),
-                    to: String::new(),
-                    status: "in-progress".into(),
-                    state: serde_json::to_string(&Call::new(Default::default()))
-                        .unwrap_or_default(),
-                    seq: 0,
-                    response: stream_twiml(state, &sid, &flow.name),
-                    started_at: state.settings().clock.now(),
-                };
-                store.create_call(new).await.map_err(|e| e.to_string())?;
-                store
-                    .load_call(&sid)
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .ok_or("the call vanished right after it was created")?
-            }
-        };
-        if row.outcome.is_some() {
-            return Err("the call has already ended".into());
-        }
-        let flow = state
-            .flow(&row.flow)
-            .cloned()
-            .ok_or_else(|| format!("the call's flow `{}` is not loaded", row.flow))?;
-        let call: Call =
-            serde_json::from_str(&row.state).map_err(|e| format!("unreadable call state: {e}"))?;
+        let wanted = start.custom_parameters.get("flow").map(String::as_str);
+        let (flow, row, call) = state.calls().open_stream(&sid, wanted).await?;
         tracing::info!(stream_sid = %start.stream_sid, flow = %flow.name, resumed = row.seq > 0, "media stream started");
         Ok(Live {
-            connect: stream_twiml(state, &sid, &flow.name),
+            connect: twiml::stream_call(&state.settings().public_url, &sid, &flow.name),
             state: state.clone(),
             flow,
             call,
@@ -482,10 +415,10 @@ impl Live {
         Ok(())
     }
 
-    /// Counts a caller frame, late or not.
+    /// Counts a caller frame, and how late it was processed.
     fn count_frame(&mut self, timestamp: Option<u64>) {
-        let late = timestamp.is_some_and(|ts| self.lateness(ts) > LATE);
-        super::metrics::media_frame(late);
+        let lateness = timestamp.map(|ts| self.lateness(ts));
+        self.state.metrics().media_frame(lateness);
     }
 
     /// How late this frame is processed, against the provider's own
@@ -494,9 +427,7 @@ impl Live {
         let processed = Instant::now();
         let (first_at, first_ts) = *self.first_frame.get_or_insert((processed, timestamp));
         let due = first_at + Duration::from_millis(timestamp.saturating_sub(first_ts));
-        let late = processed.saturating_duration_since(due);
-        MAX_LATENESS_US.fetch_max(late.as_micros() as u64, Ordering::Relaxed);
-        late
+        processed.saturating_duration_since(due)
     }
 
     /// Does everything the session asked for, in order; flushes the socket once.
@@ -545,21 +476,23 @@ impl Live {
         if self.call.outcome().is_some() {
             return;
         }
-        let now = self.state.settings().clock.now();
+        let now = self.state.calls().clock().now();
         let mut call = self.call.clone();
         let outputs = call.handle(&self.flow, input, now);
         // A stream call's stored answer stays the <Connect><Stream>, except
         // at a transfer: there it is the <Dial>/<Enqueue> alone (the prompts
         // before it play on the stream), which `/twilio/transfer` answers.
         let response = match Wait::of(&outputs) {
-            Some(Wait::Transfer(t)) => {
-                twiml::render(&[Output::Transfer(t)], &links(&self.state, &self.flow))
-            }
+            Some(Wait::Transfer(t)) => twiml::render(
+                &[Output::Transfer(t)],
+                &twiml::Links::for_flow(&self.state.settings().public_url, &self.flow),
+            ),
             _ => self.connect.clone(),
         };
-        let (state, row) = (self.state.clone(), self.row.clone());
+        let (calls, row) = (self.state.calls().clone(), self.row.clone());
         self.storing = Some(tokio::spawn(async move {
-            let result = commit(&state, &row, &call, &outputs, response.clone(), now)
+            let result = calls
+                .commit(&row, &call, &outputs, response.clone(), now)
                 .await
                 .map_err(|e| e.to_string());
             Stored {

@@ -1,39 +1,33 @@
-//! The HTTP layer: the provider's webhooks (TwiML), the media-stream
-//! WebSocket (`/media`), the admin API, the dashboard (`dashboard/`), and
-//! the prompt audio the provider fetches. [`Application::build`] is used by
-//! `dialback serve` and by the tests alike (port 0 gives a free port).
+//! The HTTP layer: adapters only. The provider's webhooks (TwiML), the
+//! media-stream WebSocket (`/media`), the admin API, the dashboard
+//! (`dashboard/`), `/metrics` and the prompt audio the provider fetches.
+//! [`router`] builds the routes over an [`AppState`] that
+//! [`crate::app::App::build`] assembles, for `dialback serve` and the tests
+//! alike.
 
 mod admin;
-mod advance;
-mod cache;
 mod campaign_import;
 mod campaigns;
-mod crm;
 mod dashboard;
 pub mod media_ws;
-pub mod metrics;
+mod metrics;
 mod results;
 mod signed;
 mod webhooks;
 
-use std::collections::BTreeMap;
-use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
-use axum::serve::{ListenerExt, TapIo};
-use tokio::net::TcpListener;
 use tower_http::services::ServeDir;
 
-use crate::config::{Settings, TtsBackend};
+use crate::calls::{Calls, Flows};
+use crate::config::Settings;
 use crate::flow::Flow;
-use crate::flow::load;
-use crate::speech::{
-    Espeak, HttpRecogniser, HttpSynthesiser, PromptSource, Recogniser, Synthesiser,
-};
-use crate::store::{self, Store};
+use crate::metrics::Metrics;
+use crate::speech::{PromptSource, Recogniser};
+use crate::store::Store;
+use crate::twilio::rest::Provider;
 
 /// Shared by every request.
 #[derive(Clone)]
@@ -44,17 +38,59 @@ pub struct AppState {
 struct Inner {
     settings: Settings,
     store: Arc<dyn Store>,
-    flows: BTreeMap<String, Arc<Flow>>,
-    crm: Option<crm::Notifier>,
-    calls: cache::CallCache,
+    flows: Flows,
+    /// Starting and moving calls on: what the webhooks and streams adapt.
+    calls: Calls,
     /// Frames for stream prompts: audio files and spoken texts.
     prompts: PromptSource,
     recogniser: Option<Arc<dyn Recogniser>>,
     /// The provider's Calls API, for moving a stream call to its transfer.
-    provider: Option<crate::twilio::rest::Provider>,
+    provider: Option<Provider>,
+}
+
+/// What the HTTP layer is handed by the composition root.
+pub struct Parts {
+    pub settings: Settings,
+    pub store: Arc<dyn Store>,
+    pub flows: Flows,
+    pub calls: Calls,
+    pub prompts: PromptSource,
+    pub recogniser: Option<Arc<dyn Recogniser>>,
+    pub provider: Option<Provider>,
 }
 
 impl AppState {
+    pub fn new(parts: Parts) -> AppState {
+        let Parts {
+            settings,
+            store,
+            flows,
+            calls,
+            prompts,
+            recogniser,
+            provider,
+        } = parts;
+        AppState {
+            inner: Arc::new(Inner {
+                settings,
+                store,
+                flows,
+                calls,
+                prompts,
+                recogniser,
+                provider,
+            }),
+        }
+    }
+
+    fn calls(&self) -> &Calls {
+        &self.inner.calls
+    }
+
+    fn metrics(&self) -> &Metrics {
+        self.inner.calls.metrics()
+    }
+
     fn settings(&self) -> &Settings {
         &self.inner.settings
     }
@@ -73,249 +109,39 @@ impl AppState {
     }
 }
 
-/// Why the server could not start; each says what to fix.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("cannot read the flows folder {0}: {1}")]
-    FlowsFolder(String, std::io::Error),
-    #[error("{0} flow file(s) have errors (run `dialback check` for details):\n{1}")]
-    BrokenFlows(usize, String),
-    #[error("no flows found in {0}")]
-    NoFlows(String),
-    #[error("the numbers file names flow `{0}`, which is not in the flows folder")]
-    UnknownFlow(String),
-    #[error("cannot open the database: {0}")]
-    Store(#[from] store::StoreError),
-    #[error("cannot listen on {0}: {1}")]
-    Listen(SocketAddr, std::io::Error),
-}
-
-/// A built, bound server, ready to run.
-pub struct Application {
-    listener: TcpListener,
-    router: Router,
-    addr: SocketAddr,
-    state: AppState,
-}
-
-impl Application {
-    /// Loads flows, opens the store, binds the listener.
-    pub async fn build(settings: Settings) -> Result<Application, StartError> {
-        let flows = load_flows(&settings)?;
-        for name in settings
-            .numbers
-            .numbers
-            .values()
-            .chain(settings.numbers.default.iter())
-        {
-            if !flows.contains_key(name) {
-                return Err(StartError::UnknownFlow(name.clone()));
-            }
-        }
-        let store = store::connect(&settings.database_url).await?;
-        for flow in flows.values() {
-            let source =
-                std::fs::read_to_string(settings.flows_dir.join(format!("{}.toml", flow.name)))
-                    .unwrap_or_default();
-            store
-                .save_flow_version(&flow.name, &flow.hash, &source)
-                .await?;
-        }
-        let listener = TcpListener::bind(settings.listen)
-            .await
-            .map_err(|e| StartError::Listen(settings.listen, e))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| StartError::Listen(settings.listen, e))?;
-        let crm = settings.crm_webhook.clone().map(crm::Notifier::start);
-        let audio_dir = settings.audio_dir.clone();
-        let (prompts, recogniser) = speech_backends(&settings);
-        let provider = settings
-            .media
-            .provider
-            .clone()
-            .map(crate::twilio::rest::Provider::new);
-        let state = AppState {
-            inner: Arc::new(Inner {
-                settings,
-                store,
-                flows,
-                crm,
-                calls: cache::CallCache::new(100_000),
-                prompts,
-                recogniser,
-                provider,
-            }),
-        };
-        let router = Router::new()
-            .route("/twilio/voice", post(webhooks::voice))
-            .route("/twilio/gather", post(webhooks::gather))
-            .route("/twilio/record", post(webhooks::record))
-            .route("/twilio/dial", post(webhooks::dial))
-            .route("/twilio/transfer", post(webhooks::transfer))
-            .route("/twilio/status", post(webhooks::status))
-            .route("/twilio/recording-status", post(webhooks::recording_status))
-            .route("/media", get(media_ws::upgrade))
-            .route("/api/calls/{call_sid}", get(admin::call))
-            .route("/api/handoffs", get(admin::handoffs))
-            .route("/api/campaigns", post(campaign_import::create))
-            .route("/api/campaigns/{id}", get(campaigns::status))
-            .route("/api/campaigns/{id}/contacts", get(campaigns::contacts))
-            .route("/api/campaigns/{id}/{action}", post(campaigns::act))
-            .route("/api/contacts/{id}/recall", post(campaigns::recall))
-            .route("/api/handoffs/{id}/resolve", post(admin::resolve_handoff))
-            .route("/api/results/{file}", get(results::results))
-            .route("/api/opt-outs.csv", get(results::opt_outs))
-            .route("/api/openapi.json", get(results::openapi))
-            .route("/healthz", get(admin::healthz))
-            .route("/metrics", get(metrics::metrics))
-            .nest_service("/audio", ServeDir::new(audio_dir))
-            .merge(dashboard::routes())
-            .layer(axum::middleware::from_fn(server_timing))
-            .route_layer(axum::middleware::from_fn(metrics::track))
-            .with_state(state.clone());
-        Ok(Application {
-            listener,
-            router,
-            addr,
-            state,
-        })
-    }
-
-    /// The retention task, if the settings ask for one: the purge now, then
-    /// daily (see [`crate::report::retention`]).
-    fn retention_task(&self) -> Option<tokio::task::JoinHandle<()>> {
-        let age = self.state.settings().retention?;
-        let personal = crate::report::privacy::personal_questions(
-            self.state.inner.flows.values().map(|f| &**f),
-        );
-        let clock = self.state.settings().clock;
-        tracing::info!(
-            days = age.num_days(),
-            "retention on: old calls' personal data is purged daily"
-        );
-        Some(tokio::spawn(crate::report::retention::run(
-            self.store(),
-            personal,
-            age,
-            move || clock.now(),
-        )))
-    }
-
-    /// The address actually bound (useful with port 0).
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// The media-stream handler, to drive a stream over any socket-like
-    /// channel (the in-memory tests do).
-    pub fn media_streams(&self) -> media_ws::MediaStreams {
-        media_ws::MediaStreams::new(self.state.clone())
-    }
-
-    /// The store the server opened, so the dialer shares it (and, on SQLite,
-    /// its one writer) instead of opening a second.
-    pub fn store(&self) -> Arc<dyn store::Store> {
-        self.state.inner.store.clone()
-    }
-
-    pub fn is_local_mode(&self) -> bool {
-        self.state.settings().auth_token.is_none()
-    }
-
-    /// Serves until `shutdown` completes, then lets in-flight requests finish.
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        let retention = self.retention_task();
-        let served = axum::serve(
-            without_nagle(self.listener),
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
-        if let Some(task) = retention {
-            task.abort();
-        }
-        served
-    }
-}
-
-/// The listener with Nagle's algorithm off on every accepted connection.
-/// Why: Nagle holds a small write (a batch of audio to the provider, a
-/// `clear` on barge-in, a short TwiML answer) until the peer has acked the
-/// previous one, adding up to a round trip (or a delayed-ack timeout) to
-/// what the caller hears.
-fn without_nagle(listener: TcpListener) -> TapIo<TcpListener, fn(&mut tokio::net::TcpStream)> {
-    fn set_nodelay(tcp: &mut tokio::net::TcpStream) {
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::debug!("could not set TCP_NODELAY on a connection: {err}");
-        }
-    }
-    listener.tap_io(set_nodelay as fn(&mut tokio::net::TcpStream))
-}
-
-/// The speech backends the settings name. A missing `espeak-ng` is not an
-/// error at start: TwiML-only servers never need it, and pre-rendered
-/// prompts work without it; it is logged instead.
-fn speech_backends(settings: &Settings) -> (PromptSource, Option<Arc<dyn Recogniser>>) {
-    let media = &settings.media;
-    let synthesiser: Option<Arc<dyn Synthesiser>> = match &media.tts {
-        TtsBackend::Espeak => {
-            let espeak = Espeak::default();
-            if !espeak.is_installed() {
-                tracing::warn!(
-                    "espeak-ng is not installed: stream calls can only speak pre-rendered texts (`dialback prompts render`)"
-                );
-            }
-            Some(Arc::new(espeak))
-        }
-        TtsBackend::Http { url, model, voice } => Some(Arc::new(HttpSynthesiser::new(
-            url,
-            model,
-            voice,
-            media.speech_api_key.clone(),
-        ))),
-        TtsBackend::None => None,
-    };
-    let recogniser = media.stt.as_ref().map(|stt| {
-        Arc::new(HttpRecogniser::new(
-            &stt.url,
-            &stt.model,
-            media.speech_api_key.clone(),
-            stt.timeout,
-        )) as Arc<dyn Recogniser>
-    });
-    (
-        PromptSource::new(settings.audio_dir.clone(), synthesiser),
-        recogniser,
-    )
-}
-
-fn load_flows(settings: &Settings) -> Result<BTreeMap<String, Arc<Flow>>, StartError> {
-    let shown = settings.flows_dir.display().to_string();
-    let files = load::flow_files(&settings.flows_dir)
-        .map_err(|e| StartError::FlowsFolder(shown.clone(), e))?;
-    let mut flows = BTreeMap::new();
-    let mut broken = Vec::new();
-    for file in files {
-        let loaded = load::load_file(&file, Some(&settings.audio_dir));
-        match loaded.flow {
-            Some(flow) => {
-                flows.insert(flow.name.clone(), Arc::new(flow));
-            }
-            None => broken.push(loaded.report.render()),
-        }
-    }
-    if !broken.is_empty() {
-        return Err(StartError::BrokenFlows(broken.len(), broken.concat()));
-    }
-    if flows.is_empty() {
-        return Err(StartError::NoFlows(shown));
-    }
-    Ok(flows)
+/// Every route, over `state`.
+pub fn router(state: AppState) -> Router {
+    let audio_dir = state.settings().audio_dir.clone();
+    Router::new()
+        .route("/twilio/voice", post(webhooks::voice))
+        .route("/twilio/gather", post(webhooks::gather))
+        .route("/twilio/record", post(webhooks::record))
+        .route("/twilio/dial", post(webhooks::dial))
+        .route("/twilio/transfer", post(webhooks::transfer))
+        .route("/twilio/status", post(webhooks::status))
+        .route("/twilio/recording-status", post(webhooks::recording_status))
+        .route("/media", get(media_ws::upgrade))
+        .route("/api/calls/{call_sid}", get(admin::call))
+        .route("/api/handoffs", get(admin::handoffs))
+        .route("/api/campaigns", post(campaign_import::create))
+        .route("/api/campaigns/{id}", get(campaigns::status))
+        .route("/api/campaigns/{id}/contacts", get(campaigns::contacts))
+        .route("/api/campaigns/{id}/{action}", post(campaigns::act))
+        .route("/api/contacts/{id}/recall", post(campaigns::recall))
+        .route("/api/handoffs/{id}/resolve", post(admin::resolve_handoff))
+        .route("/api/results/{file}", get(results::results))
+        .route("/api/opt-outs.csv", get(results::opt_outs))
+        .route("/api/openapi.json", get(results::openapi))
+        .route("/healthz", get(admin::healthz))
+        .route("/metrics", get(metrics::metrics))
+        .nest_service("/audio", ServeDir::new(audio_dir))
+        .merge(dashboard::routes())
+        .layer(axum::middleware::from_fn(server_timing))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .with_state(state)
 }
 
 /// Adds `Server-Timing: app;dur=<ms>` to every response: the time spent in
@@ -332,20 +158,4 @@ async fn server_timing(
         response.headers_mut().insert("server-timing", v);
     }
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use axum::serve::Listener;
-
-    use super::*;
-
-    #[tokio::test]
-    async fn accepted_connections_send_small_writes_without_waiting_for_acks() {
-        let mut listener = without_nagle(TcpListener::bind("127.0.0.1:0").await.unwrap());
-        let addr = listener.local_addr().unwrap();
-        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let (accepted, _) = listener.accept().await;
-        assert!(accepted.nodelay().unwrap(), "TCP_NODELAY is set");
-    }
 }

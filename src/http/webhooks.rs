@@ -1,12 +1,8 @@
-//! The provider's webhooks. Each one: parse the form into types, load the
-//! call by CallSid, apply one input to the call machine, store the new
-//! state and its answers in one transaction, answer with TwiML.
-//!
-//! Exactly once: every wait's action URL carries the step sequence number
-//! (`seq`). A webhook whose `seq` is not the call's current one is a
-//! duplicate, a retry or a stale request: it gets the TwiML last produced
-//! (the same answer the original got) and changes nothing. Two replicas
-//! racing on the same webhook are settled by the store's compare-and-swap.
+//! The provider's webhooks, an adapter over the call service: each one
+//! parses the form into types and the input it means, calls
+//! [`crate::calls::Calls`] (which loads the call by CallSid, applies the
+//! input and stores it exactly once, see there), and answers with the
+//! TwiML it gets back — or, when the call cannot go on, a spoken apology.
 
 use axum::extract::{Query, State};
 use axum::http::header;
@@ -14,13 +10,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::AppState;
-use super::advance::commit;
 use super::signed::SignedForm;
-use crate::flow::event::{Input, Output, Prompt, TransferResult};
-use crate::flow::model::Mode;
+use crate::calls::{Arrival, CallError};
+use crate::flow::event::{Input, TransferResult};
 use crate::flow::phrases::{self, Lang};
-use crate::flow::{Call, Flow};
-use crate::store::{Advanced, CallRow, NewCall, NewRecording};
+use crate::store::NewRecording;
 use crate::twilio::{
     CallSid, CallStatus, DialCallStatus, DialParams, GatherParams, QueueResult, RecordParams,
     RecordingStatusParams, StatusParams, VoiceParams,
@@ -35,15 +29,7 @@ pub(super) fn twiml_response(body: String) -> Response {
 fn apology(state: &AppState, lang: Option<&str>) -> Response {
     let language = lang
         .map(str::to_string)
-        .or_else(|| {
-            state
-                .settings()
-                .numbers
-                .default
-                .as_deref()
-                .and_then(|n| state.flow(n))
-                .map(|f| f.language.clone())
-        })
+        .or_else(|| state.calls().default_flow().map(|f| f.language.clone()))
         .unwrap_or_else(|| "en-US".into());
     twiml_response(twiml::apology(
         phrases::technical_problem(Lang::of(&language)),
@@ -51,10 +37,11 @@ fn apology(state: &AppState, lang: Option<&str>) -> Response {
     ))
 }
 
-pub(super) fn links<'a>(state: &'a AppState, flow: &'a Flow) -> twiml::Links<'a> {
-    twiml::Links {
-        base: &state.settings().public_url,
-        voice: flow.voice.as_deref(),
+/// The service's answer as TwiML: what it stored, or an apology.
+fn answer(state: &AppState, result: Result<String, CallError>) -> Response {
+    match result {
+        Ok(twiml) => twiml_response(twiml),
+        Err(e) => apology(state, e.language()),
     }
 }
 
@@ -85,87 +72,21 @@ pub(super) async fn voice(
         }
     };
     let sid = params.call_sid.to_string();
-    // A duplicate voice webhook is caught by `create_call` below.
+    // A duplicate voice webhook is caught when the call is created.
     let to = params.to.to_string();
-    let name = q
-        .flow
-        .clone()
-        .or_else(|| state.settings().numbers.flow_for(&to).map(str::to_string));
-    let Some(flow) = name.as_deref().and_then(|n| state.flow(n)).cloned() else {
-        tracing::warn!(call_sid = %sid, flow = ?name, "no flow for this call");
+    let calls = state.calls();
+    let flow = match &q.flow {
+        Some(name) => calls.flow(name),
+        None => calls.flow_for(&to),
+    };
+    let Some(flow) = flow.cloned() else {
+        tracing::warn!(call_sid = %sid, flow = ?q.flow, "no flow for this call");
         return apology(&state, None);
     };
     let outbound = params
         .direction
         .as_deref()
         .is_some_and(|d| d.starts_with("outbound"));
-    let vars = match q.contact {
-        Some(id) => match state.store().campaigns().contact_vars(id).await {
-            Ok(vars) => vars
-                .as_ref()
-                .map(crate::dialer::contacts::vars_from_json)
-                .unwrap_or_default(),
-            Err(e) => {
-                tracing::error!(call_sid = %sid, error = %e, "store failed loading the contact");
-                return apology(&state, Some(&flow.language));
-            }
-        },
-        None => Default::default(),
-    };
-    let call = Call::new(vars);
-    let stream = flow.mode == Mode::Stream;
-    let new = NewCall {
-        call_sid: sid.clone(),
-        flow: flow.name.clone(),
-        flow_hash: flow.hash.clone(),
-        direction: if outbound { "outbound" } else { "inbound" }.into(),
-        from: params.from.to_string(),
-        to,
-        status: params
-            .call_status
-            .map_or("in-progress", |s| s.as_str())
-            .to_string(),
-        state: serde_json::to_string(&call).unwrap_or_default(),
-        seq: 0,
-        // A stream call's answer never changes: a retried voice webhook
-        // gets the same <Connect><Stream> back.
-        response: if stream {
-            stream_twiml(&state, &sid, &flow.name)
-        } else {
-            String::new()
-        },
-        started_at: state.settings().clock.now(),
-    };
-    let row = CallRow {
-        call_sid: new.call_sid.clone(),
-        flow: new.flow.clone(),
-        flow_hash: new.flow_hash.clone(),
-        direction: new.direction.clone(),
-        from: new.from.clone(),
-        to: new.to.clone(),
-        status: new.status.clone(),
-        outcome: None,
-        state: new.state.clone(),
-        seq: 0,
-        response: String::new(),
-        started_at: new.started_at,
-        ended_at: None,
-    };
-    match state.store().create_call(new).await {
-        Ok(true) => {}
-        // A duplicate voice webhook raced us: answer what the first one did.
-        Ok(false) => return replay(&state, &sid).await,
-        Err(e) => {
-            tracing::error!(call_sid = %sid, error = %e, "store failed creating a call");
-            return apology(&state, Some(&flow.language));
-        }
-    }
-    tracing::info!(call_sid = %sid, flow = %flow.name, outbound, stream, "call started");
-    if stream {
-        // The call runs over the media stream, which answers it when the
-        // provider connects (`http::media_ws`).
-        return twiml_response(stream_twiml(&state, &sid, &flow.name));
-    }
     let machine = params.answered_by.is_some_and(|a| a.is_machine());
     let first = match q.machine.as_deref() {
         Some("message") if machine => Input::Machine {
@@ -176,15 +97,16 @@ pub(super) async fn voice(
         },
         _ => Input::Answered,
     };
-    apply(&state, &flow, row, call, first).await
-}
-
-/// `<Connect><Stream>` to our media socket for call `sid` running `flow`.
-pub(super) fn stream_twiml(state: &AppState, sid: &str, flow: &str) -> String {
-    twiml::connect_stream(
-        &twiml::stream_url(&state.settings().public_url),
-        &[("call_sid", sid), ("flow", flow)],
-    )
+    let arrival = Arrival {
+        call_sid: sid,
+        flow,
+        outbound,
+        from: params.from.to_string(),
+        to,
+        status: params.call_status.map(|s| s.as_str().to_string()),
+        contact: q.contact,
+    };
+    answer(&state, calls.start(arrival, first).await)
 }
 
 #[derive(Deserialize)]
@@ -232,7 +154,8 @@ pub(super) async fn gather(
     } else {
         Input::Silence
     };
-    step(&state, params.call_sid.as_str(), q.seq(), input).await
+    let stepped = state.calls().step(params.call_sid.as_str(), q.seq(), input);
+    answer(&state, stepped.await)
 }
 
 /// The end of a `<Record>`.
@@ -259,7 +182,8 @@ pub(super) async fn record(
         },
         _ => Input::Silence,
     };
-    step(&state, params.call_sid.as_str(), q.seq(), input).await
+    let stepped = state.calls().step(params.call_sid.as_str(), q.seq(), input);
+    answer(&state, stepped.await)
 }
 
 /// The end of a `<Dial>` or `<Enqueue>`: did the caller reach a person?
@@ -289,13 +213,9 @@ pub(super) async fn dial(
         (None, Some(QueueResult::QueueFull)) => TransferResult::Busy,
         (None, Some(_)) | (None, None) => TransferResult::Failed,
     };
-    step(
-        &state,
-        params.call_sid.as_str(),
-        q.seq(),
-        Input::TransferEnded(result),
-    )
-    .await
+    let input = Input::TransferEnded(result);
+    let stepped = state.calls().step(params.call_sid.as_str(), q.seq(), input);
+    answer(&state, stepped.await)
 }
 
 /// A stream call's transfer: `media_ws` asked the provider (a REST update
@@ -317,7 +237,7 @@ pub(super) async fn transfer(
         tracing::warn!("transfer webhook without a valid CallSid");
         return apology(&state, None);
     };
-    match state.store().load_call(sid.as_str()).await {
+    match state.calls().load(sid.as_str()).await {
         Ok(Some(row)) => {
             if row.seq != q.seq() {
                 tracing::debug!(call_sid = %sid, got = q.seq(), at = row.seq, "stale transfer webhook");
@@ -359,29 +279,17 @@ pub(super) async fn status(
     };
     let sid = params.call_sid.to_string();
     let final_status = params.call_status.is_final();
-    let now = state.settings().clock.now();
-    if let Err(e) = state
-        .store()
-        .update_status(&sid, params.call_status.as_str(), now, final_status)
-        .await
-    {
+    let now = state.calls().clock().now();
+    let status = params.call_status.as_str();
+    if let Err(e) = state.calls().status(&sid, status, final_status, now).await {
         tracing::error!(call_sid = %sid, error = %e, "store failed on a status callback");
         return empty();
-    }
-    if final_status {
-        state.inner.calls.remove(&sid);
-    }
-    if final_status
-        && let Ok(Some(row)) = state.store().load_call(&sid).await
-        && row.outcome.is_none()
-    {
-        let seq = row.seq;
-        let _ = step(&state, &sid, seq, Input::HungUp).await;
     }
     if final_status {
         // A campaign call: done, a retry by the back-off and window, or given up.
         match crate::dialer::worker::on_status(
             state.store(),
+            state.metrics(),
             &sid,
             params.call_status,
             params.answered_by,
@@ -394,6 +302,7 @@ pub(super) async fn status(
             Ok(crate::dialer::worker::StatusEffect::Unrecorded) if q.contact.is_some() => {
                 tokio::spawn(crate::dialer::worker::on_status_later(
                     state.store_handle(),
+                    state.metrics().clone(),
                     sid.clone(),
                     params.call_status,
                     params.answered_by,
@@ -438,7 +347,7 @@ pub(super) async fn recording_status(
             duration_secs: params.recording_duration.map(|d| d as i32),
             at: state.settings().clock.now(),
         };
-        if let Err(e) = state.store().add_recording(rec).await {
+        if let Err(e) = state.calls().recording_stored(rec).await {
             tracing::error!(error = %e, "store failed saving a recording");
         }
     }
@@ -447,100 +356,4 @@ pub(super) async fn recording_status(
 
 fn empty() -> Response {
     twiml_response(r#"<?xml version="1.0" encoding="UTF-8"?><Response/>"#.into())
-}
-
-/// The TwiML a call last produced: the answer to duplicates and stale requests.
-async fn replay(state: &AppState, sid: &str) -> Response {
-    match state.store().load_call(sid).await {
-        Ok(Some(row)) => twiml_response(row.response),
-        _ => apology(state, None),
-    }
-}
-
-/// Loads a call and applies one input, if the webhook is current.
-async fn step(state: &AppState, sid: &str, seq: i64, input: Input) -> Response {
-    let cached = state.inner.calls.get(sid).filter(|row| row.seq == seq);
-    let loaded = match cached {
-        Some(row) => Ok(Some(row)),
-        None => state.store().load_call(sid).await,
-    };
-    let row = match loaded {
-        Ok(Some(row)) => row,
-        Ok(None) => {
-            tracing::warn!(call_sid = %sid, "webhook for an unknown call");
-            return apology(state, None);
-        }
-        Err(e) => {
-            tracing::error!(call_sid = %sid, error = %e, "store failed loading a call");
-            return apology(state, None);
-        }
-    };
-    if row.seq != seq {
-        tracing::debug!(call_sid = %sid, got = seq, at = row.seq, "duplicate or stale webhook");
-        return twiml_response(row.response);
-    }
-    let Some(flow) = state.flow(&row.flow).cloned() else {
-        tracing::error!(call_sid = %sid, flow = %row.flow, "the call's flow is no longer loaded");
-        return apology(state, None);
-    };
-    let call: Call = match serde_json::from_str(&row.state) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(call_sid = %sid, error = %e, "unreadable call state");
-            return apology(state, Some(&flow.language));
-        }
-    };
-    apply(state, &flow, row, call, input).await
-}
-
-/// Applies the input, stores everything it produced in one transaction,
-/// and answers with the TwiML.
-async fn apply(
-    state: &AppState,
-    flow: &Flow,
-    row: CallRow,
-    mut call: Call,
-    input: Input,
-) -> Response {
-    let now = state.settings().clock.now();
-    let outputs = call.handle(flow, input, now);
-    let response = match flow.mode {
-        // A stream call back from its transfer (the only webhook a stream
-        // call sees mid-flow): what comes before the next question is said
-        // here, and the question is asked on a new stream, whose `start`
-        // resumes the call (see `media_ws`).
-        Mode::Stream
-            if outputs
-                .iter()
-                .any(|o| matches!(o, Output::Listen(_) | Output::Record(_))) =>
-        {
-            let prompts: Vec<&Prompt> = outputs
-                .iter()
-                .filter_map(|o| match o {
-                    Output::Prompt(p) => Some(p),
-                    _ => None,
-                })
-                .collect();
-            twiml::prompts_then_stream(
-                &prompts,
-                &links(state, flow),
-                &twiml::stream_url(&state.settings().public_url),
-                &[
-                    ("call_sid", row.call_sid.as_str()),
-                    ("flow", flow.name.as_str()),
-                ],
-            )
-        }
-        _ => twiml::render(&outputs, &links(state, flow)),
-    };
-    match commit(state, &row, &call, &outputs, response.clone(), now).await {
-        Ok(Advanced::Applied) => twiml_response(response),
-        // Another replica applied this webhook first: answer as it did.
-        Ok(Advanced::Stale) => replay(state, &row.call_sid).await,
-        Err(e) => {
-            tracing::error!(call_sid = %row.call_sid, error = %e, "store failed saving a step");
-            super::metrics::store_error();
-            apology(state, Some(&flow.language))
-        }
-    }
 }

@@ -35,8 +35,9 @@ pub async fn apply_once(
     }
 }
 
-/// Runs [`apply_once`] now and then every [`EVERY`], for ever (the server
-/// aborts the task when it stops). `now` is the server's clock.
+/// Runs [`apply_once`] now and then every [`EVERY`], for ever: the server
+/// drops the future when it stops (see [`crate::app::App::run_until`]).
+/// `now` is the server's clock.
 pub async fn run(
     store: Arc<dyn Store>,
     personal: Vec<(String, String)>,

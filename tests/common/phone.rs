@@ -8,8 +8,8 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use dialback::app::App;
 use dialback::config::{Clock, Numbers, Settings};
-use dialback::http::Application;
 use dialback::twilio::signature;
 use quick_xml::Reader;
 use quick_xml::events::Event;
@@ -73,9 +73,7 @@ impl Server {
     }
 
     pub async fn start_settings(settings: Settings) -> Server {
-        let app = Application::build(settings)
-            .await
-            .expect("the server starts");
+        let app = App::build(settings).await.expect("the server starts");
         let addr = app.addr();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {

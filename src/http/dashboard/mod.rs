@@ -113,6 +113,7 @@ impl From<minijinja::Error> for PageError {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
+        let failed = super::metrics::StoreFailed::when(matches!(self, PageError::Store(_)));
         let (status, message) = match self {
             PageError::SignIn => return Redirect::to("/login").into_response(),
             PageError::Unauthorized => (
@@ -128,7 +129,6 @@ impl IntoResponse for PageError {
             PageError::BadRequest(why) => (StatusCode::BAD_REQUEST, why),
             PageError::Store(e) => {
                 tracing::error!(error = %e, "store failed in the dashboard");
-                super::metrics::store_error();
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "The database is unavailable; try again in a moment.".to_string(),
@@ -144,6 +144,7 @@ impl IntoResponse for PageError {
         };
         (
             status,
+            failed,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
             message,
         )

@@ -1,0 +1,14 @@
+//! The call service ([`Calls`]): start, step and replay a call, exactly
+//! once, for both adapters (the TwiML webhooks and the media-stream loop in
+//! `http`). A step's effect on the store is computed by the pure
+//! [`effects`] and written in one compare-and-swap; open handoffs go to the
+//! CRM ([`Notifier`]) in the background.
+
+mod cache;
+mod crm;
+mod effects;
+mod service;
+
+pub use crm::{Delivery, Notifier};
+pub use effects::{Effects, Unserialisable, effects};
+pub use service::{Arrival, CallError, Calls, Flows};

@@ -1,0 +1,473 @@
+//! The call service: every way a call is started or moved on, for both
+//! adapters (TwiML webhooks and media streams). It owns the handles a step
+//! needs — the store, this replica's cache of live calls, the CRM notifier,
+//! the metrics — so that the adapters only parse, call it and render.
+//!
+//! Exactly once: every wait's action URL carries the step sequence number
+//! (`seq`). A step whose `seq` is not the call's current one is a
+//! duplicate, a retry or a stale request: it gets the TwiML last produced
+//! (the same answer the original got) and changes nothing. Two replicas
+//! racing on the same step are settled by the store's compare-and-swap.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::cache::CallCache;
+use super::crm::Notifier;
+use super::effects::{Unserialisable, effects};
+use crate::config::{Clock, Numbers};
+use crate::flow::event::{Input, Output};
+use crate::flow::model::Mode;
+use crate::flow::{Call, Flow};
+use crate::metrics::Metrics;
+use crate::store::{Advanced, CallRow, NewCall, NewRecording, Store, StoreError};
+use crate::twiml;
+
+/// The loaded flows by name, shared by the service and the HTTP layer.
+pub type Flows = Arc<BTreeMap<String, Arc<Flow>>>;
+
+/// Live calls this replica remembers (see [`CallCache`]).
+const CACHED_CALLS: usize = 100_000;
+
+/// Why a call could not be started or moved on. The adapter answers the
+/// caller with an apology in [`CallError::language`].
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("no call with this CallSid")]
+    UnknownCall,
+    #[error("no flow for this call ({0:?})")]
+    NoFlow(Option<String>),
+    #[error("the call's flow `{0}` is no longer loaded")]
+    FlowNotLoaded(String),
+    #[error("unreadable call state: {source}")]
+    UnreadableState {
+        language: String,
+        source: serde_json::Error,
+    },
+    #[error(transparent)]
+    Unserialisable(#[from] Unserialisable),
+    #[error("store: {source}")]
+    Store {
+        language: Option<String>,
+        source: StoreError,
+    },
+}
+
+impl CallError {
+    /// The language of the call's flow, when it is known.
+    pub fn language(&self) -> Option<&str> {
+        match self {
+            CallError::UnreadableState { language, .. } => Some(language),
+            CallError::Store { language, .. } => language.as_deref(),
+            _ => None,
+        }
+    }
+
+    fn store(flow: Option<&Flow>) -> impl FnOnce(StoreError) -> CallError {
+        let language = flow.map(|f| f.language.clone());
+        move |source| CallError::Store { language, source }
+    }
+}
+
+/// A call the provider has just announced (the voice webhook).
+pub struct Arrival {
+    pub call_sid: String,
+    pub flow: Arc<Flow>,
+    pub outbound: bool,
+    pub from: String,
+    pub to: String,
+    /// The provider's call status, if it sent one.
+    pub status: Option<String>,
+    /// The campaign contact the dialer placed the call to: its CSV row's
+    /// variables fill the flow's templates.
+    pub contact: Option<i64>,
+}
+
+/// The call service; cheap to clone.
+#[derive(Clone)]
+pub struct Calls {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    flows: Flows,
+    numbers: Numbers,
+    public_url: String,
+    clock: Clock,
+    cache: CallCache,
+    crm: Option<Notifier>,
+    metrics: Metrics,
+}
+
+impl Calls {
+    pub fn new(
+        store: Arc<dyn Store>,
+        flows: Flows,
+        settings: &crate::config::Settings,
+        crm: Option<Notifier>,
+        metrics: Metrics,
+    ) -> Calls {
+        Calls {
+            inner: Arc::new(Inner {
+                store,
+                flows,
+                numbers: settings.numbers.clone(),
+                public_url: settings.public_url.clone(),
+                clock: settings.clock,
+                cache: CallCache::new(CACHED_CALLS),
+                crm,
+                metrics,
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.inner.store.as_ref()
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    pub fn flow(&self, name: &str) -> Option<&Arc<Flow>> {
+        self.inner.flows.get(name)
+    }
+
+    /// The flow for a called number (or the configured default).
+    pub fn flow_for(&self, to: &str) -> Option<&Arc<Flow>> {
+        self.inner.numbers.flow_for(to).and_then(|n| self.flow(n))
+    }
+
+    /// The flow for calls that name none.
+    pub fn default_flow(&self) -> Option<&Arc<Flow>> {
+        self.inner
+            .numbers
+            .default
+            .as_deref()
+            .and_then(|n| self.flow(n))
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
+    /// The new-call row: the one place a call's first row is made.
+    fn new_call(
+        &self,
+        sid: &str,
+        flow: &Flow,
+        call: &Call,
+        fields: NewCallFields,
+    ) -> Result<NewCall, Unserialisable> {
+        let stream = flow.mode == Mode::Stream;
+        Ok(NewCall {
+            call_sid: sid.to_string(),
+            flow: flow.name.clone(),
+            flow_hash: flow.hash.clone(),
+            direction: if fields.outbound {
+                "outbound"
+            } else {
+                "inbound"
+            }
+            .into(),
+            from: fields.from,
+            to: fields.to,
+            status: fields.status.unwrap_or_else(|| "in-progress".into()),
+            state: serde_json::to_string(call)?,
+            seq: 0,
+            // A stream call's answer never changes: a retried voice webhook
+            // gets the same <Connect><Stream> back.
+            response: if stream {
+                twiml::stream_call(&self.inner.public_url, sid, &flow.name)
+            } else {
+                String::new()
+            },
+            started_at: self.now(),
+        })
+    }
+
+    /// Starts a call the voice webhook announced and answers it: a stream
+    /// call with its `<Connect><Stream>`, a TwiML call with `first` applied
+    /// (it was answered, or reached an answering machine). A duplicate
+    /// voice webhook gets what the first one got.
+    pub async fn start(&self, arrival: Arrival, first: Input) -> Result<String, CallError> {
+        let flow = arrival.flow.clone();
+        let sid = arrival.call_sid.as_str();
+        let vars = match arrival.contact {
+            Some(id) => self
+                .store()
+                .campaigns()
+                .contact_vars(id)
+                .await
+                .inspect_err(|e| tracing::error!(call_sid = %sid, error = %e, "store failed loading the contact"))
+                .map_err(CallError::store(Some(&flow)))?
+                .as_ref()
+                .map(crate::dialer::contacts::vars_from_json)
+                .unwrap_or_default(),
+            None => Default::default(),
+        };
+        let call = Call::new(vars);
+        let fields = NewCallFields {
+            outbound: arrival.outbound,
+            from: arrival.from,
+            to: arrival.to,
+            status: arrival.status,
+        };
+        let new = self.new_call(sid, &flow, &call, fields)?;
+        let row = CallRow {
+            call_sid: new.call_sid.clone(),
+            flow: new.flow.clone(),
+            flow_hash: new.flow_hash.clone(),
+            direction: new.direction.clone(),
+            from: new.from.clone(),
+            to: new.to.clone(),
+            status: new.status.clone(),
+            outcome: None,
+            state: new.state.clone(),
+            seq: 0,
+            response: new.response.clone(),
+            started_at: new.started_at,
+            ended_at: None,
+        };
+        let created = self.store().create_call(new).await.inspect_err(
+            |e| tracing::error!(call_sid = %sid, error = %e, "store failed creating a call"),
+        );
+        match created.map_err(CallError::store(Some(&flow)))? {
+            true => {}
+            // A duplicate voice webhook raced us: answer what the first one did.
+            false => return self.replay(sid).await,
+        }
+        let stream = flow.mode == Mode::Stream;
+        tracing::info!(call_sid = %sid, flow = %flow.name, outbound = arrival.outbound, stream, "call started");
+        if stream {
+            // The call runs over the media stream, which answers it when
+            // the provider connects (`http::media_ws`).
+            return Ok(row.response);
+        }
+        self.apply(&flow, row, call, first).await
+    }
+
+    /// The call a media stream's `start` names, with its flow and state;
+    /// created for a stream the voice webhook did not announce (an
+    /// outbound call whose TwiML was given directly), with `flow_name`
+    /// from the stream's custom parameters or the default flow.
+    pub async fn open_stream(
+        &self,
+        sid: &str,
+        flow_name: Option<&str>,
+    ) -> Result<(Arc<Flow>, CallRow, Call), String> {
+        let store = self.store();
+        let row = match store.load_call(sid).await.map_err(|e| e.to_string())? {
+            Some(row) => row,
+            None => {
+                let flow = flow_name
+                    .and_then(|name| self.flow(name))
+                    .or_else(|| self.default_flow())
+                    .ok_or("the stream names no known flow and there is no default flow")?;
+                let call = Call::new(Default::default());
+                let fields = NewCallFields {
+                    outbound: true,
+                    from: String::new(),
+                    to: String::new(),
+                    status: None,
+                };
+                let new = self
+                    .new_call(sid, flow, &call, fields)
+                    .map_err(|e| e.to_string())?;
+                store.create_call(new).await.map_err(|e| e.to_string())?;
+                store
+                    .load_call(sid)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .ok_or("the call vanished right after it was created")?
+            }
+        };
+        if row.outcome.is_some() {
+            return Err("the call has already ended".into());
+        }
+        let flow = self
+            .flow(&row.flow)
+            .cloned()
+            .ok_or_else(|| format!("the call's flow `{}` is not loaded", row.flow))?;
+        let call: Call =
+            serde_json::from_str(&row.state).map_err(|e| format!("unreadable call state: {e}"))?;
+        Ok((flow, row, call))
+    }
+
+    /// The TwiML a call last produced: the answer to duplicates and stale requests.
+    pub async fn replay(&self, sid: &str) -> Result<String, CallError> {
+        match self.store().load_call(sid).await {
+            Ok(Some(row)) => Ok(row.response),
+            Ok(None) => Err(CallError::UnknownCall),
+            Err(source) => Err(CallError::Store {
+                language: None,
+                source,
+            }),
+        }
+    }
+
+    /// The call as stored (no cache: the caller wants the truth).
+    pub async fn load(&self, sid: &str) -> Result<Option<CallRow>, StoreError> {
+        self.store().load_call(sid).await
+    }
+
+    /// Applies one input to a call, if `seq` is its current step, and
+    /// answers with the TwiML; a stale `seq` gets the TwiML stored last.
+    pub async fn step(&self, sid: &str, seq: i64, input: Input) -> Result<String, CallError> {
+        let cached = self.inner.cache.get(sid).filter(|row| row.seq == seq);
+        let loaded = match cached {
+            Some(row) => Ok(Some(row)),
+            None => self.store().load_call(sid).await,
+        };
+        let row = match loaded {
+            Ok(Some(row)) => row,
+            Ok(None) => {
+                tracing::warn!(call_sid = %sid, "webhook for an unknown call");
+                return Err(CallError::UnknownCall);
+            }
+            Err(e) => {
+                tracing::error!(call_sid = %sid, error = %e, "store failed loading a call");
+                return Err(CallError::store(None)(e));
+            }
+        };
+        if row.seq != seq {
+            tracing::debug!(call_sid = %sid, got = seq, at = row.seq, "duplicate or stale webhook");
+            return Ok(row.response);
+        }
+        let Some(flow) = self.flow(&row.flow).cloned() else {
+            tracing::error!(call_sid = %sid, flow = %row.flow, "the call's flow is no longer loaded");
+            return Err(CallError::FlowNotLoaded(row.flow));
+        };
+        let call: Call = match serde_json::from_str(&row.state) {
+            Ok(c) => c,
+            Err(source) => {
+                tracing::error!(call_sid = %sid, error = %source, "unreadable call state");
+                return Err(CallError::UnreadableState {
+                    language: flow.language.clone(),
+                    source,
+                });
+            }
+        };
+        self.apply(&flow, row, call, input).await
+    }
+
+    /// Applies the input, stores everything it produced in one write, and
+    /// answers with the TwiML.
+    async fn apply(
+        &self,
+        flow: &Flow,
+        row: CallRow,
+        mut call: Call,
+        input: Input,
+    ) -> Result<String, CallError> {
+        let now = self.now();
+        let outputs = call.handle(flow, input, now);
+        let response = twiml::answer(&outputs, flow, &row.call_sid, &self.inner.public_url);
+        match self
+            .commit(&row, &call, &outputs, response.clone(), now)
+            .await
+        {
+            Ok(Advanced::Applied) => Ok(response),
+            // Another replica applied this step first: answer as it did.
+            Ok(Advanced::Stale) => self.replay(&row.call_sid).await,
+            Err(e) => {
+                tracing::error!(call_sid = %row.call_sid, error = %e, "store failed saving a step");
+                self.inner.metrics.store_error();
+                Err(match e {
+                    CallError::Store { source, .. } => CallError::store(Some(flow))(source),
+                    other => other,
+                })
+            }
+        }
+    }
+
+    /// Stores the effect of `outputs` (just produced by `call.handle`) on
+    /// the call stored as `row`, in one compare-and-swap write; `response`
+    /// is what a replayed step gets back. Then the CRM hears of an open
+    /// handoff, and this replica's cache follows the call.
+    pub async fn commit(
+        &self,
+        row: &CallRow,
+        call: &Call,
+        outputs: &[Output],
+        response: String,
+        now: DateTime<Utc>,
+    ) -> Result<Advanced, CallError> {
+        let effects = effects(row, call, outputs, response, now)?;
+        let ended = effects.advance.outcome.clone();
+        let (new_state, new_response) = (
+            effects.advance.state.clone(),
+            effects.advance.response.clone(),
+        );
+        let result = self
+            .store()
+            .advance_call(effects.advance)
+            .await
+            .map_err(CallError::store(None))?;
+        // Keep this replica's cache in step (see `cache`): the next webhook
+        // of a live call then needs no read.
+        match (&result, &ended) {
+            (Advanced::Applied, None) => self.inner.cache.put(CallRow {
+                seq: i64::from(call.seq),
+                state: new_state,
+                response: new_response,
+                ..row.clone()
+            }),
+            _ => self.inner.cache.remove(&row.call_sid),
+        }
+        if result == Advanced::Applied {
+            if let (Some(summary), Some(crm)) = (effects.open_handoff, &self.inner.crm) {
+                crm.notify(summary);
+            }
+            if let Some(outcome) = ended {
+                tracing::info!(call_sid = %row.call_sid, outcome = %outcome, "call ended");
+                self.inner.metrics.call_ended(&outcome);
+            }
+        }
+        Ok(result)
+    }
+
+    /// The provider's status of a call. A final status ends a call the
+    /// machine still thinks is live (the caller hung up mid-question).
+    pub async fn status(
+        &self,
+        sid: &str,
+        status: &str,
+        is_final: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.store()
+            .update_status(sid, status, now, is_final)
+            .await?;
+        if is_final {
+            self.inner.cache.remove(sid);
+            if let Ok(Some(row)) = self.store().load_call(sid).await
+                && row.outcome.is_none()
+            {
+                let _ = self.step(sid, row.seq, Input::HungUp).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// The provider finished storing a recording.
+    pub async fn recording_stored(&self, rec: NewRecording) -> Result<(), StoreError> {
+        self.store().add_recording(rec).await
+    }
+
+    /// "Now" on the server's clock.
+    pub fn clock(&self) -> Clock {
+        self.inner.clock
+    }
+}
+
+/// What the new-call row takes from its arrival.
+struct NewCallFields {
+    outbound: bool,
+    from: String,
+    to: String,
+    status: Option<String>,
+}
