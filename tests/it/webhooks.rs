@@ -2,13 +2,11 @@
 //! SQLite and on PostgreSQL: every example flow path, answers read back
 //! through the admin API, replays, forged and malformed requests.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 
+use crate::common::db::each_backend;
+use crate::common::phone::{AUTH_TOKEN, Options, PUBLIC_URL, Phone, Server, Verb, new_call_sid};
 use chrono::{TimeZone, Utc};
-use common::db::each_backend;
-use common::phone::{AUTH_TOKEN, Options, PUBLIC_URL, Phone, Server, Verb, new_call_sid};
 use dialback::config::Clock;
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
@@ -30,7 +28,7 @@ const NPS_LINE: &str = "+861000000002";
 /// Runs a scenario against a fresh server on each backend.
 async fn on_each_backend(
     clock: Clock,
-    scenario: impl for<'a> Fn(&'a Server, &'a common::db::TestDb) -> BoxFuture<'a, ()>,
+    scenario: impl for<'a> Fn(&'a Server, &'a crate::common::db::TestDb) -> BoxFuture<'a, ()>,
 ) {
     for (backend, db) in each_backend().await {
         let server = Server::start_at(db.url(), clock).await;
@@ -251,7 +249,7 @@ async fn a_replayed_webhook_gets_the_same_twiml_and_stores_nothing_twice() {
                 )
                 .await;
             assert_eq!(stale, first);
-            p.verbs = common::phone::parse_twiml(&first.1);
+            p.verbs = crate::common::phone::parse_twiml(&first.1);
             p.press("1").await;
             let r = p.result().await;
             assert_eq!(r["answers"], json!({"consent": true, "resolved": true}));

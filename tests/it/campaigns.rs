@@ -3,8 +3,6 @@
 //! cancel; campaigns created and their contacts listed through the admin
 //! API and the CLI.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -12,8 +10,8 @@ use dialback::dialer::contacts::{CsvOptions, read_contacts};
 use dialback::store::campaigns::NewCampaign;
 use serde_json::json;
 
-use common::db::each_backend;
-use common::phone::{ADMIN_TOKEN, Server};
+use crate::common::db::each_backend;
+use crate::common::phone::{ADMIN_TOKEN, Server};
 
 fn campaign() -> NewCampaign {
     NewCampaign {
@@ -212,7 +210,7 @@ async fn the_admin_api_creates_a_campaign_from_a_csv_body_and_reports_the_refuse
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_campaign_request_with_a_wrong_setting_or_file_creates_nothing_and_says_why() {
-    let db = common::db::TestDb::sqlite().await;
+    let db = crate::common::db::TestDb::sqlite().await;
     let server = Server::start_at(db.url(), dialback::config::Clock::Fixed(fixed_now())).await;
     let good = "phone,name\n13812348000,王芳\n";
     for (query, csv, code, message) in [

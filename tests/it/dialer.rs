@@ -2,8 +2,6 @@
 //! calls placed with the right parameters, opt-outs skipped, provider
 //! refusals retried or recorded, status callbacks turned into retries.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,9 +15,9 @@ use dialback::twilio::rest::{Provider, ProviderConfig};
 use dialback::twilio::{AnsweredBy, CallStatus};
 use serde_json::json;
 
-use common::db::{TestDb, each_backend};
-use common::fake_provider::{self, FakeProvider};
-use common::phone::{PUBLIC_URL, Server};
+use crate::common::db::{TestDb, each_backend};
+use crate::common::fake_provider::{self, FakeProvider};
+use crate::common::phone::{PUBLIC_URL, Server};
 
 fn utc(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
@@ -577,7 +575,7 @@ async fn a_reached_contact_is_called_again_with_another_flow_at_the_chosen_time(
                 "http://{}/api/contacts/{contact_id}/recall",
                 server.addr
             ))
-            .bearer_auth(common::phone::ADMIN_TOKEN)
+            .bearer_auth(crate::common::phone::ADMIN_TOKEN)
             .json(&json!({"flow": "nps-survey", "at": "2026-11-23T15:00:00Z"}))
             .send()
             .await
@@ -640,7 +638,7 @@ async fn closed_loop(backend: &str, db: &TestDb, replicas: usize) {
              &backoff=busy%3D10m,no-answer%3D20m,failed%3D5m,machine%3D30m&machine=retry",
             server.addr
         ))
-        .bearer_auth(common::phone::ADMIN_TOKEN)
+        .bearer_auth(crate::common::phone::ADMIN_TOKEN)
         .header("content-type", "text/csv")
         .body(csv)
         .send()
@@ -751,7 +749,7 @@ async fn a_campaign_runs_to_its_end_on_the_providers_own_callbacks_with_retries_
 async fn api_campaign(server: &Server, query: &str, phone: &str) -> i64 {
     let created: serde_json::Value = reqwest::Client::new()
         .post(format!("http://{}/api/campaigns?{query}", server.addr))
-        .bearer_auth(common::phone::ADMIN_TOKEN)
+        .bearer_auth(crate::common::phone::ADMIN_TOKEN)
         .header("content-type", "text/csv")
         .body(format!("phone,name\n{phone},王芳\n"))
         .send()
@@ -788,7 +786,7 @@ async fn deliver_callbacks(fake: &FakeProvider, server: &Server) {
     fake.send_callbacks_to(fake_provider::Callbacks {
         public_url: PUBLIC_URL.into(),
         real_url: format!("http://{}", server.addr),
-        auth_token: common::phone::AUTH_TOKEN.into(),
+        auth_token: crate::common::phone::AUTH_TOKEN.into(),
     });
     fake.deliver_callbacks().await;
 }
@@ -826,7 +824,7 @@ async fn an_answering_machine_gets_the_flows_message_and_the_contact_is_done() {
                 "http://{}/api/campaigns?flow=nps-survey&window=09:00-20:00&machine=message",
                 server.addr
             ))
-            .bearer_auth(common::phone::ADMIN_TOKEN)
+            .bearer_auth(crate::common::phone::ADMIN_TOKEN)
             .header("content-type", "text/csv")
             .body(format!("phone,name\n{phone},Alex\n"))
             .send()

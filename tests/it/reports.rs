@@ -1,7 +1,5 @@
 //! Flow reports on a hand-computed set of calls, on every backend.
 
-mod common;
-
 use chrono::Duration;
 use dialback::flow::model::{MenuChoice, QuestionKind};
 use dialback::report::aggregate::{Score, Share};
@@ -10,8 +8,8 @@ use dialback::report::{FlowReport, QuestionSpec};
 use dialback::store::{NewAnswer, NewOptOut, ReportFilter};
 use serde_json::{Value, json};
 
-use common::db::each_backend;
-use common::fixtures::*;
+use crate::common::db::each_backend;
+use crate::common::fixtures::*;
 
 fn questions() -> Vec<QuestionSpec> {
     let choice = |key: &str, value: &str| MenuChoice {
@@ -324,7 +322,7 @@ async fn a_csv_export_has_one_masked_row_per_call_with_the_last_answers() {
 
 #[tokio::test]
 async fn an_export_larger_than_a_page_has_every_call_once() {
-    let db = common::db::TestDb::sqlite().await;
+    let db = crate::common::db::TestDb::sqlite().await;
     let store = db.store().clone();
     store
         .save_flow_version(FLOW, FLOW_HASH, "[flow]\n")
@@ -465,7 +463,7 @@ fn ages_are_read_in_hours_days_and_weeks() {
 
 #[tokio::test]
 async fn a_server_with_retention_purges_calls_past_it_when_it_starts() {
-    use common::phone::{AUTH_TOKEN, Options, Server};
+    use crate::common::phone::{AUTH_TOKEN, Options, Server};
     for (backend, db) in each_backend().await {
         let store = db.store().clone();
         fixture(&store).await;

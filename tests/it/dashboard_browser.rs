@@ -3,16 +3,14 @@
 //! form, read the charts' numbers from the rendered page, change a filter,
 //! and keep a screenshot under the target folder.
 
-mod common;
-
 use chrono::{TimeZone, Utc};
 use dialback::config::Clock;
 use serde_json::json;
 
-use common::browser::Browser;
-use common::dashboard as fixture;
-use common::db::TestDb;
-use common::phone::{ADMIN_TOKEN, AUTH_TOKEN, Options, Server};
+use crate::common::browser::Browser;
+use crate::common::dashboard as fixture;
+use crate::common::db::TestDb;
+use crate::common::phone::{ADMIN_TOKEN, AUTH_TOKEN, Options, Server};
 
 /// A figure of one flow's section, as the page shows it.
 fn figure(flow: &str, name: &str) -> String {

@@ -3,7 +3,6 @@
 //! `<Record>`, `<Redirect>`, `<Dial>`/`<Enqueue>` actions, Twilio's silence
 //! behaviour and status callbacks) and reads the results back through the
 //! admin API.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -158,7 +157,6 @@ impl Server {
     }
 
     /// `/metrics` as scraped.
-    #[allow(dead_code)] // Not every test binary reads metrics.
     pub async fn metrics_text(&self) -> String {
         self.client
             .get(format!("http://{}/metrics", self.addr))
@@ -173,7 +171,6 @@ impl Server {
     /// The value of one series on `/metrics` (`name` or `name{labels}`),
     /// 0 while it has not appeared. Metrics are process-wide: tests that
     /// run alongside add to them, so compare before and after with `>=`.
-    #[allow(dead_code)] // Not every test binary reads metrics.
     pub async fn metric(&self, series: &str) -> f64 {
         self.metrics_text()
             .await
@@ -351,8 +348,6 @@ pub fn new_call_sid() -> String {
 pub struct Phone<'a> {
     pub server: &'a Server,
     pub sid: String,
-    pub from: String,
-    pub to: String,
     /// The verbs of the last response.
     pub verbs: Vec<Verb>,
     /// Everything spoken to the caller so far.
@@ -366,8 +361,6 @@ impl<'a> Phone<'a> {
         let mut p = Phone {
             server,
             sid: new_call_sid(),
-            from: from.into(),
-            to: to.into(),
             verbs: Vec::new(),
             heard: Vec::new(),
             ended: false,

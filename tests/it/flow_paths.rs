@@ -2,11 +2,9 @@
 //! on SQLite and PostgreSQL; the stored answers are read back through the
 //! admin API and must be exactly what the caller gave.
 
-mod common;
-
+use crate::common::db::each_backend;
+use crate::common::phone::{Phone, Server};
 use chrono::{TimeZone, Utc};
-use common::db::each_backend;
-use common::phone::{Phone, Server};
 use dialback::config::Clock;
 use serde_json::{Value, json};
 

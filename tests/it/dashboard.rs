@@ -2,15 +2,13 @@
 //! SQLite and PostgreSQL: sign-in, the overview's figures and filters, the
 //! handoff queue, transcripts, recordings, and the same-origin check.
 
-mod common;
-
 use chrono::{TimeZone, Utc};
 use dialback::config::Clock;
 use reqwest::redirect::Policy;
 
-use common::dashboard::{self as fixture, CUSTOMER_MASKED, NPS, WALLET};
-use common::db::each_backend;
-use common::phone::{ADMIN_TOKEN, AUTH_TOKEN, Options, Server};
+use crate::common::dashboard::{self as fixture, CUSTOMER_MASKED, NPS, WALLET};
+use crate::common::db::each_backend;
+use crate::common::phone::{ADMIN_TOKEN, AUTH_TOKEN, Options, Server};
 
 struct Dash {
     server: Server,
@@ -47,7 +45,7 @@ impl Page {
 }
 
 impl Dash {
-    async fn start(db: &common::db::TestDb) -> Dash {
+    async fn start(db: &crate::common::db::TestDb) -> Dash {
         let recordings = tempfile::tempdir().unwrap();
         let campaign = fixture::load(db.store(), recordings.path()).await;
         let mut settings = Server::settings(Options {
@@ -449,7 +447,7 @@ async fn the_transcript_shows_answers_in_order_and_plays_the_recording() {
 
 #[tokio::test]
 async fn a_twiml_recording_links_to_the_provider_and_a_bad_url_links_nowhere() {
-    use common::fixtures::{advance, answer, start_call};
+    use crate::common::fixtures::{advance, answer, start_call};
     for (backend, db) in each_backend().await {
         let mut d = Dash::start(&db).await;
         d.sign_in().await;
@@ -493,7 +491,7 @@ async fn a_twiml_recording_links_to_the_provider_and_a_bad_url_links_nowhere() {
 
 #[tokio::test]
 async fn signing_out_ends_the_session_in_the_browser() {
-    let db = common::db::TestDb::sqlite().await;
+    let db = crate::common::db::TestDb::sqlite().await;
     let mut d = Dash::start(&db).await;
     d.sign_in().await;
     let base = d.base.clone();

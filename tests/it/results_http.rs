@@ -1,12 +1,10 @@
 //! `/api/results` over HTTP, on calls made through the real webhooks.
 
-mod common;
-
 use chrono::{TimeZone, Utc};
 use dialback::config::Clock;
 
-use common::db::TestDb;
-use common::phone::{ADMIN_TOKEN, Phone, Server};
+use crate::common::db::TestDb;
+use crate::common::phone::{ADMIN_TOKEN, Phone, Server};
 
 const CALLER: &str = "+8613812348000";
 const WALLET: &str = "+861000000001";
@@ -105,7 +103,7 @@ async fn every_admin_route_is_described_in_the_served_openapi_document() {
     let clock = Clock::Fixed(Utc.with_ymd_and_hms(2026, 11, 23, 3, 0, 0).unwrap());
     let db = TestDb::sqlite().await;
     let server = Server::start_at(db.url(), clock).await;
-    let router = include_str!("../src/http/mod.rs");
+    let router = include_str!("../../src/http/mod.rs");
     let routes: Vec<&str> = router
         .split(".route(\"")
         .skip(1)
@@ -206,7 +204,12 @@ async fn metrics_scrape_as_prometheus_text_with_webhook_latency_and_outcomes() {
         text.contains("dialback_calls_ended_total{outcome=\"refused\"}"),
         "{text}"
     );
-    assert!(text.contains("dialback_active_media_streams 0"), "{text}");
+    // Metrics are process-wide and this binary's media-stream tests may
+    // hold streams open right now: the gauge's presence is what holds here.
+    assert!(
+        text.contains("# TYPE dialback_active_media_streams gauge"),
+        "{text}"
+    );
     assert!(
         text.contains("# TYPE dialback_store_errors_total counter"),
         "{text}"

@@ -9,9 +9,7 @@
 //! with whatever else it runs.
 //!
 //! Ignored: run by hand, one backend at a time, with
-//! `cargo test --release --test store_throughput -- --ignored --nocapture --test-threads=1`.
-
-mod common;
+//! `cargo test --release --test it store_throughput:: -- --ignored --nocapture --test-threads=1`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,8 +17,8 @@ use std::time::{Duration, Instant};
 use dialback::store::{self, Advanced};
 use serde_json::json;
 
-use common::db::TestDb;
-use common::fixtures::*;
+use crate::common::db::TestDb;
+use crate::common::fixtures::*;
 
 const TASKS: usize = 200;
 const RUN_FOR: Duration = Duration::from_secs(5);

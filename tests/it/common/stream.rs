@@ -11,7 +11,6 @@
 //! [`FakeSpeech`] is an OpenAI-compatible speech service on a free port:
 //! `/v1/audio/speech` answers a short WAV, `/v1/audio/transcriptions`
 //! answers scripted transcripts in order.
-#![allow(dead_code)]
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

@@ -1,5 +1,5 @@
 //! The dashboard's fixture and a small HTTP client that keeps the session
-//! cookie, shared by `tests/dashboard.rs` and `tests/dashboard_browser.rs`.
+//! cookie, shared by `dashboard.rs` and `dashboard_browser.rs`.
 //!
 //! The fixture, with the figures worked out by hand (dates are 2026-03-01
 //! unless said otherwise; "camp" = placed for campaign 1):

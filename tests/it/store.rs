@@ -5,14 +5,12 @@
 //! tests. PostgreSQL comes from `DIALBACK_TEST_POSTGRES_URL` (see
 //! `common/db.rs`); if it is unreachable those tests fail, never skip.
 
-mod common;
-
 use std::sync::Arc;
 
 use dialback::store::{Advanced, AnswerRow, CallRow, NewAnswer, NewOptOut, NewRecording};
 use serde_json::json;
 
-use common::db::TestDb;
+use crate::common::db::TestDb;
 
 mod cases {
     use super::*;
@@ -650,9 +648,9 @@ macro_rules! on_every_backend {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    let db = crate::TestDb::sqlite().await;
+                    let db = super::TestDb::sqlite().await;
                     assert_eq!(db.store().backend(), "sqlite");
-                    crate::cases::$case(db.store()).await;
+                    super::cases::$case(db.store()).await;
                     db.cleanup().await;
                 }
             )*
@@ -661,9 +659,9 @@ macro_rules! on_every_backend {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    let db = crate::TestDb::postgres().await;
+                    let db = super::TestDb::postgres().await;
                     assert_eq!(db.store().backend(), "postgres");
-                    crate::cases::$case(db.store()).await;
+                    super::cases::$case(db.store()).await;
                     db.cleanup().await;
                 }
             )*

@@ -1,13 +1,11 @@
 //! `dialback export` and `dialback purge` run as a user runs them.
 
-mod common;
-
 use std::process::Command;
 
 use serde_json::json;
 
-use common::db::TestDb;
-use common::fixtures::*;
+use crate::common::db::TestDb;
+use crate::common::fixtures::*;
 
 fn dialback(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_dialback"))
@@ -141,7 +139,7 @@ async fn the_export_command_narrows_to_one_campaign() {
     let db = TestDb::sqlite().await;
     let recordings = tempfile::tempdir().unwrap();
     // W1 and W4 were placed for the campaign; W2–W6 were not.
-    let campaign = common::dashboard::load(db.store(), recordings.path()).await;
+    let campaign = crate::common::dashboard::load(db.store(), recordings.path()).await;
     let url = db.url().to_owned();
     let id = campaign.to_string();
 

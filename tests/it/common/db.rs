@@ -29,7 +29,6 @@ pub fn postgres_admin_url() -> String {
 
 /// A migrated store on a database of its own.
 pub struct TestDb {
-    pub backend: &'static str,
     store: Option<Arc<dyn Store>>,
     url: String,
     cleanup: Cleanup,
@@ -50,7 +49,6 @@ impl TestDb {
             .await
             .unwrap_or_else(|e| panic!("open SQLite store {url}: {e}"));
         TestDb {
-            backend: "sqlite",
             store: Some(store),
             url,
             cleanup: Cleanup::Sqlite(dir),
@@ -84,18 +82,9 @@ impl TestDb {
 
         // From here on the database exists: dropping the TestDb drops it.
         TestDb {
-            backend: "postgres",
             store: None,
             url: with_database(&admin_url, &name),
             cleanup: Cleanup::Postgres { admin_url, name },
-        }
-    }
-
-    pub async fn of(backend: &str) -> TestDb {
-        match backend {
-            "sqlite" => TestDb::sqlite().await,
-            "postgres" => TestDb::postgres().await,
-            other => panic!("no test database for backend {other:?}"),
         }
     }
 

@@ -5,20 +5,16 @@
 //! store, on SQLite and PostgreSQL. Then the handler alone, over in-memory
 //! channels, against everything a broken peer can send.
 
-mod common;
-
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use axum::extract::ws::Message as AxumMessage;
-use chrono::{TimeZone, Utc};
-use common::db::{TestDb, each_backend};
-use common::fake_provider::{ACCOUNT_SID, FakeProvider};
-use common::phone::{
+use crate::common::db::{TestDb, each_backend};
+use crate::common::fake_provider::{ACCOUNT_SID, FakeProvider};
+use crate::common::phone::{
     ADMIN_TOKEN, AUTH_TOKEN, Options, PUBLIC_URL, Server, Verb, new_call_sid, parse_twiml,
 };
-use common::stream::{FakeSpeech, StreamCall, speech};
+use crate::common::stream::{FakeSpeech, StreamCall, speech};
 use dialback::app::App;
 use dialback::config::{Clock, Settings};
 use futures_util::{Sink, Stream};
