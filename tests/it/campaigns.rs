@@ -3,17 +3,15 @@
 //! cancel; campaigns created and their contacts listed through the admin
 //! API and the CLI.
 
-use std::time::{Duration, Instant};
-
 use chrono::{DateTime, TimeZone, Utc};
 use dialback::dialer::contacts::{CsvOptions, read_contacts};
-use dialback::store::campaigns::NewCampaign;
+use dialback::store::campaigns::{NewCampaign, NewContact};
 use serde_json::json;
 
 use crate::common::db::each_backend;
 use crate::common::phone::{ADMIN_TOKEN, Server};
 
-fn campaign() -> NewCampaign {
+pub(crate) fn campaign() -> NewCampaign {
     NewCampaign {
         name: "wallet follow-up".into(),
         flow: "wallet-followup".into(),
@@ -93,27 +91,30 @@ async fn a_cancelled_campaign_cannot_be_resumed() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hundred_thousand_contacts_import_in_seconds() {
+/// `n` distinct contacts as a CSV import gives them.
+pub(crate) fn imported_contacts(n: u64) -> Vec<NewContact> {
     let mut csv = String::from("phone,name,timezone\n");
-    for i in 0..100_000u64 {
+    for i in 0..n {
         csv.push_str(&format!("139{i:08},客户{i},Asia/Shanghai\n"));
     }
     let imported = read_contacts(csv.as_bytes(), &CsvOptions::default(), |_| {}).expect("read");
-    let rows: Vec<_> = imported
+    imported
         .contacts
         .iter()
         .map(|c| c.to_new_contact(None))
-        .collect();
+        .collect()
+}
+
+/// How long the import takes is measured by
+/// `store_throughput::a_hundred_thousand_contacts_import`, not asserted here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_thousand_contacts_import_whole() {
+    let rows = imported_contacts(100_000);
     for (backend, db) in each_backend().await {
         let store = db.store().campaigns();
         let id = store.create_campaign(campaign()).await.expect("created");
-        let started = Instant::now();
         let written = store.add_contacts(id, &rows).await.expect("stored");
-        let took = started.elapsed();
-        eprintln!("{backend}: 100,000 contacts stored in {took:?}");
         assert_eq!(written, 100_000, "{backend}");
-        assert!(took < Duration::from_secs(20), "{backend}: {took:?}");
         let counts = store.contact_counts(id).await.expect("counted");
         assert_eq!(counts.get("pending"), Some(&100_000), "{backend}");
         db.cleanup().await;

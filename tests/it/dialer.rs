@@ -18,6 +18,7 @@ use serde_json::json;
 use crate::common::db::{TestDb, each_backend};
 use crate::common::fake_provider::{self, FakeProvider};
 use crate::common::phone::{PUBLIC_URL, Server};
+use crate::common::wait::eventually;
 
 fn utc(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
@@ -923,14 +924,16 @@ async fn a_final_status_that_outruns_the_workers_record_still_schedules_the_retr
             after: None,
             limit: 10,
         };
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        let row = loop {
-            let rows = campaigns.list_contacts(id, &page).await.expect("contacts");
-            if rows[0].state != "calling" || std::time::Instant::now() > deadline {
-                break rows[0].clone();
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+        let (campaigns, page) = (&campaigns, &page);
+        let row = eventually(
+            Duration::from_secs(10),
+            format!("{backend}: the contact is still calling"),
+            || async move {
+                let rows = campaigns.list_contacts(id, page).await.expect("contacts");
+                (rows[0].state != "calling").then(|| rows[0].clone())
+            },
+        )
+        .await;
         assert_eq!(
             (row.state.as_str(), row.last_result.as_deref()),
             ("pending", Some("busy")),

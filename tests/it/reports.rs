@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::common::db::each_backend;
 use crate::common::fixtures::*;
+use crate::common::wait::eventually;
 
 fn questions() -> Vec<QuestionSpec> {
     let choice = |key: &str, value: &str| MenuChoice {
@@ -480,18 +481,16 @@ async fn a_server_with_retention_purges_calls_past_it_when_it_starts() {
         let server = Server::start_settings(settings).await;
 
         // The first purge runs in the background as the server starts.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        loop {
-            let old = store.load_call("CA8").await.unwrap().unwrap();
-            if old.to.is_empty() {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{backend}: CA8 was not purged"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        let store_ref = &store;
+        eventually(
+            std::time::Duration::from_secs(20),
+            format!("{backend}: CA8 was not purged"),
+            || async move {
+                let old = store_ref.load_call("CA8").await.unwrap().unwrap();
+                old.to.is_empty().then_some(())
+            },
+        )
+        .await;
         let young = store.load_call("CA1").await.unwrap().unwrap();
         assert_eq!(young.to, "+8613800138000", "{backend}");
         assert!(

@@ -8,7 +8,10 @@
 //! such as SQLite's writer), since wall-clock rates on a shared machine move
 //! with whatever else it runs.
 //!
-//! Ignored: run by hand, one backend at a time, with
+//! The last test times a 100,000-contact campaign import on each backend
+//! (`campaigns.rs` checks that such an import is whole).
+//!
+//! Ignored: run by hand, one at a time, with
 //! `cargo test --release --test it store_throughput:: -- --ignored --nocapture --test-threads=1`.
 
 use std::sync::Arc;
@@ -270,6 +273,26 @@ async fn advance_throughput_with_200_tasks_on_postgres() {
             .await;
         }
         drop(store);
+        db.cleanup().await;
+    }
+}
+
+#[ignore]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_thousand_contacts_import() {
+    let rows = crate::campaigns::imported_contacts(100_000);
+    for (backend, db) in crate::common::db::each_backend().await {
+        let campaigns = db.store().campaigns();
+        let id = campaigns
+            .create_campaign(crate::campaigns::campaign())
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let written = campaigns.add_contacts(id, &rows).await.unwrap();
+        println!(
+            "{backend}: {written} contacts stored in {:.2} s",
+            started.elapsed().as_secs_f64()
+        );
         db.cleanup().await;
     }
 }

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::common::db::each_backend;
 use crate::common::phone::{AUTH_TOKEN, Options, PUBLIC_URL, Phone, Server, Verb, new_call_sid};
+use crate::common::wait::eventually;
 use chrono::{TimeZone, Utc};
 use dialback::config::Clock;
 use futures_util::future::BoxFuture;
@@ -550,19 +551,16 @@ impl FakeCrm {
 
     /// Waits (bounded) for the background notifier to deliver a call's handoff.
     async fn wait_for(&self, sid: &str) -> Value {
-        for _ in 0..200 {
-            if let Some(v) = self
-                .received
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|v| v["call_sid"] == sid)
-            {
-                return v.clone();
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        panic!("the CRM never received the handoff of {sid}");
+        let received = &self.received;
+        eventually(
+            std::time::Duration::from_secs(20),
+            format!("the CRM never received the handoff of {sid}"),
+            || async move {
+                let received = received.lock().unwrap();
+                received.iter().find(|v| v["call_sid"] == sid).cloned()
+            },
+        )
+        .await
     }
 }
 

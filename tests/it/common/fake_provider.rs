@@ -28,6 +28,7 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use super::phone::{AUTH_TOKEN, PUBLIC_URL};
+use super::wait::eventually;
 
 pub const ACCOUNT_SID: &str = "AC00000000000000000000000000000001";
 
@@ -170,14 +171,11 @@ impl FakeProvider {
 
     /// Waits for the `n`th update request (1-based).
     pub async fn nth_update(&self, n: usize) -> CallRequest {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(u) = self.inner.lock().expect("lock").updates.get(n - 1) {
-                return u.clone();
-            }
-            assert!(Instant::now() < deadline, "no call update within 20 s");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let inner = &self.inner;
+        eventually(Duration::from_secs(20), "no call update", || async move {
+            inner.lock().expect("lock").updates.get(n - 1).cloned()
+        })
+        .await
     }
 
     /// How the next calls to `phone` end, in order; later ones: a person.

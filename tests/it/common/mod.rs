@@ -10,3 +10,4 @@ pub mod fake_provider;
 pub mod fixtures;
 pub mod phone;
 pub mod stream;
+pub mod wait;

@@ -33,6 +33,10 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use super::phone::{AUTH_TOKEN, PUBLIC_URL, Server, new_call_sid, parse_twiml};
+use super::wait::eventually;
+
+/// How long a call may take to reach what the test waits for.
+const WAIT: Duration = Duration::from_secs(20);
 
 /// The fake speech service.
 #[derive(Clone)]
@@ -405,28 +409,22 @@ impl StreamCall {
     /// Waits until the server has played a new turn's prompts to the end
     /// (every mark returned) and is listening.
     pub async fn listening(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            {
-                let s = self.seen.lock().unwrap();
-                // The server tops up its lead every 60 ms; a longer gap means
-                // the turn's audio is over (200 ms: a busy CI can stall it
-                // past 60 ms mid-turn).
-                let quiet = s
-                    .last_media
-                    .is_some_and(|t| t.elapsed() > Duration::from_millis(200));
-                if s.marks > self.marks_waited && s.pending_marks.is_empty() && quiet {
-                    self.marks_waited = s.marks;
-                    break;
-                }
-                assert!(
-                    !s.closed,
-                    "the call ended while waiting for a question: {s:?}"
-                );
-            }
-            assert!(Instant::now() < deadline, "no question within 20 s");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let (seen, waited) = (&self.seen, self.marks_waited);
+        self.marks_waited = eventually(WAIT, "no question", || async move {
+            let s = seen.lock().unwrap();
+            assert!(
+                !s.closed,
+                "the call ended while waiting for a question: {s:?}"
+            );
+            // The server tops up its lead every 60 ms; a longer gap means
+            // the turn's audio is over (200 ms: a busy CI can stall it past
+            // 60 ms mid-turn).
+            let quiet = s
+                .last_media
+                .is_some_and(|t| t.elapsed() > Duration::from_millis(200));
+            (s.marks > waited && s.pending_marks.is_empty() && quiet).then_some(s.marks)
+        })
+        .await;
         // The last mark has gone back: give the server a moment to read it.
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
@@ -435,34 +433,24 @@ impl StreamCall {
     /// pressed next lands while a prompt is still playing (a barge-in).
     /// Waiting on a fixed sleep instead raced prompt rendering on a busy CI.
     pub async fn playing(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            {
-                let s = self.seen.lock().unwrap();
-                if s.frames >= 5 && s.play_until.is_some_and(|p| p > Instant::now()) {
-                    return;
-                }
-                assert!(!s.closed, "the call ended before any prompt: {s:?}");
-            }
-            assert!(Instant::now() < deadline, "no prompt audio within 20 s");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        let seen = &self.seen;
+        eventually(WAIT, "no prompt audio", || async move {
+            let s = seen.lock().unwrap();
+            assert!(!s.closed, "the call ended before any prompt: {s:?}");
+            (s.frames >= 5 && s.play_until.is_some_and(|p| p > Instant::now())).then_some(())
+        })
+        .await
     }
 
     /// Waits until all the caller audio given so far has gone out (on a
     /// busy machine the 20 ms ticks fall behind the wall clock).
     pub async fn sent(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            {
-                let s = self.seen.lock().unwrap();
-                if s.audio_sent >= s.audio_queued {
-                    return;
-                }
-            }
-            assert!(Instant::now() < deadline, "caller audio stuck for 20 s");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        let seen = &self.seen;
+        eventually(WAIT, "caller audio stuck", || async move {
+            let s = seen.lock().unwrap();
+            (s.audio_sent >= s.audio_queued).then_some(())
+        })
+        .await
     }
 
     /// A key as a `dtmf` event.
@@ -510,14 +498,11 @@ impl StreamCall {
 
     /// Waits for the server to close the stream (the call ended).
     pub async fn ended(self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !self.seen.lock().unwrap().closed {
-            assert!(
-                Instant::now() < deadline,
-                "the call did not end within 20 s"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let seen = &self.seen;
+        eventually(WAIT, "the call did not end", || async move {
+            seen.lock().unwrap().closed.then_some(())
+        })
+        .await;
         drop(self.control);
         let _ = self.task.await;
     }
