@@ -31,11 +31,12 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "twilio",
         ],
     ),
+    // `insight`: the "what callers said" page and API analyse stored text.
     (
         "http",
         &[
-            "calls", "config", "dialer", "flow", "media", "metrics", "report", "speech", "store",
-            "twilio", "twiml",
+            "calls", "config", "dialer", "flow", "insight", "media", "metrics", "report", "speech",
+            "store", "twilio", "twiml",
         ],
     ),
     // The call service: contact variables from `dialer`, answers rendered

@@ -52,6 +52,7 @@ mod tests {
                     callers,
                     share: callers as f64 / 100.0,
                     quotes: Vec::new(),
+                    calls: Vec::new(),
                 })
                 .collect(),
             unnamed: Vec::new(),

@@ -37,18 +37,29 @@ pub struct Said {
     /// Whoever said it: a contact or call id. Counts are of distinct callers,
     /// so a caller who says "fees" in three answers counts once.
     pub caller: String,
+    /// The call it was said in, for the click-through from a topic to its calls.
+    pub call: String,
     pub text: String,
     /// The caller's other answers in the same call, for filters such as `csat <= 2`.
     pub answers: BTreeMap<String, Value>,
 }
 
 impl Said {
+    /// A text whose caller is known only by the call (`call` = `caller`).
     pub fn new(caller: impl Into<String>, text: impl Into<String>) -> Self {
+        let caller = caller.into();
         Said {
-            caller: caller.into(),
+            call: caller.clone(),
+            caller,
             text: text.into(),
             answers: BTreeMap::new(),
         }
+    }
+
+    /// The same text, said in `call`.
+    pub fn in_call(mut self, call: impl Into<String>) -> Self {
+        self.call = call.into();
+        self
     }
 
     /// Whether the caller's answers meet a condition in the flow's own language.
@@ -104,6 +115,8 @@ pub struct TopicCount {
     pub share: f64,
     /// Masked quotes, from distinct callers, in the order given.
     pub quotes: Vec<String>,
+    /// The calls behind the count, each once, sorted.
+    pub calls: Vec<String>,
 }
 
 /// One discovered phrase.
@@ -115,6 +128,8 @@ pub struct PhraseCount {
     /// Callers weighted by how rare the phrase is across all texts.
     pub weight: f64,
     pub quotes: Vec<String>,
+    /// The calls of the uncovered texts that used it, each once, sorted.
+    pub calls: Vec<String>,
 }
 
 /// Groups texts into the flow's topics and discovers unnamed phrases.
@@ -125,7 +140,8 @@ pub struct PhraseCount {
 pub fn analyse(said: &[Said], topics: &[Topic], discovery: &Discovery, limits: Limits) -> Insight {
     let matcher = Matcher::new(topics);
     let callers: BTreeSet<&str> = said.iter().map(|s| s.caller.as_str()).collect();
-    let mut per_topic: Vec<(BTreeSet<&str>, Vec<String>)> = vec![Default::default(); topics.len()];
+    let mut per_topic: Vec<(BTreeSet<&str>, Vec<String>, BTreeSet<&str>)> =
+        vec![Default::default(); topics.len()];
     let mut uncovered = Vec::new();
     for s in said {
         let found = matcher.topics_of(&s.text);
@@ -133,10 +149,11 @@ pub fn analyse(said: &[Said], topics: &[Topic], discovery: &Discovery, limits: L
             uncovered.push(s);
         }
         for t in found {
-            let (who, quotes) = &mut per_topic[t];
+            let (who, quotes, calls) = &mut per_topic[t];
             if who.insert(&s.caller) && quotes.len() < limits.quotes {
                 quotes.push(mask(&s.text));
             }
+            calls.insert(&s.call);
         }
     }
     let share = |n: usize| {
@@ -149,11 +166,12 @@ pub fn analyse(said: &[Said], topics: &[Topic], discovery: &Discovery, limits: L
     let mut counts: Vec<TopicCount> = topics
         .iter()
         .zip(per_topic)
-        .map(|(topic, (who, quotes))| TopicCount {
+        .map(|(topic, (who, quotes, calls))| TopicCount {
             name: topic.name.clone(),
             callers: who.len(),
             share: share(who.len()),
             quotes,
+            calls: calls.into_iter().map(str::to_owned).collect(),
         })
         .collect();
     // Stable: ties keep the flow's order.
@@ -220,6 +238,22 @@ mod tests {
         assert_eq!(insight.callers, 2);
         assert_eq!(insight.topics[0].callers, 1);
         assert_eq!(insight.topics[0].share, 0.5);
+    }
+
+    #[test]
+    fn a_topic_and_a_phrase_list_each_call_behind_them_once() {
+        let said = [
+            Said::new("a", "手续费太高").in_call("CA1"),
+            Said::new("a", "还是手续费").in_call("CA1"),
+            Said::new("a", "fee again").in_call("CA2"),
+            Said::new("b", "指纹支付不好用").in_call("CA3"),
+            Said::new("c", "指纹支付老失败").in_call("CA4"),
+        ];
+        let insight = analyse(&said, &fees(), &Discovery::new(), Limits::default());
+        assert_eq!(insight.topics[0].callers, 1);
+        assert_eq!(insight.topics[0].calls, ["CA1", "CA2"]);
+        assert_eq!(insight.unnamed[0].phrase, "指纹支付");
+        assert_eq!(insight.unnamed[0].calls, ["CA3", "CA4"]);
     }
 
     #[test]

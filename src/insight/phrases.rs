@@ -114,16 +114,17 @@ impl Discovery {
     /// Frequent phrases among `uncovered`, weighted against `all` texts.
     pub fn discover(&self, uncovered: &[&Said], all: &[Said], limits: Limits) -> Vec<PhraseCount> {
         // Phrase → distinct callers, over the uncovered texts and over all.
-        let mut here: BTreeMap<Phrase, (BTreeSet<&str>, Vec<&str>)> = BTreeMap::new();
+        let mut here: BTreeMap<Phrase, Seen> = BTreeMap::new();
         for s in uncovered {
             for phrase in self.candidates(&s.text) {
-                let (who, texts) = here.entry(phrase).or_default();
-                if who.insert(&s.caller) {
-                    texts.push(&s.text);
+                let seen = here.entry(phrase).or_default();
+                if seen.who.insert(&s.caller) {
+                    seen.texts.push(&s.text);
                 }
+                seen.calls.insert(&s.call);
             }
         }
-        here.retain(|_, (who, _)| who.len() >= limits.min_callers.max(1));
+        here.retain(|_, seen| seen.who.len() >= limits.min_callers.max(1));
         let mut everywhere: BTreeMap<&Phrase, BTreeSet<&str>> = BTreeMap::new();
         for s in all {
             let found = self.candidates(&s.text);
@@ -134,7 +135,7 @@ impl Discovery {
         let total: BTreeSet<&str> = all.iter().map(|s| s.caller.as_str()).collect();
         let mut ranked: Vec<(&Phrase, usize, f64)> = here
             .iter()
-            .map(|(phrase, (who, _))| {
+            .map(|(phrase, Seen { who, .. })| {
                 let df = everywhere.get(phrase).map_or(who.len(), BTreeSet::len);
                 let idf = ((1 + total.len()) as f64 / (1 + df) as f64).ln() + 1.0;
                 (phrase, who.len(), who.len() as f64 * idf)
@@ -152,14 +153,25 @@ impl Discovery {
                 callers,
                 weight,
                 quotes: here[phrase]
-                    .1
+                    .texts
                     .iter()
                     .take(limits.quotes)
                     .map(|t| mask(t))
                     .collect(),
+                calls: here[phrase].calls.iter().map(|c| c.to_string()).collect(),
             })
             .collect()
     }
+}
+
+/// Who used a phrase among the uncovered texts.
+#[derive(Default)]
+struct Seen<'a> {
+    /// Distinct callers.
+    who: BTreeSet<&'a str>,
+    /// One text per caller, for quotes.
+    texts: Vec<&'a str>,
+    calls: BTreeSet<&'a str>,
 }
 
 /// Keeps the best phrases, one per theme: "指纹支付" rather than "指纹" and

@@ -98,6 +98,17 @@ pub trait ReportStore: Send + Sync {
         limit: i64,
     ) -> StoreResult<Vec<ExportCall>>;
 
+    /// Up to `limit` calls with at least one answer after `after`, oldest
+    /// first, each with its customer and its answers in the order given: what
+    /// "what callers said" reads its free text and its filters from. Paged
+    /// like [`ReportStore::export_page`], and lighter: no state, no TwiML.
+    async fn answered_page(
+        &self,
+        filter: &ReportFilter,
+        after: Option<&ExportCursor>,
+        limit: i64,
+    ) -> StoreResult<Vec<AnsweredCall>>;
+
     /// The newest `limit` calls, newest first (the dashboard's list).
     async fn recent_calls(&self, filter: &ReportFilter, limit: i64) -> StoreResult<Vec<CallRow>>;
 
@@ -171,6 +182,57 @@ pub(in crate::store) fn group_answers(
             call,
         })
         .collect()
+}
+
+/// A call and its answers, as [`ReportStore::answered_page`] reads them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnsweredCall {
+    pub call_sid: String,
+    pub started_at: DateTime<Utc>,
+    /// The customer's number: the one called (outbound) or calling
+    /// (inbound); empty once purged. Who said something, so that a caller
+    /// who calls twice counts once.
+    pub customer: String,
+    /// `(question, value)` in the order given; a purged value is `null`.
+    pub answers: Vec<(String, serde_json::Value)>,
+}
+
+impl AnsweredCall {
+    /// The cursor for the page after this call.
+    pub fn cursor(&self) -> ExportCursor {
+        ExportCursor {
+            started_at: self.started_at,
+            call_sid: self.call_sid.clone(),
+        }
+    }
+}
+
+/// One answer of [`AnsweredCall`], as a row brings it.
+pub(in crate::store) struct AnsweredLine {
+    pub(in crate::store) call_sid: String,
+    pub(in crate::store) started_at: DateTime<Utc>,
+    pub(in crate::store) customer: String,
+    pub(in crate::store) question: String,
+    pub(in crate::store) value: serde_json::Value,
+}
+
+/// Groups answer lines (ordered by call) under their calls, keeping order.
+pub(in crate::store) fn group_lines(lines: Vec<AnsweredLine>) -> Vec<AnsweredCall> {
+    let mut calls: Vec<AnsweredCall> = Vec::new();
+    for line in lines {
+        match calls.last_mut() {
+            Some(call) if call.call_sid == line.call_sid => {
+                call.answers.push((line.question, line.value));
+            }
+            _ => calls.push(AnsweredCall {
+                call_sid: line.call_sid,
+                started_at: line.started_at,
+                customer: line.customer,
+                answers: vec![(line.question, line.value)],
+            }),
+        }
+    }
+    calls
 }
 
 /// One entry of the do-not-call list.

@@ -5,7 +5,7 @@
 use sqlx::Row;
 
 use super::campaigns::{CallContact, CampaignRow, ClaimedContact, ContactRow};
-use super::reports::{AnswerCount, LastAnswered, OptOutRow, OutcomeCount};
+use super::reports::{AnswerCount, AnsweredLine, LastAnswered, OptOutRow, OutcomeCount};
 use super::sql::{ColExt, Dialect};
 use super::{AnswerRow, CallRow, HandoffRow, parse_json};
 
@@ -150,6 +150,19 @@ where
     Ok(LastAnswered {
         question: r.col("last_question")?,
         calls: r.col("calls")?,
+    })
+}
+
+pub(super) fn answered_line<R: Row>(r: &R) -> Result<AnsweredLine, sqlx::Error>
+where
+    R::Database: Dialect,
+{
+    Ok(AnsweredLine {
+        call_sid: r.col("call_sid")?,
+        started_at: r.col("started_at")?,
+        customer: r.col("customer")?,
+        question: r.col("question")?,
+        value: parse_json(&r.col::<String>("value")?)?,
     })
 }
 

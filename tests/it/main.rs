@@ -18,6 +18,7 @@ mod media_stream;
 mod reports;
 mod results_cli;
 mod results_http;
+mod said;
 mod simulate;
 mod store;
 mod store_throughput;

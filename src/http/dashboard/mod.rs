@@ -10,11 +10,14 @@
 //! - `view.rs`: a [`crate::report::FlowReport`] shaped for the templates
 //!   (bar widths, percentages, score lines).
 //! - `recordings.rs`: callers' recordings, streamed to `<audio>`.
+//! - `said.rs`: "What callers said", a flow's topics and unnamed phrases
+//!   (`crate::http::said` does the work), and the calls behind each.
 //! - `templates/`: minijinja templates, HTML auto-escaped.
 
 mod login_limit;
 mod pages;
 mod recordings;
+mod said;
 mod session;
 mod view;
 
@@ -40,6 +43,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/handoffs/{id}/resolve", post(pages::resolve))
         .route("/calls", get(pages::calls))
         .route("/calls/{call_sid}", get(pages::call))
+        .route("/said", get(said::page))
+        .route("/said/calls", get(said::calls))
         .route("/recordings/{file}", get(recordings::recording))
         .route("/dashboard.css", get(stylesheet))
         // One limiter per server: every sign-in on it shares the count.
@@ -58,6 +63,8 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("handoffs.html", include_str!("templates/handoffs.html")),
         ("calls.html", include_str!("templates/calls.html")),
         ("call.html", include_str!("templates/call.html")),
+        ("said.html", include_str!("templates/said.html")),
+        ("said_calls.html", include_str!("templates/said_calls.html")),
     ] {
         if let Err(e) = env.add_template(name, source) {
             panic!("dashboard template {name} does not compile: {e}");
@@ -167,6 +174,8 @@ mod tests {
             "handoffs.html",
             "calls.html",
             "call.html",
+            "said.html",
+            "said_calls.html",
         ] {
             assert!(super::TEMPLATES.get_template(name).is_ok(), "{name}");
         }

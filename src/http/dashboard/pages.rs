@@ -111,13 +111,13 @@ fn csv_url(flow: &str, f: &Filters) -> String {
     }
 }
 
-fn flow_names(state: &AppState) -> Vec<String> {
+pub(super) fn flow_names(state: &AppState) -> Vec<String> {
     state.inner.flows.keys().cloned().collect()
 }
 
 /// Template data from anything serialisable (minijinja's `context!` takes
 /// only its own value types directly).
-fn ser<T: Serialize>(value: &T) -> minijinja::Value {
+pub(super) fn ser<T: Serialize>(value: &T) -> minijinja::Value {
     minijinja::Value::from(minijinja::value::Serde(value))
 }
 
@@ -175,12 +175,12 @@ fn provider_link(url: &str) -> Option<String> {
     matches!(parsed.scheme(), "https" | "http").then(|| parsed.to_string())
 }
 
-fn time(at: &DateTime<Utc>) -> String {
+pub(super) fn time(at: &DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 /// The customer's number, masked: the one called, or the one calling.
-fn customer(call: &CallRow) -> String {
+pub(super) fn customer(call: &CallRow) -> String {
     if call.direction == "outbound" {
         mask(&call.to)
     } else {

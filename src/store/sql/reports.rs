@@ -6,11 +6,12 @@ use chrono::{DateTime, Utc};
 use sqlx::Connection;
 
 use super::super::reports::{
-    AnswerCount, ExportCall, ExportCursor, LastAnswered, OptOutRow, OutcomeCount, Purged,
-    ReportFilter, ReportStore, group_answers,
+    AnswerCount, AnsweredCall, ExportCall, ExportCursor, LastAnswered, OptOutRow, OutcomeCount,
+    Purged, ReportFilter, ReportStore, group_answers, group_lines,
 };
 use super::super::rows::{
-    all, answer_count, answer_row, call_row, last_answered, opt_out_row, outcome_count,
+    all, answer_count, answer_row, answered_line, call_row, last_answered, opt_out_row,
+    outcome_count,
 };
 use super::super::{CallRow, StoreResult};
 use super::{Backend, ColExt, Dialect, Lent, On, Stmt, StmtExt, fetch_all, fetch_optional, query};
@@ -58,6 +59,21 @@ const ANSWERS_PAGE: &str = concat!(
     filter!(),
     page!(),
     ") ORDER BY a.call_sid, a.seq, a.id"
+);
+
+/// A page of calls that have answers, then their answers with the
+/// customer's number. Only calls with an answer are paged, so a page of
+/// fewer calls than asked is the last one.
+const ANSWERED_PAGE: &str = concat!(
+    "SELECT a.call_sid, c.started_at, \
+     CASE WHEN c.direction = 'outbound' THEN c.to_phone ELSE c.from_phone END AS customer, \
+     a.question, CAST(a.value AS TEXT) AS value \
+     FROM answers a JOIN calls c ON c.call_sid = a.call_sid \
+     WHERE a.call_sid IN (SELECT c.call_sid FROM calls c WHERE ",
+    filter!(),
+    " AND EXISTS (SELECT 1 FROM answers x WHERE x.call_sid = c.call_sid)",
+    page!(),
+    ") ORDER BY c.started_at, a.call_sid, a.seq, a.id"
 );
 
 const OUTCOMES: &str = concat!(
@@ -190,6 +206,16 @@ impl<B: Backend> ReportStore for B {
             all(&calls, call_row)?,
             all(&answers, answer_row)?,
         ))
+    }
+
+    async fn answered_page(
+        &self,
+        f: &ReportFilter,
+        after: Option<&ExportCursor>,
+        limit: i64,
+    ) -> StoreResult<Vec<AnsweredCall>> {
+        let rows = fetch_all(self, On::Read, bind_page(ANSWERED_PAGE, f, after, limit)).await?;
+        Ok(group_lines(all(&rows, answered_line)?))
     }
 
     async fn recent_calls(&self, f: &ReportFilter, limit: i64) -> StoreResult<Vec<CallRow>> {
