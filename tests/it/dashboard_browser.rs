@@ -11,6 +11,7 @@ use crate::common::browser::Browser;
 use crate::common::dashboard as fixture;
 use crate::common::db::TestDb;
 use crate::common::phone::{ADMIN_TOKEN, AUTH_TOKEN, Options, Server};
+use crate::common::said;
 
 /// A figure of one flow's section, as the page shows it.
 fn figure(flow: &str, name: &str) -> String {
@@ -119,5 +120,131 @@ async fn a_browser_signs_in_and_sees_the_fixture_charts_change_with_a_filter() {
         png.len() > 20_000,
         "a drawn page, not a blank one: {} bytes",
         png.len()
+    );
+}
+
+/// Callers per topic or phrase on the "What callers said" page.
+const THEMES: &str = "Object.fromEntries(Array.from(document.querySelectorAll('li.theme'))\
+     .map(li => [li.dataset.topic || li.dataset.phrase, Number(li.dataset.callers)]))";
+
+#[tokio::test]
+async fn a_browser_reads_what_callers_said_filters_by_an_answer_and_follows_a_topic_to_its_calls() {
+    let db = TestDb::sqlite().await;
+    said::load(db.store()).await;
+    let flows = said::flows_dir();
+    let mut settings = Server::settings(Options {
+        database_url: db.url().to_owned(),
+        crm_webhook: None,
+        auth_token: Some(AUTH_TOKEN.into()),
+        clock: Clock::Fixed(said::now()),
+    });
+    settings.public_url = "http://127.0.0.1".into();
+    settings.flows_dir = flows.path().to_owned();
+    let server = Server::start_settings(settings).await;
+    let base = format!("http://{}", server.addr);
+    let mut browser = Browser::launch().await;
+
+    browser
+        .navigate(&format!("{base}/said"), "document.querySelector('#token')")
+        .await;
+    browser
+        .submit(
+            &format!(
+                "document.querySelector('#token').value = '{ADMIN_TOKEN}'; \
+                 document.querySelector('form[action=\"/login\"]').submit(); true"
+            ),
+            "location.pathname === '/'",
+        )
+        .await;
+    browser
+        .navigate(
+            &format!("{base}/said?flow={}", said::FLOW),
+            "document.querySelector('li.theme')",
+        )
+        .await;
+    let themes = browser.eval(THEMES).await;
+    let callers = browser
+        .eval("document.querySelector('[data-figure=\"callers\"]').textContent.trim()")
+        .await;
+    let change = browser
+        .eval("document.querySelector('li[data-topic=\"转账失败\"] .change').textContent")
+        .await;
+    let first_unnamed = browser
+        .eval("document.querySelector('li.unnamed').dataset.phrase")
+        .await;
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-said.png");
+    let png = browser.screenshot(&shot).await;
+
+    browser
+        .submit(
+            "const f = document.querySelector('form.filters'); \
+             f.querySelector('[name=when]').value = 'csat <= 2'; f.submit(); true",
+            "location.search.includes('when=') && document.querySelector('[data-condition]')",
+        )
+        .await;
+    let unhappy = browser.eval(THEMES).await;
+    browser
+        .submit(
+            "document.querySelector('li[data-topic=\"手续费\"] a.theme-name').click(); true",
+            "location.pathname === '/said/calls'",
+        )
+        .await;
+    let fee_calls = browser
+        .eval("[document.querySelector('[data-figure=\"total\"]').textContent, document.querySelectorAll('tr[data-call]').length]")
+        .await;
+    browser
+        .submit(
+            "history.back(); true",
+            "location.pathname === '/said' && document.querySelector('form.filters')",
+        )
+        .await;
+    browser
+        .submit(
+            "const g = document.querySelector('form.filters'); \
+             g.querySelector('[name=when]').value = 'csat = 2'; g.submit(); true",
+            "document.querySelector('#filter-error')",
+        )
+        .await;
+    let diagnostic = browser
+        .eval("document.querySelector('#filter-error').textContent")
+        .await;
+    browser.close().await;
+    server.stop().await;
+    db.cleanup().await;
+
+    for (name, want) in [
+        ("转账失败", 35),
+        ("手续费", 25),
+        ("客服等待", 21),
+        ("表扬", 18),
+        ("闪退卡顿", 17),
+        ("退款", 16),
+        ("充值", 13),
+        ("指纹支付", 12),
+    ] {
+        assert_eq!(themes[name], json!(want), "{name} in {themes}");
+    }
+    assert_eq!((callers, change), (json!("208"), json!("+40%")));
+    assert_eq!(first_unnamed, json!("指纹支付"));
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+    // Only the 35 callers whose transfer failed rated 2 or less.
+    assert_eq!(unhappy["转账失败"], json!(35), "{unhappy}");
+    let lines = said::lines();
+    let unhappy_fees: Vec<&said::Line> = lines
+        .iter()
+        .filter(|l| said::csat(l) <= 2 && l.topics.contains("手续费"))
+        .collect();
+    let callers: std::collections::BTreeSet<&str> =
+        unhappy_fees.iter().map(|l| l.caller.as_str()).collect();
+    assert_eq!(unhappy["手续费"], json!(callers.len()), "{unhappy}");
+    assert_eq!(
+        fee_calls,
+        json!([unhappy_fees.len().to_string(), unhappy_fees.len()])
+    );
+    assert!(
+        diagnostic
+            .as_str()
+            .is_some_and(|d| d.contains("a single `=` is not a comparison") && d.contains("^")),
+        "{diagnostic}"
     );
 }

@@ -62,11 +62,7 @@ fn change(previous: usize, ratio: Option<f64>, callers: usize) -> String {
 }
 
 fn width(callers: usize, total: usize) -> u32 {
-    if total == 0 {
-        0
-    } else {
-        (300 * callers / total) as u32
-    }
+    (300 * callers).checked_div(total).unwrap_or(0) as u32
 }
 
 /// The query string that selects exactly the page's calls: the period
@@ -146,8 +142,11 @@ pub(super) async fn page(
     Query(mut params): Query<PageParams>,
 ) -> Result<Response, PageError> {
     let report = load(&state, &mut params).await?;
+    let clear =
+        serde_urlencoded::to_string([("flow", params.said.flow.as_str())]).unwrap_or_default();
     let base = minijinja::context! {
         page => "said",
+        clear_url => format!("/said?{clear}"),
         filters => ser(&params.said),
         flow_names => flow_names(&state),
     };
@@ -277,6 +276,64 @@ pub(super) async fn calls(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_page_draws_its_topics_phrases_and_an_error() {
+        let line = Line {
+            name: "手续费".into(),
+            callers: 3,
+            share: "30.0%".into(),
+            width: 90,
+            change: "new".into(),
+            previous: Some(0),
+            quotes: vec!["手续费太高".into()],
+            calls_url: "/said/calls?topic=%E6%89%8B".into(),
+        };
+        let drawn = render(
+            "said.html",
+            minijinja::context! {
+                page => "said",
+                clear_url => "/said?flow=wallet-followup",
+                filters => ser(&SaidParams::default()),
+                flow_names => vec!["wallet-followup"],
+                flow => "wallet-followup",
+                period => "a – b",
+                previous => "c – a",
+                questions => vec!["suggestion"],
+                callers => 10,
+                previous_callers => 0,
+                condition => "csat <= 2",
+                topics => ser(&[&line]),
+                unnamed => ser(&[&line]),
+                csv_url => "/api/said/wallet-followup.csv",
+            },
+        );
+        let drawn = drawn.map_err(|e| format!("{e:?}")).unwrap();
+        assert!(
+            drawn.contains("data-topic=\"手续费\" data-callers=\"3\""),
+            "{drawn}"
+        );
+        assert!(
+            drawn.contains("<code data-condition>csat &lt;= 2</code>"),
+            "{drawn}"
+        );
+        let error = render(
+            "said.html",
+            minijinja::context! {
+                page => "said",
+                clear_url => "/said?flow=wallet-followup",
+                filters => ser(&SaidParams::default()),
+                flow_names => vec!["wallet-followup"],
+                error => "the condition cannot be read",
+            },
+        )
+        .map_err(|e| format!("{e:?}"))
+        .unwrap();
+        assert!(
+            error.contains("id=\"filter-error\">the condition cannot be read"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn a_change_reads_as_a_signed_percentage_or_new() {
