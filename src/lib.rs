@@ -12,8 +12,9 @@
 //!   graceful shutdown.
 //! - [`http`]: adapters only — the provider's TwiML webhooks, the
 //!   media-stream WebSocket loop (`http::media_ws`), the admin API, the
-//!   results dashboard (`http/dashboard/`, server-rendered HTML), `/metrics`
-//!   and prompt audio.
+//!   results dashboard (`http/dashboard/`, server-rendered HTML), what
+//!   callers said (`http/said.rs`: stored free text handed to [`insight`],
+//!   for the API and the dashboard), `/metrics` and prompt audio.
 //! - [`calls`]: the call service — start, step and replay a call exactly
 //!   once; a step's effects computed purely, then one store write.
 //! - [`dialer`]: outbound campaigns — the sans-I/O scheduler (calling windows
