@@ -342,3 +342,83 @@ async fn the_csv_has_a_line_per_topic_and_per_unnamed_phrase() {
     server.stop().await;
     db.cleanup().await;
 }
+
+/// Signs in through the form, as a browser does; the session cookie.
+async fn sign_in(server: &Server, http: &reqwest::Client) -> String {
+    let base = format!("http://{}", server.addr);
+    let response = http
+        .post(format!("{base}/login"))
+        .header("origin", &base)
+        .form(&[("token", ADMIN_TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_signed_in_page_shows_the_counts_and_lists_the_calls_behind_a_topic() {
+    let flows = fixture::flows_dir();
+    for (backend, db) in each_backend().await {
+        fixture::load(db.store()).await;
+        let server = start(&db, flows.path()).await;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let base = format!("http://{}", server.addr);
+        let anonymous = http.get(format!("{base}/said")).send().await.unwrap();
+        let cookie = sign_in(&server, &http).await;
+        let fetch = |path: String| {
+            let request = http.get(format!("{base}{path}")).header("cookie", &cookie);
+            async move {
+                let response = request.send().await.unwrap();
+                let cache = response.headers()["cache-control"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                (
+                    response.status().as_u16(),
+                    cache,
+                    response.text().await.unwrap(),
+                )
+            }
+        };
+
+        let (status, cache, page) = fetch("/said".to_owned()).await;
+        let (calls_status, _, calls) =
+            fetch(format!("/said/calls?flow={FLOW}&topic=%E9%80%80%E6%AC%BE")).await;
+        let (bad_status, _, bad) = fetch("/said?when=csat%20%3D%3D".to_owned()).await;
+
+        assert_eq!(anonymous.status(), 303, "{backend}");
+        assert_eq!((status, cache.as_str()), (200, "no-store"), "{backend}");
+        // The first flow with topics, by name, is shown when none is chosen.
+        assert!(page.contains("data-flow=\"nps-survey\""), "{backend}");
+        let (_, _, wallet) = fetch(format!("/said?flow={FLOW}")).await;
+        assert!(
+            wallet.contains("data-topic=\"转账失败\" data-callers=\"35\""),
+            "{backend}: {wallet}"
+        );
+        assert!(
+            wallet.contains("data-phrase=\"指纹支付\" data-callers=\"12\""),
+            "{backend}"
+        );
+        // 退款: the calls of every answer a reader files under refunds.
+        let refunds = fixture::lines()
+            .iter()
+            .filter(|l| l.topics.contains("退款"))
+            .count();
+        assert_eq!(calls_status, 200, "{backend}");
+        assert_eq!(
+            calls.matches("<tr data-call=").count(),
+            refunds,
+            "{backend}"
+        );
+        assert!(calls.contains("+86 138****"), "{backend}: numbers masked");
+        assert_eq!(bad_status, 400, "{backend}");
+        assert!(bad.contains("id=\"filter-error\""), "{backend}: {bad}");
+        server.stop().await;
+        db.cleanup().await;
+    }
+}
