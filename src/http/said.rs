@@ -55,19 +55,12 @@ pub(super) struct SaidParams {
     pub(super) when: String,
 }
 
-/// Why the texts could not be analysed.
+/// Why the parameters could not be read.
 pub(super) enum SaidError {
     /// 400: a parameter that cannot be read; the message says why.
     Bad(String),
     /// 404: no such flow.
     NoFlow,
-    Store(StoreError),
-}
-
-impl From<StoreError> for SaidError {
-    fn from(e: StoreError) -> Self {
-        SaidError::Store(e)
-    }
 }
 
 impl From<SaidError> for ApiError {
@@ -75,7 +68,6 @@ impl From<SaidError> for ApiError {
         match e {
             SaidError::Bad(why) => ApiError::BadRequest(why),
             SaidError::NoFlow => ApiError::NotFound("flow"),
-            SaidError::Store(e) => ApiError::Store(e),
         }
     }
 }
@@ -290,7 +282,7 @@ impl Selection {
     }
 
     /// Reads both periods' texts and analyses them.
-    pub(super) async fn report(&self, store: &dyn Store) -> Result<SaidReport, SaidError> {
+    pub(super) async fn report(&self, store: &dyn Store) -> Result<SaidReport, StoreError> {
         let questions = text_questions(&self.flow);
         let previous_since = self.since - (self.until - self.since);
         let condition = self.condition.as_ref().map(|(_, c)| c);

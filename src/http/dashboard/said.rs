@@ -107,7 +107,7 @@ fn html(status: StatusCode, name: &str, context: minijinja::Value) -> Result<Res
 }
 
 /// Reads the selection and its report; a bad filter is shown on the page
-/// (`Err(Ok(message))`), anything else fails the request.
+/// (`Ok(Err(message))`), anything else fails the request.
 async fn load(
     state: &AppState,
     params: &mut PageParams,
@@ -125,14 +125,8 @@ async fn load(
                 params.said.flow
             )));
         }
-        Err(SaidError::Store(e)) => return Err(PageError::Store(e)),
     };
-    match selection.report(state.store()).await {
-        Ok(report) => Ok(Ok(report)),
-        Err(SaidError::Bad(why)) => Ok(Err(why)),
-        Err(SaidError::NoFlow) => Err(PageError::NotFound("flow")),
-        Err(SaidError::Store(e)) => Err(PageError::Store(e)),
-    }
+    Ok(Ok(selection.report(state.store()).await?))
 }
 
 /// `GET /said`: the page.
