@@ -45,12 +45,16 @@
 //!   time as an input. `flow::understand` turns transcripts into answers.
 //! - [`store`]: the storage trait with SQLite (default) and PostgreSQL
 //!   implementations, one migrations folder per backend.
+//! - [`domain`]: the closed sets a call, a handoff and a contact move
+//!   through (direction, outcome, handoff status…), shared by `flow` and
+//!   `store`, which may not import each other.
 
 pub mod app;
 pub mod calls;
 pub mod cli;
 pub mod config;
 pub mod dialer;
+pub mod domain;
 pub mod flow;
 pub mod http;
 pub mod media;

@@ -15,63 +15,8 @@ use super::hours::Hours;
 /// Index of a step in [`Flow::steps`].
 pub type StepIdx = usize;
 
-/// How a call ended. The wire names are stable: they are stored and exported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// The caller went through the survey.
-    Completed,
-    /// The caller declined to take part.
-    Refused,
-    /// The caller asked never to be called again.
-    OptedOut,
-    /// The caller was connected to a person.
-    Handoff,
-    /// No person was free: a ticket and a promised call-back.
-    Ticket,
-    /// The caller hung up before the end.
-    Abandoned,
-    /// The caller did not answer a question after every attempt.
-    NoResponse,
-    /// Something went wrong on our side.
-    Failed,
-}
-
-impl Outcome {
-    pub const ALL: [Outcome; 8] = [
-        Outcome::Completed,
-        Outcome::Refused,
-        Outcome::OptedOut,
-        Outcome::Handoff,
-        Outcome::Ticket,
-        Outcome::Abandoned,
-        Outcome::NoResponse,
-        Outcome::Failed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Completed => "completed",
-            Outcome::Refused => "refused",
-            Outcome::OptedOut => "opted_out",
-            Outcome::Handoff => "handoff",
-            Outcome::Ticket => "ticket",
-            Outcome::Abandoned => "abandoned",
-            Outcome::NoResponse => "no_response",
-            Outcome::Failed => "failed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Outcome> {
-        Outcome::ALL.into_iter().find(|o| o.as_str() == s)
-    }
-}
-
-impl fmt::Display for Outcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// How a call ended; a domain value because the store keeps it too.
+pub use crate::domain::Outcome;
 
 /// Whether the call runs as TwiML webhooks or over a media stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

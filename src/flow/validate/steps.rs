@@ -232,7 +232,7 @@ pub(super) fn check(
     } else {
         let end = match &s.end {
             None => None,
-            Some(e) => match Outcome::parse(&e.value) {
+            Some(e) => match Outcome::parse(&e.value).ok() {
                 Some(o) => Some(o),
                 None => {
                     let names: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
