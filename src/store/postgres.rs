@@ -39,6 +39,27 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// would already hear silence, so failing fast is kinder.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a statement waits for a lock (PostgreSQL's `lock_timeout`)
+/// unless the URL sets its own: a table locked by a migration, a manual
+/// `LOCK` or a stuck transaction fails the statement, so the webhook is
+/// answered (with the apology) instead of waiting past the provider's
+/// 15 s. Shorter than the default webhook budget (5 s), so the store gives
+/// up first and the connection goes back to the pool.
+const LOCK_TIMEOUT: &str = "3s";
+
+/// `options` with [`LOCK_TIMEOUT`] set for every session, unless the URL's
+/// own `options` already set a `lock_timeout`.
+fn with_lock_timeout(options: PgConnectOptions) -> PgConnectOptions {
+    let already_set = options
+        .get_options()
+        .is_some_and(|o| o.contains("lock_timeout"));
+    if already_set {
+        options
+    } else {
+        options.options([("lock_timeout", LOCK_TIMEOUT)])
+    }
+}
+
 /// The PostgreSQL implementation of [`Store`](super::Store).
 pub struct PostgresStore {
     pool: PgPool,
@@ -59,17 +80,23 @@ impl PostgresStore {
         let (url, max) = take_count_param(url, "max_connections")?;
         let max = max.unwrap_or(Self::DEFAULT_MAX_CONNECTIONS).max(1);
         let options = PgConnectOptions::from_str(&url)?;
+        // Migrations run first, on their own connection without the lock
+        // timeout below: a second replica starting at the same time waits
+        // on the migrator's lock for as long as the first one migrates.
+        let mut migrating = <PgConnection as sqlx::Connection>::connect_with(&options).await?;
+        MIGRATOR.run(&mut migrating).await?;
+        sqlx::Connection::close(migrating).await?;
         let pool = PgPoolOptions::new()
             .max_connections(max)
             .min_connections(max.min(2))
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            // The pool already pings each connection as it is returned; a
-            // second ping on every acquire would add a round trip to every
-            // webhook to catch the rare connection that died while idle.
-            .test_before_acquire(false)
-            .connect_with(options)
+            // After a database restart every idle connection is dead; a
+            // ping as each one is handed out replaces it before a webhook
+            // uses it, so a blip costs at most the requests in flight. One
+            // round trip per acquire (well under a millisecond on a LAN).
+            .test_before_acquire(true)
+            .connect_with(with_lock_timeout(options))
             .await?;
-        MIGRATOR.run(&pool).await?;
         let batches = Arc::new(PgBatches { pool: pool.clone() });
         Ok(Self {
             advances: GroupCommit::spawn(batches, (max as usize).div_ceil(2)),
