@@ -22,7 +22,9 @@ use crate::flow::event::{Input, Output};
 use crate::flow::model::Mode;
 use crate::flow::{Call, Flow};
 use crate::metrics::Metrics;
-use crate::store::{Advanced, CallRow, NewCall, NewRecording, Store, StoreError};
+use crate::store::{
+    Advanced, CallRow, CallStatus, Direction, NewCall, NewRecording, Store, StoreError,
+};
 use crate::twiml;
 
 /// The loaded flows by name, shared by the service and the HTTP layer.
@@ -75,11 +77,11 @@ impl CallError {
 pub struct Arrival {
     pub call_sid: String,
     pub flow: Arc<Flow>,
-    pub outbound: bool,
+    pub direction: Direction,
     pub from: String,
     pub to: String,
     /// The provider's call status, if it sent one.
-    pub status: Option<String>,
+    pub status: Option<CallStatus>,
     /// The campaign contact the dialer placed the call to: its CSV row's
     /// variables fill the flow's templates.
     pub contact: Option<i64>,
@@ -167,15 +169,10 @@ impl Calls {
             call_sid: sid.to_string(),
             flow: flow.name.clone(),
             flow_hash: flow.hash.clone(),
-            direction: if fields.outbound {
-                "outbound"
-            } else {
-                "inbound"
-            }
-            .into(),
+            direction: fields.direction,
             from: fields.from,
             to: fields.to,
-            status: fields.status.unwrap_or_else(|| "in-progress".into()),
+            status: fields.status.unwrap_or(CallStatus::InProgress),
             state: serde_json::to_string(call)?,
             seq: 0,
             // A stream call's answer never changes: a retried voice webhook
@@ -211,7 +208,7 @@ impl Calls {
         };
         let call = Call::new(vars);
         let fields = NewCallFields {
-            outbound: arrival.outbound,
+            direction: arrival.direction,
             from: arrival.from,
             to: arrival.to,
             status: arrival.status,
@@ -221,10 +218,10 @@ impl Calls {
             call_sid: new.call_sid.clone(),
             flow: new.flow.clone(),
             flow_hash: new.flow_hash.clone(),
-            direction: new.direction.clone(),
+            direction: new.direction,
             from: new.from.clone(),
             to: new.to.clone(),
-            status: new.status.clone(),
+            status: new.status,
             outcome: None,
             state: new.state.clone(),
             seq: 0,
@@ -241,7 +238,7 @@ impl Calls {
             false => return self.replay(sid).await,
         }
         let stream = flow.mode == Mode::Stream;
-        tracing::info!(call_sid = %sid, flow = %flow.name, outbound = arrival.outbound, stream, "call started");
+        tracing::info!(call_sid = %sid, flow = %flow.name, direction = %arrival.direction, stream, "call started");
         if stream {
             // The call runs over the media stream, which answers it when
             // the provider connects (`http::media_ws`).
@@ -269,7 +266,7 @@ impl Calls {
                     .ok_or("the stream names no known flow and there is no default flow")?;
                 let call = Call::new(Default::default());
                 let fields = NewCallFields {
-                    outbound: true,
+                    direction: Direction::Outbound,
                     from: String::new(),
                     to: String::new(),
                     status: None,
@@ -397,7 +394,7 @@ impl Calls {
         now: DateTime<Utc>,
     ) -> Result<Advanced, CallError> {
         let effects = effects(row, call, outputs, response, now)?;
-        let ended = effects.advance.outcome.clone();
+        let ended = effects.advance.outcome;
         let (new_state, new_response) = (
             effects.advance.state.clone(),
             effects.advance.response.clone(),
@@ -424,7 +421,7 @@ impl Calls {
             }
             if let Some(outcome) = ended {
                 tracing::info!(call_sid = %row.call_sid, outcome = %outcome, "call ended");
-                self.inner.metrics.call_ended(&outcome);
+                self.inner.metrics.call_ended(outcome.as_str());
             }
         }
         Ok(result)
@@ -435,14 +432,11 @@ impl Calls {
     pub async fn status(
         &self,
         sid: &str,
-        status: &str,
-        is_final: bool,
+        status: CallStatus,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.store()
-            .update_status(sid, status, now, is_final)
-            .await?;
-        if is_final {
+        self.store().update_status(sid, status, now).await?;
+        if status.is_final() {
             self.inner.cache.remove(sid);
             if let Ok(Some(row)) = self.store().load_call(sid).await
                 && row.outcome.is_none()
@@ -466,8 +460,8 @@ impl Calls {
 
 /// What the new-call row takes from its arrival.
 struct NewCallFields {
-    outbound: bool,
+    direction: Direction,
     from: String,
     to: String,
-    status: Option<String>,
+    status: Option<CallStatus>,
 }

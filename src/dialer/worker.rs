@@ -14,7 +14,7 @@ use super::request::CallUrls;
 use super::schedule::{CallResult, GiveUpReason, Next};
 use crate::metrics::Metrics;
 use crate::phone::PhoneNumber;
-use crate::store::{ClaimedContact, Store, StoreError};
+use crate::store::{ClaimedContact, Outcome as CallOutcome, Store, StoreError};
 use crate::twilio::rest::{Provider, ProviderError};
 use crate::twilio::{AnsweredBy, CallStatus};
 
@@ -361,9 +361,9 @@ pub async fn on_status(
         Next::Done => {
             // The flow's own ending says more than "answered".
             let outcome = store.load_call(call_sid).await?.and_then(|c| c.outcome);
-            let state = match outcome.as_deref() {
-                Some("opted_out") => "opted_out",
-                Some("handoff" | "ticket") => "handed_off",
+            let state = match outcome {
+                Some(CallOutcome::OptedOut) => "opted_out",
+                Some(CallOutcome::Handoff | CallOutcome::Ticket) => "handed_off",
                 _ => "completed",
             };
             campaigns.finish_contact(id, state, label).await?;

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 mod closed_set;
 
-use closed_set::closed_set;
 pub use closed_set::UnknownValue;
+use closed_set::closed_set;
 
 closed_set! {
     /// Who placed the call: the caller (inbound) or the dialer (outbound).
@@ -55,5 +55,39 @@ closed_set! {
         Open = "open",
         /// Staff closed it.
         Resolved = "resolved",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_value_parses_back_from_its_spelling_and_serialises_as_it() {
+        fn check<T>(all: &[T])
+        where
+            T: Copy + PartialEq + fmt::Debug + FromStr + Serialize + fmt::Display,
+            for<'de> T: Deserialize<'de>,
+        {
+            for &value in all {
+                let text = value.to_string();
+                assert_eq!(text.parse::<T>().ok(), Some(value), "{text}");
+                let json = serde_json::to_string(&value).unwrap();
+                assert_eq!(json, format!("\"{text}\""));
+                assert_eq!(serde_json::from_str::<T>(&json).unwrap(), value);
+            }
+        }
+        check(Direction::ALL);
+        check(Outcome::ALL);
+        check(HandoffStatus::ALL);
+    }
+
+    #[test]
+    fn a_spelling_outside_the_set_is_refused_with_what_was_expected() {
+        let e = Outcome::parse("Completed").unwrap_err();
+
+        assert_eq!(e.value, "Completed");
+        assert!(e.expected.starts_with("a call outcome ("), "{e}");
+        assert!(serde_json::from_str::<Direction>("\"both\"").is_err());
     }
 }

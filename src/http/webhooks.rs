@@ -14,7 +14,7 @@ use super::signed::SignedForm;
 use crate::calls::{Arrival, CallError};
 use crate::flow::event::{Input, TransferResult};
 use crate::flow::phrases::{self, Lang};
-use crate::store::NewRecording;
+use crate::store::{Direction, NewRecording};
 use crate::twilio::{
     CallSid, CallStatus, DialCallStatus, DialParams, GatherParams, QueueResult, RecordParams,
     RecordingStatusParams, StatusParams, VoiceParams,
@@ -83,10 +83,6 @@ pub(super) async fn voice(
         tracing::warn!(call_sid = %sid, flow = ?q.flow, "no flow for this call");
         return apology(&state, None);
     };
-    let outbound = params
-        .direction
-        .as_deref()
-        .is_some_and(|d| d.starts_with("outbound"));
     let machine = params.answered_by.is_some_and(|a| a.is_machine());
     let first = match q.machine.as_deref() {
         Some("message") if machine => Input::Machine {
@@ -100,10 +96,14 @@ pub(super) async fn voice(
     let arrival = Arrival {
         call_sid: sid,
         flow,
-        outbound,
+        direction: if params.is_outbound() {
+            Direction::Outbound
+        } else {
+            Direction::Inbound
+        },
         from: params.from.to_string(),
         to,
-        status: params.call_status.map(|s| s.as_str().to_string()),
+        status: params.call_status,
         contact: q.contact,
     };
     answer(&state, calls.start(arrival, first).await)
@@ -280,8 +280,7 @@ pub(super) async fn status(
     let sid = params.call_sid.to_string();
     let final_status = params.call_status.is_final();
     let now = state.calls().clock().now();
-    let status = params.call_status.as_str();
-    if let Err(e) = state.calls().status(&sid, status, final_status, now).await {
+    if let Err(e) = state.calls().status(&sid, params.call_status, now).await {
         tracing::error!(call_sid = %sid, error = %e, "store failed on a status callback");
         return empty();
     }

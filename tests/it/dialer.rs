@@ -10,7 +10,7 @@ use dialback::dialer::plan::PlanSpec;
 use dialback::dialer::worker::{Outcome, Pacer, StatusEffect, Worker, on_status};
 use dialback::metrics::Metrics;
 use dialback::store::campaigns::{NewCampaign, NewContact};
-use dialback::store::{NewOptOut, Store};
+use dialback::store::{NewOptOut, Outcome as CallOutcome, Store};
 use dialback::twilio::rest::{Provider, ProviderConfig};
 use dialback::twilio::{AnsweredBy, CallStatus};
 use serde_json::json;
@@ -865,7 +865,7 @@ async fn an_answering_machine_gets_the_flows_message_and_the_contact_is_done() {
             .await
             .expect("load")
             .expect("stored");
-        assert_eq!(call.outcome.as_deref(), Some("no_response"), "{backend}");
+        assert_eq!(call.outcome, Some(CallOutcome::NoResponse), "{backend}");
 
         deliver_callbacks(&fake, &server).await;
         let counts = db
@@ -981,7 +981,7 @@ async fn an_answering_machine_on_a_retrying_campaign_hears_nothing_and_is_called
             .await
             .expect("load")
             .expect("stored");
-        assert_eq!(call.outcome.as_deref(), Some("no_response"), "{backend}");
+        assert_eq!(call.outcome, Some(CallOutcome::NoResponse), "{backend}");
 
         deliver_callbacks(&fake, &server).await;
         let page = dialback::store::campaigns::ContactPage {

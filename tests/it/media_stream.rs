@@ -20,6 +20,7 @@ use axum::extract::ws::Message as AxumMessage;
 use chrono::{TimeZone, Utc};
 use dialback::app::App;
 use dialback::config::{Clock, Settings};
+use dialback::store::Outcome;
 use futures_util::{Sink, Stream};
 use serde_json::{Value, json};
 
@@ -654,7 +655,7 @@ async fn a_broken_peer_ends_its_own_call_cleanly_and_the_answers_given_stay_stor
             .await
             .unwrap()
             .expect("the call is stored");
-        assert_eq!(row.outcome.as_deref(), Some("abandoned"), "{what}");
+        assert_eq!(row.outcome, Some(Outcome::Abandoned), "{what}");
         let answers = db.store().answers(&sid).await.unwrap();
         assert_eq!(answers.len(), 1, "{what}: the answer given stays stored");
         assert_eq!(answers[0].question, "tried");
@@ -804,7 +805,7 @@ async fn a_stream_that_stalls_vanishes_or_sends_too_much_ends_its_call_and_keeps
         // ends on the setting, or this fails.
         let row = wait_for_outcome_within(&db, &sid, std::time::Duration::from_secs(9)).await;
         let took = trouble_at.elapsed();
-        assert_eq!(row.outcome.as_deref(), Some("abandoned"), "{what}");
+        assert_eq!(row.outcome, Some(Outcome::Abandoned), "{what}");
         let answers = db.store().answers(&sid).await.unwrap();
         assert_eq!(answers.len(), 1, "{what}: the answer given stays stored");
         assert_eq!(answers[0].question, "tried", "{what}");
@@ -854,7 +855,7 @@ async fn a_stalled_stream_does_not_delay_another_calls_prompts() {
     );
 
     let row = wait_for_outcome(&db, &stalled_sid).await;
-    assert_eq!(row.outcome.as_deref(), Some("abandoned"));
+    assert_eq!(row.outcome, Some(Outcome::Abandoned));
     drop(stalled);
     server.stop().await;
     db.cleanup().await;

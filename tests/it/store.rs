@@ -7,7 +7,9 @@
 
 use std::sync::Arc;
 
-use dialback::store::{Advanced, AnswerRow, CallRow, NewAnswer, NewOptOut, NewRecording};
+use dialback::store::{
+    Advanced, AnswerRow, CallRow, CallStatus, NewAnswer, NewOptOut, NewRecording, Outcome,
+};
 use serde_json::json;
 
 use crate::common::db::TestDb;
@@ -47,7 +49,7 @@ mod cases {
 
         let mut again = new_call("CA-twice");
         again.state = r#"{"step":"other"}"#.to_owned();
-        again.status = "in-progress".to_owned();
+        again.status = CallStatus::InProgress;
         again.seq = 7;
         let created = store.create_call(again).await.unwrap();
 
@@ -68,7 +70,7 @@ mod cases {
     ) {
         start_call(store, "CA-advance").await;
         let mut a = advance("CA-advance", 0, 1);
-        a.status = Some("in-progress".to_owned());
+        a.status = Some(CallStatus::InProgress);
         a.answers = vec![answer("resolved", json!(true)), answer("csat", json!(4))];
 
         let result = store.advance_call(a.clone()).await.unwrap();
@@ -79,7 +81,7 @@ mod cases {
             (call.seq, call.state.as_str(), call.response.as_str()),
             (1, a.state.as_str(), a.response.as_str())
         );
-        assert_eq!(call.status, "in-progress");
+        assert_eq!(call.status, CallStatus::InProgress);
         assert_eq!((call.outcome, call.ended_at), (None, None));
         let answers = store.answers("CA-advance").await.unwrap();
         let got: Vec<_> = answers
@@ -112,7 +114,7 @@ mod cases {
             at: t(20),
         });
         replay.handoff = Some(handoff("open", t(20)));
-        replay.outcome = Some("opted_out".to_owned());
+        replay.outcome = Some(Outcome::OptedOut);
         replay.ended_at = Some(t(20));
         let mut ahead = replay.clone();
         ahead.from_seq = 5;
@@ -298,7 +300,7 @@ mod cases {
             call_sid: Some("CA-optout".to_owned()),
             at: t(60),
         });
-        a.outcome = Some("opted_out".to_owned());
+        a.outcome = Some(Outcome::OptedOut);
         assert_eq!(store.advance_call(a).await.unwrap(), Advanced::Applied);
 
         assert!(store.is_opted_out(phone).await.unwrap());
@@ -311,7 +313,7 @@ mod cases {
             start_call(store, &sid).await;
             let mut a = advance(&sid, 0, 1);
             a.handoff = Some(handoff(status, t(100 + i as i64)));
-            a.outcome = Some("handoff".to_owned());
+            a.outcome = Some(Outcome::Handoff);
             assert_eq!(store.advance_call(a).await.unwrap(), Advanced::Applied);
         }
 
@@ -347,50 +349,48 @@ mod cases {
         );
     }
 
-    pub(crate) async fn update_status_with_is_final_sets_ended_at_once_and_keeps_the_outcome(
-        store: &Db,
-    ) {
+    pub(crate) async fn a_final_status_sets_ended_at_once_and_keeps_the_outcome(store: &Db) {
         start_call(store, "CA-status").await;
         assert!(
             store
-                .update_status("CA-status", "in-progress", t(1), false)
+                .update_status("CA-status", CallStatus::InProgress, t(1))
                 .await
                 .unwrap()
         );
         let call = store.load_call("CA-status").await.unwrap().unwrap();
-        assert_eq!((call.status.as_str(), call.ended_at), ("in-progress", None));
+        assert_eq!((call.status, call.ended_at), (CallStatus::InProgress, None));
 
         let mut a = advance("CA-status", 0, 1);
-        a.outcome = Some("completed".to_owned());
+        a.outcome = Some(Outcome::Completed);
         assert_eq!(store.advance_call(a).await.unwrap(), Advanced::Applied);
 
         assert!(
             store
-                .update_status("CA-status", "completed", t(30), true)
+                .update_status("CA-status", CallStatus::Completed, t(30))
                 .await
                 .unwrap()
         );
         assert!(
             store
-                .update_status("CA-status", "completed", t(40), true)
+                .update_status("CA-status", CallStatus::Completed, t(40))
                 .await
                 .unwrap()
         );
         // A late, out-of-order callback does not reopen the call.
         assert!(
             store
-                .update_status("CA-status", "in-progress", t(41), false)
+                .update_status("CA-status", CallStatus::InProgress, t(41))
                 .await
                 .unwrap()
         );
 
         let call = store.load_call("CA-status").await.unwrap().unwrap();
-        assert_eq!(call.status, "completed");
+        assert_eq!(call.status, CallStatus::Completed);
         assert_eq!(call.ended_at, Some(t(30)));
-        assert_eq!(call.outcome.as_deref(), Some("completed"));
+        assert_eq!(call.outcome, Some(Outcome::Completed));
         assert!(
             !store
-                .update_status("CA-nobody", "completed", t(30), true)
+                .update_status("CA-nobody", CallStatus::Completed, t(30))
                 .await
                 .unwrap()
         );
@@ -400,26 +400,26 @@ mod cases {
         start_call(store, "CA-ended").await;
         assert!(
             store
-                .update_status("CA-ended", "completed", t(30), true)
+                .update_status("CA-ended", CallStatus::Completed, t(30))
                 .await
                 .unwrap()
         );
         let mut a = advance("CA-ended", 0, 1);
-        a.outcome = Some("completed".to_owned());
+        a.outcome = Some(Outcome::Completed);
         a.ended_at = Some(t(35));
         assert_eq!(store.advance_call(a).await.unwrap(), Advanced::Applied);
 
         let call = store.load_call("CA-ended").await.unwrap().unwrap();
         assert_eq!(call.ended_at, Some(t(30)));
-        assert_eq!(call.outcome.as_deref(), Some("completed"));
+        assert_eq!(call.outcome, Some(Outcome::Completed));
     }
 
     pub(crate) async fn a_failing_statement_inside_an_advance_rolls_back_everything(store: &Db) {
         start_call(store, "CA-rollback").await;
         let before = store.load_call("CA-rollback").await.unwrap();
         let mut a = advance("CA-rollback", 0, 1);
-        a.status = Some("in-progress".to_owned());
-        a.outcome = Some("handoff".to_owned());
+        a.status = Some(CallStatus::InProgress);
+        a.outcome = Some(Outcome::Handoff);
         a.opt_out = Some(NewOptOut {
             phone: "+8613700000000".to_owned(),
             call_sid: Some("CA-rollback".to_owned()),
@@ -516,7 +516,7 @@ mod cases {
             spawn(
                 sid.clone(),
                 Box::pin(async move {
-                    s.update_status(&sid, "completed", t(60), true)
+                    s.update_status(&sid, CallStatus::Completed, t(60))
                         .await
                         .map_err(|e| e.to_string())
                 }),
@@ -574,8 +574,8 @@ mod cases {
                 .unwrap()
                 .unwrap();
             assert_eq!(
-                (ended.status.as_str(), ended.ended_at),
-                ("completed", Some(t(60)))
+                (ended.status, ended.ended_at),
+                (CallStatus::Completed, Some(t(60)))
             );
         }
         assert_eq!(store.load_call("CA-orphan").await.unwrap(), None);
@@ -681,7 +681,7 @@ on_every_backend!(
     answers_come_back_in_the_order_they_were_given,
     an_opt_out_is_idempotent_and_queryable,
     handoffs_list_newest_first_filter_by_status_and_resolve,
-    update_status_with_is_final_sets_ended_at_once_and_keeps_the_outcome,
+    a_final_status_sets_ended_at_once_and_keeps_the_outcome,
     an_advance_that_ends_the_call_keeps_an_earlier_ended_at,
     a_failing_statement_inside_an_advance_rolls_back_everything,
     a_failing_advance_does_not_fail_others_running_at_the_same_time,

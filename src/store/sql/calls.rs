@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 
 use super::super::rows::{all, answer_row, call_row, handoff_row};
 use super::super::{
-    Advance, Advanced, AnswerRow, CallRow, CampaignStore, HandoffRow, NewCall, NewOptOut,
-    NewRecording, ReportStore, Store, StoreResult,
+    Advance, Advanced, AnswerRow, CallRow, CallStatus, CampaignStore, HandoffRow, NewCall,
+    NewOptOut, NewRecording, ReportStore, Store, StoreResult,
 };
 use super::{Backend, On, ProviderStatus, StmtExt, execute, fetch_all, fetch_optional, query};
 
@@ -84,15 +84,14 @@ impl<B: Backend> Store for B {
     async fn update_status(
         &self,
         call_sid: &str,
-        status: &str,
+        status: CallStatus,
         at: DateTime<Utc>,
-        is_final: bool,
     ) -> StoreResult<bool> {
         let update = ProviderStatus {
             call_sid,
             status,
             at,
-            is_final,
+            is_final: status.is_final(),
         };
         Backend::update_status(self, update).await
     }
