@@ -8,7 +8,9 @@ use serde_json::json;
 
 use crate::flow::event::Output;
 use crate::flow::{Call, Value};
-use crate::store::{Advance, CallRow, Direction, NewAnswer, NewHandoff, NewOptOut, NewRecording};
+use crate::store::{
+    Advance, CallRow, Direction, HandoffStatus, NewAnswer, NewHandoff, NewOptOut, NewRecording,
+};
 
 /// The store write for one step, and what to do once it is applied.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,7 +98,11 @@ pub fn effects(
                 advance.handoff = Some(NewHandoff {
                     step: h.step.clone(),
                     target: h.target.to_string(),
-                    status: if h.connected() { "connected" } else { "open" }.into(),
+                    status: if h.connected() {
+                        HandoffStatus::Connected
+                    } else {
+                        HandoffStatus::Open
+                    },
                     reason: h.reason.as_str().into(),
                     summary,
                     created_at: now,
@@ -270,15 +276,15 @@ mod tests {
 
         let stored = open.advance.handoff.expect("a handoff");
         assert_eq!(
-            (stored.status.as_str(), stored.reason.as_str()),
-            ("open", "busy")
+            (stored.status, stored.reason.as_str()),
+            (HandoffStatus::Open, "busy")
         );
         let summary = open.open_handoff.expect("the CRM hears of it");
         assert_eq!(summary["answers"]["resolved"], json!(false));
         assert_eq!(summary["customer"], json!("+8613800000000"));
         assert_eq!(
             connected.advance.handoff.expect("a handoff").status,
-            "connected"
+            HandoffStatus::Connected
         );
         assert!(
             connected.open_handoff.is_none(),

@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-pub use crate::domain::{Direction, Outcome};
+pub use crate::domain::{Direction, HandoffStatus, Outcome};
 pub use crate::twilio::CallStatus;
 
 pub mod campaigns;
@@ -175,8 +175,8 @@ pub struct NewHandoff {
     pub step: String,
     /// Where to (`"queue:wallet-support"`).
     pub target: String,
-    /// `"connected"` or `"open"`; [`Store::resolve_handoff`] makes it `"resolved"`.
-    pub status: String,
+    /// Connected or open; [`Store::resolve_handoff`] makes it resolved.
+    pub status: HandoffStatus,
     pub reason: String,
     /// What the agent should know: the answers so far, the contact's variables.
     pub summary: serde_json::Value,
@@ -192,7 +192,7 @@ pub struct HandoffRow {
     pub flow: String,
     pub step: String,
     pub target: String,
-    pub status: String,
+    pub status: HandoffStatus,
     pub reason: String,
     pub summary: serde_json::Value,
     pub created_at: DateTime<Utc>,
@@ -298,7 +298,7 @@ pub trait Store: Send + Sync + 'static {
     async fn answers(&self, call_sid: &str) -> StoreResult<Vec<AnswerRow>>;
 
     /// Handoffs, newest first, optionally only those with `status`.
-    async fn handoffs(&self, status: Option<&str>) -> StoreResult<Vec<HandoffRow>>;
+    async fn handoffs(&self, status: Option<HandoffStatus>) -> StoreResult<Vec<HandoffRow>>;
 
     /// Marks a handoff resolved; `false` if it is unknown or already resolved.
     async fn resolve_handoff(&self, id: i64, at: DateTime<Utc>) -> StoreResult<bool>;

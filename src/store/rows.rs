@@ -58,7 +58,7 @@ where
         flow: r.col("flow")?,
         step: r.col("step")?,
         target: r.col("target")?,
-        status: r.col("status")?,
+        status: typed(r, "status")?,
         reason: r.col("reason")?,
         summary: parse_json(&r.col::<String>("summary")?)?,
         created_at: r.col("created_at")?,

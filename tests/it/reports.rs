@@ -5,7 +5,7 @@ use dialback::flow::model::{MenuChoice, QuestionKind};
 use dialback::report::aggregate::{Score, Share};
 use dialback::report::export::{ExportOptions, Format, export};
 use dialback::report::{FlowReport, QuestionSpec};
-use dialback::store::{CallStatus, NewAnswer, NewOptOut, Outcome, ReportFilter};
+use dialback::store::{CallStatus, HandoffStatus, NewAnswer, NewOptOut, Outcome, ReportFilter};
 use serde_json::{Value, json};
 
 use crate::common::db::each_backend;
@@ -74,7 +74,7 @@ async fn call(
         a.outcome = Some(Outcome::parse(outcome).unwrap());
         a.ended_at = Some(t(start + 60));
         if outcome == "handoff" {
-            a.handoff = Some(handoff("connected", t(start + 50)));
+            a.handoff = Some(handoff(HandoffStatus::Connected, t(start + 50)));
         }
         if outcome == "opted_out" {
             a.opt_out = Some(NewOptOut {
@@ -365,7 +365,7 @@ async fn a_purge_erases_personal_data_of_old_calls_and_nothing_else() {
             duration_secs: Some(7),
             at: t(old + 30),
         });
-        a.handoff = Some(handoff("open", t(old + 40)));
+        a.handoff = Some(handoff(HandoffStatus::Open, t(old + 40)));
         a.opt_out = Some(NewOptOut {
             phone: "+8613800138000".into(),
             call_sid: Some("CA9".into()),

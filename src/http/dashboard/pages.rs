@@ -20,7 +20,7 @@ use crate::flow::value::Value;
 use crate::http::AppState;
 use crate::report::export::mask;
 use crate::report::{FlowReport, QuestionSpec, parse_bound};
-use crate::store::{CallRow, Direction, Outcome, ReportFilter};
+use crate::store::{CallRow, Direction, HandoffStatus, Outcome, ReportFilter};
 
 /// Calls the recent-calls list shows.
 const RECENT: i64 = 50;
@@ -262,7 +262,7 @@ pub(super) async fn handoffs(
         created_at: String,
         answers: Vec<AnswerView>,
     }
-    let mut open = state.store().handoffs(Some("open")).await?;
+    let mut open = state.store().handoffs(Some(HandoffStatus::Open)).await?;
     // The store lists newest first; a queue is worked oldest first.
     open.reverse();
     let mut list = Vec::with_capacity(open.len());

@@ -310,7 +310,7 @@ impl<'a> InsertsJson<'a> {
             handoff: a.handoff.as_ref().map(|h| HandoffJson {
                 step: &h.step,
                 target: &h.target,
-                status: &h.status,
+                status: h.status.as_str(),
                 reason: &h.reason,
                 summary: &h.summary,
                 created_at: ts(&h.created_at),

@@ -26,7 +26,9 @@ use std::path::Path;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use dialback::store::campaigns::{NewCampaign, NewContact};
-use dialback::store::{Advance, CallStatus, Direction, NewAnswer, NewCall, NewHandoff, Outcome};
+use dialback::store::{
+    Advance, CallStatus, Direction, HandoffStatus, NewAnswer, NewCall, NewHandoff, Outcome,
+};
 use serde_json::{Value, json};
 
 use super::fixtures::Db;
@@ -105,7 +107,7 @@ async fn call(
                     adv.handoff = Some(NewHandoff {
                         step: "handoff".to_owned(),
                         target: "queue:wallet-support".to_owned(),
-                        status: "open".to_owned(),
+                        status: HandoffStatus::Open,
                         reason: "no_agent".to_owned(),
                         summary: json!({"resolved": false}),
                         created_at: at(start + 90),

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
-use dialback::store::{Advance, CallStatus, Direction, NewAnswer, NewCall, NewHandoff, Store};
+use dialback::store::{
+    Advance, CallStatus, Direction, HandoffStatus, NewAnswer, NewCall, NewHandoff, Store,
+};
 use serde_json::json;
 
 pub type Db = Arc<dyn Store>;
@@ -71,11 +73,11 @@ pub fn answer(question: &str, value: serde_json::Value) -> NewAnswer {
     }
 }
 
-pub fn handoff(status: &str, created_at: DateTime<Utc>) -> NewHandoff {
+pub fn handoff(status: HandoffStatus, created_at: DateTime<Utc>) -> NewHandoff {
     NewHandoff {
         step: "handoff".to_owned(),
         target: "queue:wallet-support".to_owned(),
-        status: status.to_owned(),
+        status,
         reason: "not_resolved".to_owned(),
         summary: json!({"resolved": false, "csat": 2}),
         created_at,

@@ -96,7 +96,7 @@ pub(crate) async fn an_advance_at_a_stale_seq_writes_nothing_and_returns_stale(s
         call_sid: Some("CA-stale".to_owned()),
         at: t(20),
     });
-    replay.handoff = Some(handoff("open", t(20)));
+    replay.handoff = Some(handoff(HandoffStatus::Open, t(20)));
     replay.outcome = Some(Outcome::OptedOut);
     replay.ended_at = Some(t(20));
     let mut ahead = replay.clone();
@@ -291,7 +291,14 @@ pub(crate) async fn an_opt_out_is_idempotent_and_queryable(store: &Db) {
 }
 
 pub(crate) async fn handoffs_list_newest_first_filter_by_status_and_resolve(store: &Db) {
-    for (i, status) in ["open", "connected", "open"].into_iter().enumerate() {
+    for (i, status) in [
+        HandoffStatus::Open,
+        HandoffStatus::Connected,
+        HandoffStatus::Open,
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let sid = format!("CA-handoff-{i}");
         start_call(store, &sid).await;
         let mut a = advance(&sid, 0, 1);
@@ -312,7 +319,7 @@ pub(crate) async fn handoffs_list_newest_first_filter_by_status_and_resolve(stor
     assert_eq!(newest.created_at, t(102));
     assert_eq!(newest.resolved_at, None);
 
-    let open = store.handoffs(Some("open")).await.unwrap();
+    let open = store.handoffs(Some(HandoffStatus::Open)).await.unwrap();
     let sids: Vec<_> = open.iter().map(|h| h.call_sid.as_str()).collect();
     assert_eq!(sids, ["CA-handoff-2", "CA-handoff-0"]);
 
@@ -321,10 +328,10 @@ pub(crate) async fn handoffs_list_newest_first_filter_by_status_and_resolve(stor
     assert!(!store.resolve_handoff(id, t(300)).await.unwrap());
     assert!(!store.resolve_handoff(i64::MAX, t(300)).await.unwrap());
 
-    let open = store.handoffs(Some("open")).await.unwrap();
+    let open = store.handoffs(Some(HandoffStatus::Open)).await.unwrap();
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].call_sid, "CA-handoff-2");
-    let resolved = store.handoffs(Some("resolved")).await.unwrap();
+    let resolved = store.handoffs(Some(HandoffStatus::Resolved)).await.unwrap();
     assert_eq!(resolved.len(), 1);
     assert_eq!(
         (resolved[0].id, resolved[0].resolved_at),
@@ -408,7 +415,7 @@ pub(crate) async fn a_failing_statement_inside_an_advance_rolls_back_everything(
         call_sid: Some("CA-rollback".to_owned()),
         at: t(5),
     });
-    a.handoff = Some(handoff("open", t(5)));
+    a.handoff = Some(handoff(HandoffStatus::Open, t(5)));
     a.recording = Some(NewRecording {
         call_sid: "CA-rollback".to_owned(),
         question: "suggestion".to_owned(),
@@ -431,7 +438,14 @@ pub(crate) async fn a_failing_statement_inside_an_advance_rolls_back_everything(
     assert_eq!(store.advance_call(a).await.unwrap(), Advanced::Applied);
     assert_eq!(store.answers("CA-rollback").await.unwrap().len(), 1);
     assert!(store.is_opted_out("+8613700000000").await.unwrap());
-    assert_eq!(store.handoffs(Some("open")).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .handoffs(Some(HandoffStatus::Open))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 pub(crate) async fn a_failing_advance_does_not_fail_others_running_at_the_same_time(store: &Db) {

@@ -8,7 +8,8 @@
 use std::sync::Arc;
 
 use dialback::store::{
-    Advanced, AnswerRow, CallRow, CallStatus, NewAnswer, NewOptOut, NewRecording, Outcome,
+    Advanced, AnswerRow, CallRow, CallStatus, HandoffStatus, NewAnswer, NewOptOut, NewRecording,
+    Outcome,
 };
 use serde_json::json;
 
