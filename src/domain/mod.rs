@@ -1,6 +1,7 @@
 //! The closed sets of values a call, a handoff and a campaign contact move
-//! through — direction, outcome, handoff status — shared by the call
-//! machine, the call service, the store and the reports.
+//! through — direction, outcome, handoff status, campaign status and
+//! contact state — shared by the call machine, the call service, the
+//! dialer, the store and the reports.
 //!
 //! Why a module of their own at the bottom: `store` keeps them in its rows
 //! and `flow` produces outcomes, and neither may import the other; a value
@@ -58,6 +59,66 @@ closed_set! {
     }
 }
 
+closed_set! {
+    /// Where an outbound campaign stands.
+    pub enum CampaignStatus expecting "a campaign status (draft, running, paused, cancelled, finished)" {
+        /// Created, contacts being added; nobody is called yet.
+        Draft = "draft",
+        /// The dialer calls its due contacts.
+        Running = "running",
+        /// Stopped for now; resuming makes it running again.
+        Paused = "paused",
+        /// Stopped for good.
+        Cancelled = "cancelled",
+        /// Every contact has been dealt with.
+        Finished = "finished",
+    }
+}
+
+closed_set! {
+    /// Where a campaign contact stands, in the order status reports list
+    /// them. The first eight are the ones ops staff follow; `machine`
+    /// (answering machines to the last attempt), `error` (the provider
+    /// refused the number, or a broken plan) and `expired` (the end date
+    /// passed first) are the rarer endings.
+    pub enum ContactState expecting "a contact state (pending, calling, completed, no_answer, busy, failed, opted_out, handed_off, machine, error, expired)" {
+        /// Waiting for its next call.
+        Pending = "pending",
+        /// Claimed by a worker, or in a call now.
+        Calling = "calling",
+        /// Reached, and the call went through.
+        Completed = "completed",
+        /// Never picked up, to the last attempt.
+        NoAnswer = "no_answer",
+        /// Busy, to the last attempt.
+        Busy = "busy",
+        /// The calls failed, to the last attempt.
+        Failed = "failed",
+        /// Asked never to be called again.
+        OptedOut = "opted_out",
+        /// Handed to a person, or a ticket for a call-back.
+        HandedOff = "handed_off",
+        /// An answering machine, to the last attempt or with a message left.
+        Machine = "machine",
+        /// The provider refused the number, or the plan is broken.
+        Error = "error",
+        /// The campaign ended first.
+        Expired = "expired",
+    }
+}
+
+impl ContactState {
+    /// The words the command line prints for it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::NoAnswer => "no answer",
+            Self::OptedOut => "opted out",
+            Self::HandedOff => "handed off",
+            other => other.as_str(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,6 +141,8 @@ mod tests {
         check(Direction::ALL);
         check(Outcome::ALL);
         check(HandoffStatus::ALL);
+        check(CampaignStatus::ALL);
+        check(ContactState::ALL);
     }
 
     #[test]

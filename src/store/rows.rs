@@ -75,7 +75,7 @@ where
         name: r.col("name")?,
         flow: r.col("flow")?,
         plan: parse_json(&r.col::<String>("plan")?)?,
-        status: r.col("status")?,
+        status: typed(r, "status")?,
         created_at: r.col("created_at")?,
     })
 }
@@ -87,7 +87,7 @@ where
     Ok(ContactRow {
         id: r.col("id")?,
         phone: r.col("phone")?,
-        state: r.col("state")?,
+        state: typed(r, "state")?,
         attempts: r.col("attempts")?,
         last_result: r.col("last_result")?,
         last_call_at: r.col("last_call_at")?,
@@ -119,7 +119,7 @@ where
         plan: parse_json(&r.col::<String>("plan")?)?,
         timezone: r.col("timezone")?,
         attempts: r.col("attempts")?,
-        state: r.col("state")?,
+        state: typed(r, "state")?,
     })
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::Connection;
 
-use super::super::campaigns::{CallContact, ClaimedContact, DialerStore};
+use super::super::campaigns::{CallContact, ClaimedContact, ContactState, DialerStore};
 use super::super::rows::{all, call_contact_row, claimed_row};
 use super::super::{StoreResult, parse_json};
 use super::{
@@ -93,12 +93,12 @@ impl<B: Backend> DialerStore for B {
     async fn finish_contact(
         &self,
         contact_id: i64,
-        state: &str,
+        state: ContactState,
         last_result: &str,
     ) -> StoreResult<()> {
         let stmt = query::<B>(FINISH_CONTACT)
             .arg(contact_id)
-            .arg(state)
+            .arg(state.as_str())
             .arg(last_result);
         execute(self, stmt).await.map(drop)
     }

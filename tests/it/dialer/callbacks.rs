@@ -502,7 +502,7 @@ async fn a_final_status_that_outruns_the_workers_record_still_schedules_the_retr
             format!("{backend}: the contact is still calling"),
             || async move {
                 let rows = campaigns.list_contacts(id, page).await.expect("contacts");
-                (rows[0].state != "calling").then(|| rows[0].clone())
+                (rows[0].state != ContactState::Calling).then(|| rows[0].clone())
             },
         )
         .await;

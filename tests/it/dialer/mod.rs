@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use dialback::dialer::plan::PlanSpec;
 use dialback::dialer::worker::{Outcome, Pacer, StatusEffect, Worker, on_status};
 use dialback::metrics::Metrics;
-use dialback::store::campaigns::{NewCampaign, NewContact};
+use dialback::store::campaigns::{ContactState, NewCampaign, NewContact};
 use dialback::store::{NewOptOut, Outcome as CallOutcome, Store};
 use dialback::twilio::rest::{Provider, ProviderConfig};
 use dialback::twilio::{AnsweredBy, CallStatus};
