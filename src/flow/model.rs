@@ -320,6 +320,9 @@ pub struct Step {
 pub struct Var {
     pub name: String,
     pub kind: VarKind,
+    /// What the call uses when the contact gives no value (an inbound
+    /// caller who is no contact, an empty CSV cell).
+    pub default: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
