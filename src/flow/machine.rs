@@ -143,11 +143,11 @@ impl Call {
                     leave_message: true,
                 },
             ) => {
-                self.fill_defaults(flow);
+                flow.fill_defaults(&mut self.vars);
                 self.enter(flow, flow.machine_step.unwrap_or(0), now, &mut out)
             }
             (At::Start, _) => {
-                self.fill_defaults(flow);
+                flow.fill_defaults(&mut self.vars);
                 self.enter(flow, 0, now, &mut out)
             }
             // Detection speaks only when the call is answered.
@@ -186,23 +186,6 @@ impl Call {
         let lang = Lang::of(&flow.language);
         out.push(say(phrases::technical_problem(lang), flow, lang));
         self.finish(Outcome::Failed, out);
-    }
-
-    /// A declared variable the contact did not give (or gave empty) takes
-    /// the flow's default, so texts read naturally on any call.
-    fn fill_defaults(&mut self, flow: &Flow) {
-        for var in &flow.vars {
-            let Some(default) = &var.default else {
-                continue;
-            };
-            let given = self
-                .vars
-                .get(&var.name)
-                .is_some_and(|v| !v.trim().is_empty());
-            if !given {
-                self.vars.insert(var.name.clone(), default.clone());
-            }
-        }
     }
 
     fn finish(&mut self, outcome: Outcome, out: &mut Vec<Output>) {

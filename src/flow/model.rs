@@ -381,6 +381,17 @@ impl Flow {
         self.steps.iter().position(|s| s.id == id)
     }
 
+    /// Gives each declared variable a call lacks (or has empty) the flow's
+    /// default, so texts read naturally on any call.
+    pub fn fill_defaults(&self, vars: &mut std::collections::BTreeMap<String, String>) {
+        for var in &self.vars {
+            let given = vars.get(&var.name).is_some_and(|v| !v.trim().is_empty());
+            if let (false, Some(default)) = (given, &var.default) {
+                vars.insert(var.name.clone(), default.clone());
+            }
+        }
+    }
+
     /// Questions in file order: the answer names of this flow.
     pub fn questions(&self) -> impl Iterator<Item = (&Step, &Question)> {
         self.steps.iter().filter_map(|s| match &s.kind {
