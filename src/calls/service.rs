@@ -193,19 +193,14 @@ impl Calls {
     pub async fn start(&self, arrival: Arrival, first: Input) -> Result<String, CallError> {
         let flow = arrival.flow.clone();
         let sid = arrival.call_sid.as_str();
-        let vars = match arrival.contact {
-            Some(id) => self
-                .store()
-                .campaigns()
-                .contact_vars(id)
-                .await
-                .inspect_err(|e| tracing::error!(call_sid = %sid, error = %e, "store failed loading the contact"))
-                .map_err(CallError::store(Some(&flow)))?
-                .as_ref()
-                .map(crate::dialer::contacts::vars_from_json)
-                .unwrap_or_default(),
-            None => Default::default(),
-        };
+        let vars = self
+            .contact_vars(&arrival)
+            .await
+            .inspect_err(|e| tracing::error!(call_sid = %sid, error = %e, "store failed loading the contact"))
+            .map_err(CallError::store(Some(&flow)))?
+            .as_ref()
+            .map(crate::dialer::contacts::vars_from_json)
+            .unwrap_or_default();
         let call = Call::new(vars);
         let fields = NewCallFields {
             direction: arrival.direction,
@@ -245,6 +240,25 @@ impl Calls {
             return Ok(row.response);
         }
         self.apply(&flow, row, call, first).await
+    }
+
+    /// The contact row whose variables fill the call's texts: the one the
+    /// dialer called, or, on an inbound call, the caller's own row in the
+    /// most recent campaign of the flow. `None`: the flow's defaults.
+    async fn contact_vars(
+        &self,
+        arrival: &Arrival,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let campaigns = self.store().campaigns();
+        match arrival.contact {
+            Some(id) => campaigns.contact_vars(id).await,
+            None if !arrival.outbound && !arrival.from.is_empty() => {
+                campaigns
+                    .inbound_contact_vars(&arrival.flow.name, &arrival.from)
+                    .await
+            }
+            None => Ok(None),
+        }
     }
 
     /// The call a media stream's `start` names, with its flow and state;

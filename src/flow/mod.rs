@@ -13,6 +13,8 @@ pub mod hours;
 pub mod load;
 pub mod machine;
 pub mod model;
+#[cfg(test)]
+mod outcome_tests;
 pub mod phrases;
 pub mod schema;
 pub mod syntax;

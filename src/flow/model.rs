@@ -265,6 +265,9 @@ pub struct Step {
 pub struct Var {
     pub name: String,
     pub kind: VarKind,
+    /// What the call uses when the contact gives no value (an inbound
+    /// caller who is no contact, an empty CSV cell).
+    pub default: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -321,6 +324,17 @@ pub struct Topic {
 impl Flow {
     pub fn step_index(&self, id: &str) -> Option<StepIdx> {
         self.steps.iter().position(|s| s.id == id)
+    }
+
+    /// Gives each declared variable a call lacks (or has empty) the flow's
+    /// default, so texts read naturally on any call.
+    pub fn fill_defaults(&self, vars: &mut std::collections::BTreeMap<String, String>) {
+        for var in &self.vars {
+            let given = vars.get(&var.name).is_some_and(|v| !v.trim().is_empty());
+            if let (false, Some(default)) = (given, &var.default) {
+                vars.insert(var.name.clone(), default.clone());
+            }
+        }
     }
 
     /// Questions in file order: the answer names of this flow.

@@ -263,6 +263,15 @@ pub trait DialerStore: Send + Sync {
     /// A contact's flow variables, for the outbound call's first webhook.
     async fn contact_vars(&self, contact_id: i64) -> StoreResult<Option<serde_json::Value>>;
 
+    /// The flow variables of an inbound caller who is a contact of a
+    /// campaign of `flow` (`phone` in E.164), from the most recent such
+    /// campaign; `None` for a caller who is no contact.
+    async fn inbound_contact_vars(
+        &self,
+        flow: &str,
+        phone: &str,
+    ) -> StoreResult<Option<serde_json::Value>>;
+
     /// Reserves the next free call slot of a provider `account` and moves it
     /// on by `interval` (1/CPS), atomically: every worker on this database —
     /// on every replica — takes its slots from the same row, so together

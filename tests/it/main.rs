@@ -15,6 +15,7 @@ mod dialer;
 mod flow_paths;
 mod machine_props;
 mod media_stream;
+mod outcomes;
 mod reports;
 mod results_cli;
 mod results_http;
