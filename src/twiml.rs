@@ -8,7 +8,7 @@ use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 
 use crate::flow::Flow;
-use crate::flow::event::{Listen, Output, Prompt, RecordSpec, TransferSpec};
+use crate::flow::event::{Hold, Listen, Output, Prompt, RecordSpec, TransferSpec};
 use crate::flow::model::{Mode, Target};
 
 /// Where action URLs point and how prompts sound.
@@ -148,6 +148,54 @@ pub fn answer(outputs: &[Output], flow: &Flow, sid: &str, public_url: &str) -> S
     )
 }
 
+/// The document a queue's wait URL answers with: the hold prompts and a
+/// pause (the provider asks again when it ends), or `<Leave/>`.
+pub fn hold(hold: &Hold, flow: &Flow, public_url: &str) -> String {
+    hold_with(hold, &Links::for_flow(public_url, flow))
+}
+
+/// `<Leave/>` alone: the wait URL's answer when the call cannot be read.
+pub fn leave_queue() -> String {
+    hold_with(
+        &Hold::Leave,
+        &Links {
+            base: "",
+            voice: None,
+        },
+    )
+}
+
+fn hold_with(hold: &Hold, links: &Links<'_>) -> String {
+    let mut w = Writer::new(Vec::with_capacity(256));
+    let _ = hold_document(&mut w, hold, links);
+    String::from_utf8(w.into_inner()).unwrap_or_default()
+}
+
+fn hold_document(w: &mut W, hold: &Hold, links: &Links<'_>) -> R {
+    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    w.create_element("Response").write_inner_content(|w| {
+        match hold {
+            Hold::Wait {
+                prompts,
+                pause_secs,
+            } => {
+                for p in prompts {
+                    prompt(w, p, links)?;
+                }
+                let length = pause_secs.to_string();
+                w.create_element("Pause")
+                    .with_attribute(("length", length.as_str()))
+                    .write_empty()?;
+            }
+            Hold::Leave => {
+                w.create_element("Leave").write_empty()?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
 /// The WebSocket URL for the media stream under a public base URL:
 /// `https://…` gives `wss://…/media`, `http://…` gives `ws://…/media`.
 pub fn stream_url(public_url: &str) -> String {
@@ -280,13 +328,19 @@ fn record(w: &mut W, r: &RecordSpec, links: &Links<'_>) -> R {
 fn transfer(w: &mut W, t: &TransferSpec, links: &Links<'_>) -> R {
     let action = format!("{}/twilio/dial?seq={}", links.base, t.seq);
     if let Target::Queue(name) = &t.target {
+        // Without our own wait URL nothing would ever take the caller out
+        // of the queue when nobody is free (`/twilio/wait` says <Leave/>
+        // after the step's `max_wait`).
+        let wait = format!("{}/twilio/wait?seq={}", links.base, t.seq);
         w.create_element("Enqueue")
             .with_attribute(("action", action.as_str()))
             .with_attribute(("method", "POST"))
+            .with_attribute(("waitUrl", wait.as_str()))
+            .with_attribute(("waitUrlMethod", "POST"))
             .write_text_content(BytesText::new(name))?;
         return Ok(());
     }
-    let timeout = t.ring_timeout_secs.to_string();
+    let timeout = t.max_wait_secs.to_string();
     w.create_element("Dial")
         .with_attribute(("action", action.as_str()))
         .with_attribute(("method", "POST"))
@@ -380,16 +434,16 @@ mod tests {
             step: "handoff".into(),
             seq: 7,
             target: Target::Queue("wallet-support".into()),
-            ring_timeout_secs: 30,
+            max_wait_secs: 90,
         })];
         assert!(render(&queue, &links()).contains(
-            r#"<Enqueue action="https://ivr.example.com/twilio/dial?seq=7" method="POST">wallet-support</Enqueue>"#
+            r#"<Enqueue action="https://ivr.example.com/twilio/dial?seq=7" method="POST" waitUrl="https://ivr.example.com/twilio/wait?seq=7" waitUrlMethod="POST">wallet-support</Enqueue>"#
         ));
         let number = [Output::Transfer(TransferSpec {
             step: "handoff".into(),
             seq: 7,
             target: Target::Phone("+8610012345678".into()),
-            ring_timeout_secs: 20,
+            max_wait_secs: 20,
         })];
         assert!(render(&number, &links()).contains(
             r#"<Dial action="https://ivr.example.com/twilio/dial?seq=7" method="POST" timeout="20"><Number>+8610012345678</Number></Dial>"#

@@ -7,6 +7,7 @@
 mod cache;
 mod crm;
 mod effects;
+mod hold;
 mod service;
 
 pub use crm::{Delivery, Notifier};

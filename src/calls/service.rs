@@ -19,6 +19,7 @@ use super::crm::Notifier;
 use super::effects::{Unserialisable, effects};
 use crate::config::{Clock, Numbers};
 use crate::flow::event::{Input, Output};
+use crate::flow::machine::At;
 use crate::flow::model::Mode;
 use crate::flow::{Call, Flow};
 use crate::metrics::Metrics;
@@ -444,8 +445,13 @@ impl Calls {
             .await?;
         if is_final {
             self.inner.cache.remove(sid);
+            // A call being transferred is left to the transfer's action:
+            // the provider requests it when the transfer ends, sometimes
+            // after this final status, and only it says whether the
+            // caller talked to a person.
             if let Ok(Some(row)) = self.store().load_call(sid).await
                 && row.outcome.is_none()
+                && !in_transfer(&row.state)
             {
                 let _ = self.step(sid, row.seq, Input::HungUp).await;
             }
@@ -458,10 +464,20 @@ impl Calls {
         self.store().add_recording(rec).await
     }
 
+    /// The public base URL the provider sees.
+    pub fn public_url(&self) -> &str {
+        &self.inner.public_url
+    }
+
     /// "Now" on the server's clock.
     pub fn clock(&self) -> Clock {
         self.inner.clock
     }
+}
+
+/// Is this stored call state waiting for a transfer's result?
+fn in_transfer(state: &str) -> bool {
+    serde_json::from_str::<Call>(state).is_ok_and(|c| matches!(c.at, At::Transfer { .. }))
 }
 
 /// What the new-call row takes from its arrival.

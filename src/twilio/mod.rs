@@ -20,5 +20,5 @@ pub mod signature;
 pub use params::{
     AnsweredBy, CallSid, CallStatus, DialCallStatus, DialParams, Digits, GatherParams,
     InvalidValue, MAX_SPEECH_CHARS, MAX_VALUE_BYTES, ParamError, Party, QueueResult, RecordParams,
-    RecordingStatusParams, StatusParams, VoiceParams,
+    RecordingStatusParams, StatusParams, VoiceParams, WaitParams,
 };

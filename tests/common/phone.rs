@@ -212,7 +212,13 @@ pub enum Verb {
     Enqueue {
         action: String,
         queue: String,
+        /// Where Twilio asks what a queued caller hears (`waitUrl`).
+        wait_url: Option<String>,
     },
+    /// `<Pause length>`, in seconds.
+    Pause(u32),
+    /// `<Leave/>`: out of the queue, on to the `<Enqueue>` action.
+    Leave,
     Hangup,
 }
 
@@ -329,7 +335,14 @@ fn verb(name: &str, attrs: &[(String, String)], text: String, children: Vec<Verb
         "Enqueue" => Verb::Enqueue {
             action: attr(attrs, "action")?,
             queue: text,
+            wait_url: attr(attrs, "waitUrl"),
         },
+        "Pause" => Verb::Pause(
+            attr(attrs, "length")
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(1),
+        ),
+        "Leave" => Verb::Leave,
         "Hangup" => Verb::Hangup,
         _ => return None,
     })
@@ -391,7 +404,7 @@ impl<'a> Phone<'a> {
         p
     }
 
-    async fn take(&mut self, body: &str) {
+    pub(super) async fn take(&mut self, body: &str) {
         self.verbs = parse_twiml(body);
         for v in &self.verbs {
             match v {
@@ -577,7 +590,7 @@ impl<'a> Phone<'a> {
         self.status("completed").await;
     }
 
-    async fn status(&self, call_status: &str) {
+    pub(super) async fn status(&self, call_status: &str) {
         let (status, _) = self
             .server
             .post(

@@ -8,6 +8,7 @@
 mod graph;
 mod header;
 mod steps;
+mod transfer;
 
 use std::collections::BTreeMap;
 
