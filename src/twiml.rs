@@ -4,6 +4,8 @@
 //! Every wait carries the call's step sequence number in its action URL, so
 //! a retried or stale webhook can be recognised (see `http::webhooks`).
 
+mod voices;
+
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 
@@ -15,8 +17,11 @@ use crate::flow::model::{Mode, Target};
 pub struct Links<'a> {
     /// The public base URL the provider sees, without a trailing slash.
     pub base: &'a str,
-    /// Provider voice name, if the flow sets one.
+    /// Provider voice name, if the flow sets one: it speaks the flow's
+    /// own `language` (see [`voices`]).
     pub voice: Option<&'a str>,
+    /// The flow's language, "" when no flow is known.
+    pub language: &'a str,
 }
 
 impl<'a> Links<'a> {
@@ -25,6 +30,7 @@ impl<'a> Links<'a> {
         Links {
             base,
             voice: flow.voice.as_deref(),
+            language: &flow.language,
         }
     }
 }
@@ -58,6 +64,7 @@ pub fn apology(text: &str, language: &str) -> String {
         &Links {
             base: "",
             voice: None,
+            language: "",
         },
     )
 }
@@ -70,6 +77,7 @@ pub fn connect_stream(url: &str, parameters: &[(&str, &str)]) -> String {
     let links = Links {
         base: "",
         voice: None,
+        language: "",
     };
     prompts_then_stream(&[], &links, url, parameters)
 }
@@ -161,6 +169,7 @@ pub fn leave_queue() -> String {
         &Links {
             base: "",
             voice: None,
+            language: "",
         },
     )
 }
@@ -233,10 +242,9 @@ fn document(w: &mut W, outputs: &[Output], links: &Links<'_>) -> R {
 fn prompt(w: &mut W, p: &Prompt, links: &Links<'_>) -> R {
     match p {
         Prompt::Say { text, language } => {
-            let mut e = w
-                .create_element("Say")
-                .with_attribute(("language", language.as_str()));
-            if let Some(voice) = links.voice {
+            let (language, voice) = voices::say(language, links.language, links.voice);
+            let mut e = w.create_element("Say").with_attribute(("language", language));
+            if let Some(voice) = voice {
                 e = e.with_attribute(("voice", voice));
             }
             e.write_text_content(BytesText::new(text))?;
@@ -264,7 +272,7 @@ fn listen(w: &mut W, l: &Listen, links: &Links<'_>) -> R {
         .with_attribute(("action", action.as_str()))
         .with_attribute(("method", "POST"))
         .with_attribute(("timeout", timeout.as_str()))
-        .with_attribute(("language", l.language.as_str()));
+        .with_attribute(("language", voices::gather(&l.language)));
     let num_digits = l.num_digits.map(|n| n.to_string());
     if let Some(n) = &num_digits {
         e = e.with_attribute(("numDigits", n.as_str()));
@@ -389,6 +397,7 @@ mod tests {
         Links {
             base: "https://ivr.example.com",
             voice: None,
+            language: "zh-CN",
         }
     }
 
@@ -419,9 +428,9 @@ mod tests {
             render(&outputs, &links()),
             concat!(
                 r#"<?xml version="1.0" encoding="UTF-8"?><Response>"#,
-                r#"<Say language="zh-CN">您好 &lt;测试&gt; &amp; 欢迎</Say>"#,
-                r#"<Gather input="dtmf speech" action="https://ivr.example.com/twilio/gather?seq=3" method="POST" timeout="5" language="zh-CN" numDigits="1" speechTimeout="auto" hints="是,不是">"#,
-                r#"<Say language="zh-CN">请打分</Say></Gather>"#,
+                r#"<Say language="cmn-CN" voice="Polly.Zhiyu">您好 &lt;测试&gt; &amp; 欢迎</Say>"#,
+                r#"<Gather input="dtmf speech" action="https://ivr.example.com/twilio/gather?seq=3" method="POST" timeout="5" language="cmn-Hans-CN" numDigits="1" speechTimeout="auto" hints="是,不是">"#,
+                r#"<Say language="cmn-CN" voice="Polly.Zhiyu">请打分</Say></Gather>"#,
                 r#"<Redirect method="POST">https://ivr.example.com/twilio/gather?seq=3&amp;silence=1</Redirect>"#,
                 r#"</Response>"#
             )
@@ -461,6 +470,44 @@ mod tests {
     #[test]
     fn an_apology_speaks_and_hangs_up() {
         let t = apology("Sorry.", "en-US");
-        assert!(t.contains(r#"<Say language="en-US">Sorry.</Say><Hangup/>"#));
+        assert!(t.contains(r#"<Say language="en-US" voice="Polly.Joanna">Sorry.</Say><Hangup/>"#));
+    }
+
+    fn say(text: &str, language: &str) -> Output {
+        Output::Prompt(Prompt::Say {
+            text: text.into(),
+            language: language.into(),
+        })
+    }
+
+    #[test]
+    fn a_flow_voice_says_the_flows_language_and_a_step_in_english_gets_the_english_voice() {
+        let links = Links {
+            base: "https://ivr.example.com",
+            voice: Some("Google.cmn-CN-Standard-A"),
+            language: "zh-CN",
+        };
+        let out = [say("您好", "zh-CN"), say("Hello", "en-US")];
+        assert!(render(&out, &links).contains(concat!(
+            r#"<Say language="cmn-CN" voice="Google.cmn-CN-Standard-A">您好</Say>"#,
+            r#"<Say language="en-US" voice="Polly.Joanna">Hello</Say>"#
+        )));
+    }
+
+    #[test]
+    fn an_english_gather_listens_for_en_us() {
+        let out = [Output::Listen(Listen {
+            step: "nps".into(),
+            seq: 2,
+            prompts: vec![],
+            input: InputMode::BOTH,
+            timeout_secs: 5,
+            num_digits: None,
+            finish_key: Some('#'),
+            hints: vec![],
+            language: "en-US".into(),
+            barge_in: true,
+        })];
+        assert!(render(&out, &links()).contains(r#" language="en-US" "#));
     }
 }
