@@ -26,7 +26,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgQueryResult, Postgres};
+use sqlx::postgres::{
+    PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgQueryResult, Postgres,
+};
 
 use super::db_url::take_count_param;
 use super::group_commit::{ApplyBatch, GroupCommit, advanced};

@@ -132,7 +132,7 @@ async fn every_admin_route_but_the_api_description_refuses_a_request_without_the
     let db = TestDb::sqlite().await;
     let server = Server::start_at(db.url(), clock).await;
     let doc: serde_json::Value =
-        serde_json::from_str(include_str!("../src/http/openapi.json")).unwrap();
+        serde_json::from_str(include_str!("../../src/http/openapi.json")).unwrap();
     let client = reqwest::Client::new();
     let mut checked = 0;
 

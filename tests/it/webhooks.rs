@@ -513,7 +513,7 @@ async fn in_local_mode_another_sites_page_cannot_drive_the_server() {
     let resp = client
         .get(format!("http://{}/api/handoffs", server.addr))
         .header("sec-fetch-site", "same-origin")
-        .bearer_auth(common::phone::ADMIN_TOKEN)
+        .bearer_auth(crate::common::phone::ADMIN_TOKEN)
         .send()
         .await
         .unwrap();
@@ -566,14 +566,14 @@ impl FakeCrm {
 
 /// Runs `sql` on the test's PostgreSQL database from a connection of its
 /// own, as another client of the database would.
-async fn other_client(db: &common::db::TestDb) -> sqlx::PgConnection {
+async fn other_client(db: &crate::common::db::TestDb) -> sqlx::PgConnection {
     use sqlx::Connection;
     sqlx::PgConnection::connect(db.url()).await.unwrap()
 }
 
 #[tokio::test]
 async fn after_the_databases_connections_are_cut_the_next_webhook_succeeds() {
-    let db = common::db::TestDb::postgres().await;
+    let db = crate::common::db::TestDb::postgres().await;
     let server = Server::start_at(db.url(), office_hours()).await;
     let mut p = Phone::call(&server, CALLER, WALLET_LINE).await;
     let mut admin = other_client(&db).await;
@@ -600,7 +600,7 @@ async fn after_the_databases_connections_are_cut_the_next_webhook_succeeds() {
 
 #[tokio::test]
 async fn a_webhook_stuck_on_a_locked_table_is_answered_with_the_apology_within_its_budget() {
-    let db = common::db::TestDb::postgres().await;
+    let db = crate::common::db::TestDb::postgres().await;
     let mut settings = Server::settings(Options {
         database_url: db.url().to_string(),
         crm_webhook: None,
