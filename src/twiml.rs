@@ -243,7 +243,9 @@ fn prompt(w: &mut W, p: &Prompt, links: &Links<'_>) -> R {
     match p {
         Prompt::Say { text, language } => {
             let (language, voice) = voices::say(language, links.language, links.voice);
-            let mut e = w.create_element("Say").with_attribute(("language", language));
+            let mut e = w
+                .create_element("Say")
+                .with_attribute(("language", language));
             if let Some(voice) = voice {
                 e = e.with_attribute(("voice", voice));
             }

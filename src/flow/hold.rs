@@ -191,10 +191,26 @@ end = "ticket"
     #[test]
     fn a_bad_maximum_wait_or_hold_on_a_dial_is_a_spanned_error() {
         for (keys, code, spanned) in [
-            ("transfer = \"queue:q\"\nmax_wait = \"11m\"", Code::InvalidValue, "\"11m\""),
-            ("transfer = \"queue:q\"\nmax_wait = \"soon\"", Code::InvalidValue, "\"soon\""),
-            ("transfer = \"queue:q\"\nmax_wait = \"2s\"", Code::InvalidValue, "\"2s\""),
-            ("transfer = \"+8610012345678\"\nhold = \"请稍候\"", Code::ConflictingKeys, "\"请稍候\""),
+            (
+                "transfer = \"queue:q\"\nmax_wait = \"11m\"",
+                Code::InvalidValue,
+                "\"11m\"",
+            ),
+            (
+                "transfer = \"queue:q\"\nmax_wait = \"soon\"",
+                Code::InvalidValue,
+                "\"soon\"",
+            ),
+            (
+                "transfer = \"queue:q\"\nmax_wait = \"2s\"",
+                Code::InvalidValue,
+                "\"2s\"",
+            ),
+            (
+                "transfer = \"+8610012345678\"\nhold = \"请稍候\"",
+                Code::ConflictingKeys,
+                "\"请稍候\"",
+            ),
         ] {
             let (flow, diags) = flow_with(keys);
             assert!(flow.is_none(), "{keys}");

@@ -16,15 +16,15 @@
 //! `voice` if it sets one.
 
 /// The voice a Mandarin `<Say>` gets when the flow names none.
-pub const MANDARIN_VOICE: &str = "Polly.Zhiyu";
+pub(super) const MANDARIN_VOICE: &str = "Polly.Zhiyu";
 /// The voice an English `<Say>` gets when the flow names none.
-pub const ENGLISH_VOICE: &str = "Polly.Joanna";
+pub(super) const ENGLISH_VOICE: &str = "Polly.Joanna";
 
 /// `language` and `voice` of a `<Say>` speaking text in `language` (a
 /// flow's tag), in a flow whose own language is `flow_language` and whose
 /// `voice` is `flow_voice`. The flow's voice speaks only the flow's
 /// language: a step in another language gets that language's default.
-pub fn say<'a>(
+pub(super) fn say<'a>(
     language: &'a str,
     flow_language: &str,
     flow_voice: Option<&'a str>,
@@ -38,7 +38,7 @@ pub fn say<'a>(
 }
 
 /// The `<Gather language>` for speech in `language` (a flow's tag).
-pub fn gather(language: &str) -> &str {
+pub(super) fn gather(language: &str) -> &str {
     match known(language) {
         Some(Known::Mandarin) => "cmn-Hans-CN",
         Some(Known::AmericanEnglish) => "en-US",
@@ -101,8 +101,14 @@ mod tests {
     #[test]
     fn other_languages_pass_through_with_the_flows_voice_or_none() {
         assert_eq!(say("fr-FR", "fr-FR", None), ("fr-FR", None));
-        assert_eq!(say("fr-FR", "fr-FR", Some("Polly.Lea")), ("fr-FR", Some("Polly.Lea")));
-        assert_eq!(say("en-US", "fr-FR", Some("Polly.Lea")), ("en-US", Some(ENGLISH_VOICE)));
+        assert_eq!(
+            say("fr-FR", "fr-FR", Some("Polly.Lea")),
+            ("fr-FR", Some("Polly.Lea"))
+        );
+        assert_eq!(
+            say("en-US", "fr-FR", Some("Polly.Lea")),
+            ("en-US", Some(ENGLISH_VOICE))
+        );
         assert_eq!(gather("zh-TW"), "zh-TW");
     }
 }

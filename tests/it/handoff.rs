@@ -4,10 +4,10 @@
 //! them or the wait document says `<Leave/>`; the queue's action and the
 //! final status callback arrive in either order.
 
-use chrono::{TimeZone, Utc};
 use crate::common::db::each_backend;
 use crate::common::phone::{Phone, Server, Verb};
 use crate::common::queue::Waited;
+use chrono::{TimeZone, Utc};
 use dialback::config::Clock;
 use futures_util::future::BoxFuture;
 use serde_json::json;
@@ -27,10 +27,7 @@ const WALLET_LINE: &str = "+861000000001";
 const TRANSFERRING: &str = "正在为您转接人工客服";
 const CALL_BACK: &str = "一个工作日内给您回电";
 
-async fn on_each_backend(
-    clock: Clock,
-    scenario: impl for<'a> Fn(&'a Server) -> BoxFuture<'a, ()>,
-) {
+async fn on_each_backend(clock: Clock, scenario: impl for<'a> Fn(&'a Server) -> BoxFuture<'a, ()>) {
     for (backend, db) in each_backend().await {
         let server = Server::start_at(db.url(), clock).await;
         eprintln!("-- on {backend}");
@@ -45,7 +42,11 @@ async fn queued(server: &Server) -> Phone<'_> {
     let mut p = Phone::call(server, CALLER, WALLET_LINE).await;
     p.press("1").await;
     p.press("2").await;
-    assert!(p.heard.last().unwrap().contains(TRANSFERRING), "{:?}", p.heard);
+    assert!(
+        p.heard.last().unwrap().contains(TRANSFERRING),
+        "{:?}",
+        p.heard
+    );
     p
 }
 
@@ -56,8 +57,16 @@ async fn nobody_free_the_caller_leaves_the_queue_after_the_maximum_wait_with_a_t
             let mut p = queued(server).await;
             let waited = p.wait_in_queue(None).await;
             assert_eq!(waited, Waited::Left { after_secs: 90 });
-            assert!(p.heard.iter().any(|h| h.contains("请您稍候")), "{:?}", p.heard);
-            assert!(p.heard.iter().any(|h| h == "您前面还有2位。"), "{:?}", p.heard);
+            assert!(
+                p.heard.iter().any(|h| h.contains("请您稍候")),
+                "{:?}",
+                p.heard
+            );
+            assert!(
+                p.heard.iter().any(|h| h == "您前面还有2位。"),
+                "{:?}",
+                p.heard
+            );
             assert!(p.heard.iter().any(|h| h == "您是下一位。"), "{:?}", p.heard);
             assert!(p.ended);
             assert!(p.heard.last().unwrap().contains(CALL_BACK), "{:?}", p.heard);
@@ -132,7 +141,11 @@ async fn outside_hours_the_caller_hears_the_unavailable_words_and_no_transfer() 
             p.press("1").await;
             p.press("2").await;
             assert!(p.ended);
-            assert!(!p.heard.iter().any(|h| h.contains(TRANSFERRING)), "{:?}", p.heard);
+            assert!(
+                !p.heard.iter().any(|h| h.contains(TRANSFERRING)),
+                "{:?}",
+                p.heard
+            );
             assert!(p.heard.last().unwrap().contains(CALL_BACK), "{:?}", p.heard);
             assert_eq!(p.result().await["outcome"], "ticket");
         })
