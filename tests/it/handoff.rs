@@ -2,10 +2,12 @@
 //! PostgreSQL: a queued caller follows the `<Enqueue>` waitUrl (requested
 //! again and again with `QueueTime`/`QueuePosition`) until an agent takes
 //! them or the wait document says `<Leave/>`; the queue's action and the
-//! final status callback arrive in either order.
+//! final status callback arrive in either order. A person dialled directly
+//! rings for the step's `max_wait` (`<Dial timeout>`), and the `<Dial>`
+//! action and the final status arrive in either order too.
 
 use crate::common::db::each_backend;
-use crate::common::phone::{Phone, Server, Verb};
+use crate::common::phone::{AUTH_TOKEN, Options, Phone, Server, Verb};
 use crate::common::queue::Waited;
 use chrono::{TimeZone, Utc};
 use dialback::config::Clock;
@@ -151,4 +153,89 @@ async fn outside_hours_the_caller_hears_the_unavailable_words_and_no_transfer() 
         })
     })
     .await;
+}
+
+/// A flow that hands the caller straight to a person's number.
+const DIAL_FLOW: &str = r#"
+[flow]
+language = "en-US"
+
+[[step]]
+id = "agent"
+say = "Connecting you to an agent."
+transfer = "+8610012345678"
+max_wait = "25s"
+unavailable = "ticket"
+
+[[step]]
+id = "ticket"
+say = "Nobody could take your call. We will call you back within one working day."
+end = "ticket"
+"#;
+
+/// A server with the example flows and `dial-agent` ([`DIAL_FLOW`]); the
+/// folder lives as long as the server.
+async fn with_dial_flow(db_url: &str) -> (Server, tempfile::TempDir) {
+    let flows = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir("call-flows").unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, flows.path().join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(flows.path().join("dial-agent.toml"), DIAL_FLOW).unwrap();
+    let mut settings = Server::settings(Options {
+        database_url: db_url.to_string(),
+        crm_webhook: None,
+        auth_token: Some(AUTH_TOKEN.into()),
+        clock: office_hours(),
+    });
+    settings.flows_dir = flows.path().to_path_buf();
+    (Server::start_settings(settings).await, flows)
+}
+
+#[tokio::test]
+async fn a_dialled_agent_rings_for_the_maximum_wait_and_the_outcome_holds_whichever_callback_comes_first()
+ {
+    for (backend, db) in each_backend().await {
+        let (server, _flows) = with_dial_flow(db.url()).await;
+        for (dial_status, status_first, outcome, handoffs) in [
+            ("completed", false, "handoff", "connected"),
+            ("completed", true, "handoff", "connected"),
+            ("no-answer", false, "ticket", "open"),
+        ] {
+            let case = format!("{backend}: {dial_status}, status first: {status_first}");
+            let mut p = Phone::call_flow(&server, CALLER, "dial-agent").await;
+            let dial = p.verbs.iter().find_map(|v| match v {
+                Verb::Dial { to, timeout, .. } => Some((to.clone(), *timeout)),
+                _ => None,
+            });
+            assert_eq!(dial, Some(("+8610012345678".into(), Some(25))), "{case}");
+            if status_first {
+                p.hang_up().await;
+            }
+            p.agent(dial_status, "").await;
+            assert!(p.verbs.contains(&Verb::Hangup), "{case}: {:?}", p.verbs);
+            assert!(p.ended, "{case}");
+            let r = p.result().await;
+            assert_eq!(r["outcome"], outcome, "{case}");
+            assert_eq!(r["status"], "completed", "{case}");
+            for status in ["open", "connected"] {
+                let (_, h) = server
+                    .admin_get(&format!("/api/handoffs?status={status}"))
+                    .await;
+                let mine = h["handoffs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|x| x["call_sid"] == p.sid.as_str())
+                    .count();
+                assert_eq!(
+                    mine,
+                    usize::from(status == handoffs),
+                    "{case}: {status}: {h}"
+                );
+            }
+        }
+        server.stop().await;
+        db.cleanup().await;
+    }
 }

@@ -205,6 +205,8 @@ pub enum Verb {
     Dial {
         action: String,
         to: String,
+        /// `timeout`: seconds the provider rings before `no-answer`.
+        timeout: Option<u32>,
     },
     Enqueue {
         action: String,
@@ -328,6 +330,7 @@ fn verb(name: &str, attrs: &[(String, String)], text: String, children: Vec<Verb
                 }
                 _ => None,
             })?,
+            timeout: attr(attrs, "timeout").and_then(|t| t.parse().ok()),
         },
         "Enqueue" => Verb::Enqueue {
             action: attr(attrs, "action")?,
@@ -371,6 +374,17 @@ pub struct Phone<'a> {
 impl<'a> Phone<'a> {
     /// An inbound call from `from` to `to`.
     pub async fn call(server: &'a Server, from: &str, to: &str) -> Phone<'a> {
+        Phone::call_url(server, "/twilio/voice", from, to).await
+    }
+
+    /// An inbound call answered by the flow called `flow`, whatever the
+    /// number (the voice webhook's `?flow=`).
+    pub async fn call_flow(server: &'a Server, from: &str, flow: &str) -> Phone<'a> {
+        let url = format!("/twilio/voice?flow={flow}");
+        Phone::call_url(server, &url, from, "+861000000009").await
+    }
+
+    async fn call_url(server: &'a Server, url: &str, from: &str, to: &str) -> Phone<'a> {
         let mut p = Phone {
             server,
             sid: new_call_sid(),
@@ -381,7 +395,7 @@ impl<'a> Phone<'a> {
         let sid = p.sid.clone();
         let (status, body) = server
             .post(
-                "/twilio/voice",
+                url,
                 &[
                     ("CallSid", &sid),
                     ("AccountSid", "AC0"),
