@@ -9,6 +9,7 @@ mod crm;
 mod effects;
 mod hold;
 mod service;
+mod transfer;
 
 pub use crm::{Delivery, Notifier};
 pub use effects::{Effects, Unserialisable, effects};

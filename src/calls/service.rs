@@ -17,9 +17,9 @@ use chrono::{DateTime, Utc};
 use super::cache::CallCache;
 use super::crm::Notifier;
 use super::effects::{Unserialisable, effects};
+use super::transfer::in_transfer;
 use crate::config::{Clock, Numbers};
 use crate::flow::event::{Input, Output};
-use crate::flow::machine::At;
 use crate::flow::model::Mode;
 use crate::flow::{Call, Flow};
 use crate::metrics::Metrics;
@@ -101,6 +101,7 @@ struct Inner {
     cache: CallCache,
     crm: Option<Notifier>,
     metrics: Metrics,
+    transfer_action_grace: std::time::Duration,
 }
 
 impl Calls {
@@ -121,6 +122,7 @@ impl Calls {
                 cache: CallCache::new(CACHED_CALLS),
                 crm,
                 metrics,
+                transfer_action_grace: settings.transfer_action_grace,
             }),
         }
     }
@@ -445,15 +447,17 @@ impl Calls {
             .await?;
         if is_final {
             self.inner.cache.remove(sid);
-            // A call being transferred is left to the transfer's action:
-            // the provider requests it when the transfer ends, sometimes
-            // after this final status, and only it says whether the
-            // caller talked to a person.
+            // A call being transferred is left to the transfer's action
+            // (see `transfer`): only it says whether the caller talked to
+            // a person.
             if let Ok(Some(row)) = self.store().load_call(sid).await
                 && row.outcome.is_none()
-                && !in_transfer(&row.state)
             {
-                let _ = self.step(sid, row.seq, Input::HungUp).await;
+                if in_transfer(&row.state) {
+                    self.hang_up_unless_transferred(sid, row.seq, self.inner.transfer_action_grace);
+                } else {
+                    let _ = self.step(sid, row.seq, Input::HungUp).await;
+                }
             }
         }
         Ok(())
@@ -473,11 +477,6 @@ impl Calls {
     pub fn clock(&self) -> Clock {
         self.inner.clock
     }
-}
-
-/// Is this stored call state waiting for a transfer's result?
-fn in_transfer(state: &str) -> bool {
-    serde_json::from_str::<Call>(state).is_ok_and(|c| matches!(c.at, At::Transfer { .. }))
 }
 
 /// What the new-call row takes from its arrival.

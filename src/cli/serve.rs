@@ -263,6 +263,7 @@ fn settings(args: Args) -> Result<Settings, String> {
         retention: args.retention,
         webhook_budget: args.webhook_budget,
         dialer,
+        transfer_action_grace: crate::config::DEFAULT_TRANSFER_ACTION_GRACE,
     })
 }
 

@@ -9,10 +9,12 @@
 use crate::common::db::each_backend;
 use crate::common::phone::{AUTH_TOKEN, Options, Phone, Server, Verb};
 use crate::common::queue::Waited;
+use crate::common::wait::eventually;
 use chrono::{TimeZone, Utc};
 use dialback::config::Clock;
 use futures_util::future::BoxFuture;
 use serde_json::json;
+use std::time::Duration;
 
 /// Monday 11:00 in Shanghai: agents are at work.
 fn office_hours() -> Clock {
@@ -235,6 +237,39 @@ async fn a_dialled_agent_rings_for_the_maximum_wait_and_the_outcome_holds_whiche
                 );
             }
         }
+        server.stop().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_caller_who_hangs_up_before_the_transfer_is_reached_is_abandoned_with_an_open_handoff() {
+    for (backend, db) in each_backend().await {
+        let mut settings = Server::settings(Options {
+            database_url: db.url().to_string(),
+            crm_webhook: None,
+            auth_token: Some(AUTH_TOKEN.into()),
+            clock: office_hours(),
+        });
+        // No action will come: the caller hung up during "transferring
+        // you", before the provider reached the <Enqueue>.
+        settings.transfer_action_grace = Duration::ZERO;
+        let server = Server::start_settings(settings).await;
+        let mut p = queued(&server).await;
+        p.hang_up().await;
+        let outcome = eventually(Duration::from_secs(30), backend, || async {
+            let r = p.result().await;
+            (!r["outcome"].is_null()).then(|| r["outcome"].clone())
+        })
+        .await;
+        assert_eq!(outcome, "abandoned", "{backend}");
+        let (_, h) = server.admin_get("/api/handoffs?status=open").await;
+        assert_eq!(
+            h["handoffs"][0]["call_sid"],
+            p.sid.as_str(),
+            "{backend}: {h}"
+        );
+        assert_eq!(h["handoffs"][0]["reason"], "caller_hung_up");
         server.stop().await;
         db.cleanup().await;
     }
