@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use super::cache::CallCache;
 use super::crm::Notifier;
 use super::effects::{Unserialisable, effects};
+use super::transfer::in_transfer;
 use crate::config::{Clock, Numbers};
 use crate::flow::event::{Input, Output};
 use crate::flow::model::Mode;
@@ -102,6 +103,7 @@ struct Inner {
     cache: CallCache,
     crm: Option<Notifier>,
     metrics: Metrics,
+    transfer_action_grace: std::time::Duration,
 }
 
 impl Calls {
@@ -122,6 +124,7 @@ impl Calls {
                 cache: CallCache::new(CACHED_CALLS),
                 crm,
                 metrics,
+                transfer_action_grace: settings.transfer_action_grace,
             }),
         }
     }
@@ -452,10 +455,17 @@ impl Calls {
         self.store().update_status(sid, status, now).await?;
         if status.is_final() {
             self.inner.cache.remove(sid);
+            // A call being transferred is left to the transfer's action
+            // (see `transfer`): only it says whether the caller talked to
+            // a person.
             if let Ok(Some(row)) = self.store().load_call(sid).await
                 && row.outcome.is_none()
             {
-                let _ = self.step(sid, row.seq, Input::HungUp).await;
+                if in_transfer(&row.state) {
+                    self.hang_up_unless_transferred(sid, row.seq, self.inner.transfer_action_grace);
+                } else {
+                    let _ = self.step(sid, row.seq, Input::HungUp).await;
+                }
             }
         }
         Ok(())
@@ -464,6 +474,11 @@ impl Calls {
     /// The provider finished storing a recording.
     pub async fn recording_stored(&self, rec: NewRecording) -> Result<(), StoreError> {
         self.store().add_recording(rec).await
+    }
+
+    /// The public base URL the provider sees.
+    pub fn public_url(&self) -> &str {
+        &self.inner.public_url
     }
 
     /// "Now" on the server's clock.

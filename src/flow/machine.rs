@@ -216,7 +216,11 @@ impl Call {
         // that slipped through from spinning the server.
         for _ in 0..=flow.steps.len() * 2 {
             let step = &flow.steps[idx];
-            if let Some(speech) = &step.speech {
+            // A transfer's words ("transferring you…") are said only when
+            // the transfer is really attempted: see below.
+            if let (Some(speech), false) =
+                (&step.speech, matches!(step.kind, StepKind::Transfer(_)))
+            {
                 out.push(Output::Prompt(self.render(flow, step, speech)));
             }
             match &step.kind {
@@ -247,6 +251,9 @@ impl Call {
                         }
                         continue;
                     }
+                    if let Some(speech) = &step.speech {
+                        out.push(Output::Prompt(self.render(flow, step, speech)));
+                    }
                     self.at = At::Transfer {
                         step: step.id.clone(),
                     };
@@ -255,7 +262,7 @@ impl Call {
                         step: step.id.clone(),
                         seq: self.seq,
                         target: t.target.clone(),
-                        ring_timeout_secs: t.ring_timeout_secs,
+                        max_wait_secs: t.max_wait_secs,
                     }));
                     return;
                 }
@@ -588,7 +595,7 @@ impl Call {
         step.next
     }
 
-    fn render(&self, flow: &Flow, step: &Step, speech: &Speech) -> Prompt {
+    pub(super) fn render(&self, flow: &Flow, step: &Step, speech: &Speech) -> Prompt {
         match speech {
             Speech::Audio(file) => Prompt::Play { file: file.clone() },
             Speech::Text(name) => {

@@ -9,6 +9,7 @@ pub mod condition;
 pub mod diagnostic;
 pub mod diagram;
 pub mod event;
+pub mod hold;
 pub mod hours;
 pub mod load;
 pub mod machine;

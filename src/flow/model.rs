@@ -232,7 +232,13 @@ pub struct Transfer {
     pub target: Target,
     pub hours: Option<Hours>,
     pub unavailable: Option<StepIdx>,
-    pub ring_timeout_secs: u32,
+    /// How long to ring a person, or to hold a caller in a queue, before
+    /// the `unavailable` step runs.
+    pub max_wait_secs: u32,
+    /// What a queued caller hears while waiting (the default phrase if none).
+    pub hold: Option<Speech>,
+    /// Tell a queued caller their place in the queue.
+    pub announce_position: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -208,8 +208,15 @@ struct Step {
     hours: Option<String>,
     /// Step to run when nobody is available or outside hours.
     unavailable: Option<String>,
-    /// Seconds to ring the agent (5–120, default 30).
-    ring_timeout: Option<u32>,
+    /// How long to ring the agent or wait in the queue before the
+    /// `unavailable` step runs: "90s", "2m" (5s–10m, default 90s).
+    max_wait: Option<String>,
+    /// What a queued caller hears while waiting (text, may use variables).
+    hold: Option<String>,
+    /// An audio file under `audio/` played to a queued caller instead.
+    hold_play: Option<String>,
+    /// Tell a queued caller their place in the queue.
+    announce_position: Option<bool>,
 }
 
 #[derive(Deserialize, JsonSchema)]

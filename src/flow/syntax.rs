@@ -74,7 +74,10 @@ pub const STEP_KEYS: &[&str] = &[
     "transfer",
     "hours",
     "unavailable",
-    "ring_timeout",
+    "max_wait",
+    "hold",
+    "hold_play",
+    "announce_position",
 ];
 
 /// Keys of one menu option.
@@ -147,7 +150,12 @@ pub struct StepSyntax {
     pub transfer: Option<Sp<String>>,
     pub hours: Option<Sp<String>>,
     pub unavailable: Option<Sp<String>>,
-    pub ring_timeout: Option<Sp<i64>>,
+    /// How long a transfer may ring or queue: "90s", "2m".
+    pub max_wait: Option<Sp<String>>,
+    /// What a queued caller hears while waiting: text, or an audio file.
+    pub hold: Option<Sp<String>>,
+    pub hold_play: Option<Sp<String>>,
+    pub announce_position: Option<Sp<bool>>,
 }
 
 /// One entry of `[vars]`: `name = "text"`, or
@@ -338,7 +346,10 @@ fn step(mut t: Table<'_, '_>, d: &mut Vec<Diagnostic>) -> StepSyntax {
         transfer: t.string("transfer", d),
         hours: t.string("hours", d),
         unavailable: t.string("unavailable", d),
-        ring_timeout: t.int("ring_timeout", d),
+        max_wait: t.string("max_wait", d),
+        hold: t.string("hold", d),
+        hold_play: t.string("hold_play", d),
+        announce_position: t.bool("announce_position", d),
         ..StepSyntax::default()
     };
     if let Some((span, tables)) = t.tables_spanned("options", d) {

@@ -17,7 +17,7 @@ use crate::flow::phrases::{self, Lang};
 use crate::store::{Direction, NewRecording};
 use crate::twilio::{
     CallSid, CallStatus, DialCallStatus, DialParams, GatherParams, QueueResult, RecordParams,
-    RecordingStatusParams, StatusParams, VoiceParams,
+    RecordingStatusParams, StatusParams, VoiceParams, WaitParams,
 };
 use crate::twiml;
 
@@ -211,11 +211,45 @@ pub(super) async fn dial(
         }
         (None, Some(QueueResult::Hangup)) => TransferResult::CallerHungUp,
         (None, Some(QueueResult::QueueFull)) => TransferResult::Busy,
+        // Our wait URL said <Leave/>: nobody took the caller in time.
+        (None, Some(QueueResult::Leave)) => TransferResult::NoAnswer,
         (None, Some(_)) | (None, None) => TransferResult::Failed,
     };
     let input = Input::TransferEnded(result);
     let stepped = state.calls().step(params.call_sid.as_str(), q.seq(), input);
     answer(&state, stepped.await)
+}
+
+/// A queue's wait URL: what the caller hears while queued, and <Leave/>
+/// once the transfer step's `max_wait` has passed. Anything that goes
+/// wrong says <Leave/> too, so that the queue's action moves the call on
+/// (with an apology, if the store is down) rather than holding the caller.
+pub(super) async fn wait(
+    State(state): State<AppState>,
+    Query(q): Query<SeqQuery>,
+    SignedForm(form): SignedForm,
+) -> Response {
+    let leave = || twiml_response(twiml::leave_queue());
+    let params = match WaitParams::from_form(&form) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e.for_log(), "unusable wait webhook");
+            return leave();
+        }
+    };
+    let held = state.calls().hold(
+        params.call_sid.as_str(),
+        q.seq(),
+        params.queue_time,
+        params.queue_position,
+    );
+    match held.await {
+        Ok(twiml) => twiml_response(twiml),
+        Err(e) => {
+            tracing::warn!(call_sid = %params.call_sid, error = %e, "wait webhook: leaving the queue");
+            leave()
+        }
+    }
 }
 
 /// A stream call's transfer: `media_ws` asked the provider (a REST update

@@ -13,6 +13,7 @@ mod dashboard;
 mod dashboard_browser;
 mod dialer;
 mod flow_paths;
+mod handoff;
 mod machine_props;
 mod media_stream;
 mod outcomes;

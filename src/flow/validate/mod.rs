@@ -13,6 +13,7 @@ mod graph;
 mod header;
 mod steps;
 mod topics;
+mod transfer;
 
 use std::collections::BTreeMap;
 

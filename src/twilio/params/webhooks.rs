@@ -141,6 +141,31 @@ impl DialParams {
     }
 }
 
+/// A queue's wait URL (`<Enqueue waitUrl>`), requested when the caller
+/// joins the queue and again each time the wait document ends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaitParams {
+    /// `CallSid`.
+    pub call_sid: CallSid,
+    /// `QueueTime`: seconds this caller has waited so far.
+    pub queue_time: u32,
+    /// `QueuePosition`: 1 is next.
+    pub queue_position: Option<u32>,
+}
+
+impl WaitParams {
+    /// Parses the form of a wait URL request. A missing `QueueTime` counts
+    /// as no time waited: the wait limit then still holds on the next ask.
+    pub fn from_form(pairs: &[(String, String)]) -> Result<Self, ParamError> {
+        let form = Form::new(pairs)?;
+        Ok(Self {
+            call_sid: form.required("CallSid", CallSid::parse)?,
+            queue_time: form.optional("QueueTime", parse_count)?.unwrap_or(0),
+            queue_position: form.optional("QueuePosition", parse_count)?,
+        })
+    }
+}
+
 /// The call status callback: the call moved to a new state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatusParams {

@@ -9,5 +9,6 @@ pub mod db;
 pub mod fake_provider;
 pub mod fixtures;
 pub mod phone;
+pub mod queue;
 pub mod stream;
 pub mod wait;

@@ -448,12 +448,13 @@ async fn after_a_transfer_a_stream_flow_with_more_questions_reconnects_its_strea
     let (status, body) = server.post(&action, &bridged).await;
     assert_eq!(status, 200, "{body}");
 
-    // The message after the transfer in TwiML, then a new stream.
+    // The message after the transfer in TwiML (in the provider's tag for
+    // Mandarin speech), then a new stream.
     assert_eq!(
         parse_twiml(&body),
         vec![Verb::Say {
             text: "感谢您与客服沟通。".into(),
-            language: "zh-CN".into()
+            language: "cmn-CN".into()
         }],
         "{body}"
     );

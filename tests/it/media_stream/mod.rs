@@ -329,7 +329,8 @@ async fn a_transfer_on_a_stream_redirects_the_live_call_and_the_dial_result_ends
             parse_twiml(&body),
             vec![Verb::Enqueue {
                 action: dial_url.clone(),
-                queue: "wallet-support".into()
+                queue: "wallet-support".into(),
+                wait_url: Some(format!("{PUBLIC_URL}/twilio/wait?seq={}", row.seq)),
             }],
             "the transfer alone: its prompts were played on the stream"
         );
