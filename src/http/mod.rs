@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
+use tokio_util::task::TaskTracker;
 use tower_http::services::ServeDir;
 
 use crate::calls::{Calls, Flows};
@@ -51,6 +52,9 @@ struct Inner {
     recogniser: Option<Arc<dyn Recogniser>>,
     /// The provider's Calls API, for moving a stream call to its transfer.
     provider: Option<Provider>,
+    /// Every live media stream: upgraded sockets outlive the HTTP
+    /// connection they came on, so shutdown waits for them here.
+    streams: TaskTracker,
 }
 
 /// What the HTTP layer is handed by the composition root.
@@ -84,8 +88,15 @@ impl AppState {
                 prompts,
                 recogniser,
                 provider,
+                streams: TaskTracker::new(),
             }),
         }
+    }
+
+    /// The live media streams, for shutdown to drain (see
+    /// [`crate::app::App::run_until`]).
+    pub fn streams(&self) -> &TaskTracker {
+        &self.inner.streams
     }
 
     fn calls(&self) -> &Calls {
@@ -122,6 +133,7 @@ pub fn router(state: AppState) -> Router {
         .route("/twilio/gather", post(webhooks::gather))
         .route("/twilio/record", post(webhooks::record))
         .route("/twilio/dial", post(webhooks::dial))
+        .route("/twilio/wait", post(webhooks::wait))
         .route("/twilio/transfer", post(webhooks::transfer))
         .route("/twilio/status", post(webhooks::status))
         .route("/twilio/recording-status", post(webhooks::recording_status))

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::pages::{customer, flow_names, ser, time};
+use super::pages::{customer, flow_names, outcome_label, ser, time};
 use super::session::{SignedIn, html_headers};
 use super::{PageError, render};
 use crate::http::AppState;
@@ -247,7 +247,7 @@ pub(super) async fn calls(
             lines.push(CallLine {
                 call_sid: c.call_sid.clone(),
                 phone: customer(&c),
-                outcome: c.outcome.clone().unwrap_or_else(|| "unfinished".into()),
+                outcome: outcome_label(c.outcome),
                 started_at: time(&c.started_at),
             });
         }
