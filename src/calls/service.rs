@@ -255,7 +255,7 @@ impl Calls {
         let campaigns = self.store().campaigns();
         match arrival.contact {
             Some(id) => campaigns.contact_vars(id).await,
-            None if !arrival.outbound && !arrival.from.is_empty() => {
+            None if arrival.direction == Direction::Inbound && !arrival.from.is_empty() => {
                 campaigns
                     .inbound_contact_vars(&arrival.flow.name, &arrival.from)
                     .await
