@@ -21,7 +21,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use dialback::store::{Advance, NewAnswer, NewCall};
+use dialback::store::{Advance, CallStatus, Direction, NewAnswer, NewCall, Outcome};
 use serde_json::{Value, json};
 
 use super::fixtures::Db;
@@ -114,10 +114,10 @@ async fn call(db: &Db, sid: &str, phone: &str, at: DateTime<Utc>, answers: Vec<N
             call_sid: sid.to_owned(),
             flow: FLOW.to_owned(),
             flow_hash: format!("sha256:{FLOW}"),
-            direction: "outbound".to_owned(),
+            direction: Direction::Outbound,
             from: "+861000000001".to_owned(),
             to: phone.to_owned(),
-            status: "in-progress".to_owned(),
+            status: CallStatus::InProgress,
             state: "{}".to_owned(),
             seq: 0,
             response: "<Response/>".to_owned(),
@@ -137,7 +137,7 @@ async fn call(db: &Db, sid: &str, phone: &str, at: DateTime<Utc>, answers: Vec<N
         opt_out: None,
         handoff: None,
         recording: None,
-        outcome: Some("completed".to_owned()),
+        outcome: Some(Outcome::Completed),
         ended_at: Some(at + Duration::seconds(90)),
     })
     .await
