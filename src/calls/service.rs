@@ -216,7 +216,24 @@ impl Calls {
             to: arrival.to,
             status: arrival.status,
         };
-        let new = self.new_call(sid, &flow, &call, fields)?;
+        let mut new = self.new_call(sid, &flow, &call, fields)?;
+        let stream = flow.mode == Mode::Stream;
+        if stream {
+            // The call runs over the media stream, which answers it when
+            // the provider connects (`http::media_ws`).
+            return match self.create(&flow, new.clone()).await? {
+                true => Ok(new.response),
+                false => self.replay(sid).await,
+            };
+        }
+        // The first step is taken before the row exists, so that the row is
+        // created with its first TwiML: a copy of this webhook that loses
+        // the insert race replays that TwiML, never an empty one.
+        let now = self.now();
+        let mut first_call = call.clone();
+        let outputs = first_call.handle(&flow, first, now);
+        let response = twiml::answer(&outputs, &flow, sid, &self.inner.public_url);
+        new.response = response.clone();
         let row = CallRow {
             call_sid: new.call_sid.clone(),
             flow: new.flow.clone(),
@@ -228,26 +245,61 @@ impl Calls {
             outcome: None,
             state: new.state.clone(),
             seq: 0,
-            response: new.response.clone(),
+            response: response.clone(),
             started_at: new.started_at,
             ended_at: None,
         };
-        let created = self.store().create_call(new).await.inspect_err(
-            |e| tracing::error!(call_sid = %sid, error = %e, "store failed creating a call"),
-        );
-        match created.map_err(CallError::store(Some(&flow)))? {
-            true => {}
-            // A duplicate voice webhook raced us: answer what the first one did.
-            false => return self.replay(sid).await,
+        let first_effects = effects(&row, &first_call, &outputs, response.clone(), now)?;
+        let a = &first_effects.advance;
+        let only_a_wait = a.answers.is_empty()
+            && a.outcome.is_none()
+            && a.handoff.is_none()
+            && a.opt_out.is_none()
+            && a.recording.is_none();
+        if only_a_wait {
+            // The common case, in one write: the row holds the first wait.
+            new.state = a.state.clone();
+            new.seq = a.to_seq;
         }
-        let stream = flow.mode == Mode::Stream;
-        tracing::info!(call_sid = %sid, flow = %flow.name, outbound = arrival.outbound, stream, "call started");
-        if stream {
-            // The call runs over the media stream, which answers it when
-            // the provider connects (`http::media_ws`).
-            return Ok(row.response);
+        if !self.create(&flow, new.clone()).await? {
+            // A copy of this webhook created the call: answer as it did.
+            return self.replay(sid).await;
         }
-        self.apply(&flow, row, call, first).await
+        tracing::info!(call_sid = %sid, flow = %flow.name, outbound = arrival.outbound, "call started");
+        if only_a_wait {
+            self.inner.cache.put(CallRow {
+                seq: new.seq,
+                state: new.state,
+                ..row
+            });
+            return Ok(response);
+        }
+        // The first step also ends the call or hands it off: the row (with
+        // the first TwiML already) is moved on by the usual advance.
+        match self.commit(&row, &first_call, &outputs, response.clone(), now).await {
+            Ok(Advanced::Applied) => Ok(response),
+            Ok(Advanced::Stale) => self.replay(sid).await,
+            Err(e) => {
+                tracing::error!(call_sid = %sid, error = %e, "store failed saving the first step");
+                self.inner.metrics.store_error();
+                Err(match e {
+                    CallError::Store { source, .. } => CallError::store(Some(&flow))(source),
+                    other => other,
+                })
+            }
+        }
+    }
+
+    /// Creates the call's row; `false` if the CallSid was already stored.
+    async fn create(&self, flow: &Flow, new: NewCall) -> Result<bool, CallError> {
+        let sid = new.call_sid.clone();
+        self.store()
+            .create_call(new)
+            .await
+            .inspect_err(
+                |e| tracing::error!(call_sid = %sid, error = %e, "store failed creating a call"),
+            )
+            .map_err(CallError::store(Some(flow)))
     }
 
     /// The call a media stream's `start` names, with its flow and state;
@@ -333,7 +385,9 @@ impl Calls {
                 return Err(CallError::store(None)(e));
             }
         };
-        if row.seq != seq {
+        // An ended call never changes: whatever arrives late gets the
+        // TwiML it last produced.
+        if row.seq != seq || row.outcome.is_some() {
             tracing::debug!(call_sid = %sid, got = seq, at = row.seq, "duplicate or stale webhook");
             return Ok(row.response);
         }
@@ -364,8 +418,20 @@ impl Calls {
         input: Input,
     ) -> Result<String, CallError> {
         let now = self.now();
+        // Nobody hears what a hang-up produces: the call keeps the TwiML of
+        // its last wait, which is what a late retry of that wait's webhook
+        // must still get.
+        let hung_up = matches!(input, Input::HungUp);
         let outputs = call.handle(flow, input, now);
-        let response = twiml::answer(&outputs, flow, &row.call_sid, &self.inner.public_url);
+        if outputs.is_empty() {
+            // The input did not move the call (see `Call::handle`).
+            return Ok(row.response);
+        }
+        let response = if hung_up {
+            row.response.clone()
+        } else {
+            twiml::answer(&outputs, flow, &row.call_sid, &self.inner.public_url)
+        };
         match self
             .commit(&row, &call, &outputs, response.clone(), now)
             .await

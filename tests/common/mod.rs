@@ -8,4 +8,5 @@ pub mod db;
 pub mod fake_provider;
 pub mod fixtures;
 pub mod phone;
+pub mod redeliver;
 pub mod stream;
