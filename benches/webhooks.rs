@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use dialback::app::App;
 use dialback::config::{Clock, Numbers, Settings};
+use dialback::flow::phrases::{Lang, technical_problem};
 use dialback::twilio::signature;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
@@ -59,6 +60,15 @@ async fn main() {
         think: Duration::from_millis(env("BENCH_THINK_MS", 0)),
         seconds: env("BENCH_SECONDS", 10),
     };
+    // The failure check must recognise the apology exactly as the server
+    // renders it, or a failed call would count as a completed one.
+    for (lang, tag) in [(Lang::Zh, "zh-CN"), (Lang::En, "en-US")] {
+        let rendered = dialback::twiml::apology(technical_problem(lang), tag);
+        assert!(
+            !reply_carries_on(rendered.as_bytes(), false),
+            "the bench does not recognise the {tag} apology: {rendered}"
+        );
+    }
     let pg_admin = std::env::var("DIALBACK_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     if backend == "sqlite" || backend == "both" {
@@ -252,8 +262,8 @@ impl Caller {
     }
 
     /// One caller through the happy path: voice, five answers, the status
-    /// callback. False when any webhook failed or the call ended in an
-    /// apology.
+    /// callback. False when any webhook failed, a question did not come, or
+    /// the call ended in an apology.
     async fn one_call(&mut self, sid: &str, stats: &Stats) -> bool {
         let mut steps: Vec<(String, Vec<(String, String)>)> = vec![(
             "/twilio/voice".into(),
@@ -328,8 +338,9 @@ impl Caller {
                 stats.by_kind[kind].lock().expect("lock").push(us);
             }
             let body = body.to_bytes();
-            // "技术" is in the apology a failed webhook gets.
-            if !ok || body.windows(6).any(|w| w == "技术".as_bytes()) {
+            // Every reply before the last answer must ask the next question.
+            let wants_question = i + 1 < last;
+            if !ok || !reply_carries_on(&body, wants_question) {
                 return false;
             }
             if i < last && !self.think.is_zero() {
@@ -338,4 +349,18 @@ impl Caller {
         }
         true
     }
+}
+
+/// Whether a reply keeps the happy path going. It must not hold dialback's
+/// apology, compared against the very phrases the server speaks (so the
+/// check cannot drift from them), and where the flow asks a next question
+/// it must hold a `<Gather>`: an empty or truncated answer fails too.
+fn reply_carries_on(body: &[u8], wants_question: bool) -> bool {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return false;
+    };
+    let apologised = [Lang::Zh, Lang::En]
+        .into_iter()
+        .any(|lang| text.contains(technical_problem(lang)));
+    !apologised && (!wants_question || text.contains("<Gather"))
 }

@@ -232,12 +232,12 @@ impl App {
                 }),
             ));
         }
-        let served = axum::serve(
+        let served = http::serve::serve_with_timeouts(
             without_nagle(self.listener),
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
+            self.router,
+            http::serve::Timeouts::default(),
+            shutdown,
         )
-        .with_graceful_shutdown(shutdown)
         .await;
         stop.cancel();
         for (name, task) in tasks {

@@ -34,6 +34,11 @@ pub struct Settings {
     /// Purge personal data of calls older than this, at start and daily
     /// (`--retention 90d`); `None`: keep everything.
     pub retention: Option<chrono::Duration>,
+    /// The most time a provider webhook may take before dialback answers
+    /// with its spoken apology instead (`--webhook-budget`, default 5 s):
+    /// well under the provider's 15 s, past which the caller hears the
+    /// provider's own "application error" and the call is lost.
+    pub webhook_budget: std::time::Duration,
     /// The campaign dialer of this replica; `None`: this replica does not
     /// dial. It places calls through `media.provider`, which must be set.
     pub dialer: Option<DialerSettings>,
@@ -46,6 +51,9 @@ pub struct DialerSettings {
     /// together (the slots live in the database).
     pub cps: f64,
 }
+
+/// The default [`Settings::webhook_budget`].
+pub const DEFAULT_WEBHOOK_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What Media Streams calls need beyond the TwiML ones.
 #[derive(Debug, Clone)]
@@ -182,6 +190,7 @@ impl Settings {
             clock: Clock::System,
             media: MediaSettings::default(),
             retention: None,
+            webhook_budget: DEFAULT_WEBHOOK_BUDGET,
             dialer: None,
         }
     }

@@ -54,6 +54,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "metrics",
         ],
     ),
+    // Pure analysis of stored free text: topics come from the flow file.
+    ("insight", &["flow"]),
     ("report", &["flow", "phone", "store"]),
     ("speech", &["flow", "media"]),
     // The provider account, as the REST client takes it

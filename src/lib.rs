@@ -19,6 +19,10 @@
 //! - [`dialer`]: outbound campaigns — the sans-I/O scheduler (calling windows
 //!   in each contact's time zone, back-off, attempt limits), contacts read
 //!   from CSV, and the worker that places calls through [`twilio::rest`].
+//! - [`insight`]: what callers said — free-text answers grouped into the
+//!   flow's `[topics]`, frequent phrases no topic names yet (Mandarin word
+//!   segmentation), masked quotes and the change against a previous period.
+//!   Pure: the texts come in as arguments.
 //! - [`report`]: results — aggregates per flow (completion, drop-off,
 //!   distributions, CSAT/NPS) from counts the database computes; exports;
 //!   privacy (masking, purge) and the server's daily retention run.
@@ -53,6 +57,7 @@ pub mod config;
 pub mod dialer;
 pub mod flow;
 pub mod http;
+pub mod insight;
 pub mod media;
 pub mod metrics;
 pub mod phone;

@@ -2,6 +2,7 @@
 
 mod campaign;
 mod check;
+mod log_writer;
 mod prompts;
 mod results;
 mod serve;
@@ -111,7 +112,7 @@ fn init_tracing() {
     use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(log_writer::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }

@@ -108,6 +108,34 @@ pub(super) struct Args {
     /// and then daily, as `dialback purge --older-than` does.
     #[arg(long, env = "DIALBACK_RETENTION", value_parser = crate::report::privacy::parse_age)]
     retention: Option<chrono::Duration>,
+    /// The most a provider webhook may take (500ms, 5s): past it the caller
+    /// hears dialback's apology, well before the provider's 15 s timeout.
+    #[arg(long, env = "DIALBACK_WEBHOOK_BUDGET", default_value = "5s", value_parser = parse_budget)]
+    webhook_budget: std::time::Duration,
+}
+
+/// `500ms` or `5s`, between 100 ms and 14 s (past 15 s the provider has
+/// given up already).
+fn parse_budget(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let parsed = if let Some(ms) = text.strip_suffix("ms") {
+        ms.trim()
+            .parse::<u64>()
+            .map(std::time::Duration::from_millis)
+    } else if let Some(secs) = text.strip_suffix('s') {
+        secs.trim()
+            .parse::<u64>()
+            .map(std::time::Duration::from_secs)
+    } else {
+        return Err("write it with a unit: 500ms or 5s".into());
+    };
+    let budget = parsed.map_err(|e| format!("{text}: {e}"))?;
+    if !(std::time::Duration::from_millis(100)..=std::time::Duration::from_secs(14))
+        .contains(&budget)
+    {
+        return Err("the budget must be between 100ms and 14s".into());
+    }
+    Ok(budget)
 }
 
 pub(super) fn run(args: Args) -> ExitCode {
@@ -233,6 +261,7 @@ fn settings(args: Args) -> Result<Settings, String> {
             ..MediaSettings::default()
         },
         retention: args.retention,
+        webhook_budget: args.webhook_budget,
         dialer,
     })
 }
@@ -261,6 +290,8 @@ async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use clap::Parser;
 
     use super::*;
@@ -312,5 +343,14 @@ mod tests {
         assert_eq!(dialing.dialer.map(|d| d.cps), Some(1.0));
         let provider = dialing.media.provider.unwrap();
         assert_eq!(provider.from, "+861000000001");
+    }
+
+    #[test]
+    fn a_webhook_budget_has_a_unit_and_stays_under_the_providers_timeout() {
+        assert_eq!(parse_budget("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_budget("750ms"), Ok(Duration::from_millis(750)));
+        for bad in ["5", "15s", "50ms", "fast", "-1s"] {
+            assert!(parse_budget(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -61,6 +61,10 @@ pub enum Code {
     BadTemplate,
     /// A flow with no steps.
     NoSteps,
+    /// A topic with nothing to match: an empty list, or a phrase of only punctuation.
+    EmptyTopic,
+    /// One phrase listed twice, in one topic or in two.
+    DuplicatePhrase,
 }
 
 impl Code {
@@ -85,6 +89,8 @@ impl Code {
             Code::BadHours => "E016",
             Code::BadTemplate => "E017",
             Code::NoSteps => "E018",
+            Code::EmptyTopic => "E019",
+            Code::DuplicatePhrase => "W020",
         }
     }
 }

@@ -54,6 +54,20 @@ pub enum Prompt {
     Play { file: String },
 }
 
+impl Prompt {
+    /// What a log may say about the prompt: its kind, language and length,
+    /// or its audio file, but never the text, which templates fill with
+    /// the contact's name and other personal data.
+    pub fn for_log(&self) -> String {
+        match self {
+            Prompt::Say { text, language } => {
+                format!("say ({language}, {} characters)", text.chars().count())
+            }
+            Prompt::Play { file } => format!("play {file}"),
+        }
+    }
+}
+
 /// Wait for an answer to a question.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Listen {
@@ -171,5 +185,23 @@ impl Output {
             self,
             Output::Listen(_) | Output::Record(_) | Output::Transfer(_) | Output::End { .. }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prompt_in_a_log_never_shows_its_text() {
+        let say = Prompt::Say {
+            text: "王小明您好，这里是示例钱包".into(),
+            language: "zh-CN".into(),
+        };
+        assert_eq!(say.for_log(), "say (zh-CN, 13 characters)");
+        let play = Prompt::Play {
+            file: "greeting.wav".into(),
+        };
+        assert_eq!(play.for_log(), "play greeting.wav");
     }
 }

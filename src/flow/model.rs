@@ -357,8 +357,20 @@ pub struct Flow {
     pub opt_out_confirm: Option<Speech>,
     pub opt_out_goodbye: Option<Speech>,
     pub steps: Vec<Step>,
+    /// What callers talk about, as ops staff name it (`[topics]`), in file order.
+    pub topics: Vec<Topic>,
     /// Compiled templates of every text the flow speaks.
     pub templates: minijinja::Environment<'static>,
+}
+
+/// A theme of what callers say: a name and the words and phrases that mean it.
+///
+/// Only analysis reads topics (`insight`); they never change a call. The
+/// phrases are kept as written: matching normalises both sides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topic {
+    pub name: String,
+    pub phrases: Vec<String>,
 }
 
 impl Flow {

@@ -20,6 +20,13 @@ pub struct FlowFile {
     /// Contact variables the flow uses, with their type ("text" or "number").
     #[serde(default)]
     vars: BTreeMap<String, VarKind>,
+    /// What callers talk about, for the "what callers said" analysis: each
+    /// topic's name and the Mandarin and English words and phrases that mean
+    /// it, e.g. `手续费 = ["手续费", "费用", "收费", "fee", "charges"]`. Matching
+    /// ignores case, full/half width and punctuation; English matches whole
+    /// words ("fee" is not in "feedback"), Mandarin anywhere in the text.
+    #[serde(default)]
+    topics: BTreeMap<String, Vec<String>>,
     /// The steps, in order. The call starts at the first one.
     step: Vec<Step>,
 }

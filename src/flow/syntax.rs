@@ -84,12 +84,13 @@ pub const OPTION_KEYS: &[&str] = &["key", "value", "words"];
 pub const BRANCH_KEYS: &[&str] = &["when", "goto"];
 
 /// Top-level tables.
-pub const TOP_KEYS: &[&str] = &["flow", "vars", "step"];
+pub const TOP_KEYS: &[&str] = &["flow", "vars", "topics", "step"];
 
 #[derive(Debug, Default)]
 pub struct FlowSyntax {
     pub header: HeaderSyntax,
     pub vars: Vec<(Sp<String>, Sp<String>)>,
+    pub topics: Vec<TopicSyntax>,
     pub steps: Vec<StepSyntax>,
     /// Span of the whole document, for problems with no better place.
     pub span: Span,
@@ -154,6 +155,15 @@ pub struct OptionSyntax {
     pub words: Vec<Sp<String>>,
 }
 
+/// One entry of `[topics]`: a name and the words and phrases that mean it.
+#[derive(Debug)]
+pub struct TopicSyntax {
+    pub name: Sp<String>,
+    /// Span of the whole value, for an empty list.
+    pub span: Span,
+    pub phrases: Vec<Sp<String>>,
+}
+
 #[derive(Debug, Default)]
 pub struct BranchSyntax {
     pub span: Span,
@@ -173,10 +183,18 @@ pub fn parse(source: &str) -> (FlowSyntax, Vec<Diagnostic>) {
         Ok(doc) => doc,
         Err(err) => {
             let span = err.span().unwrap_or(0..0);
+            // TOML keys without quotes are ASCII only: a topic named in Mandarin must be quoted.
+            let unquoted = source.get(span.clone()).is_some_and(|s| !s.is_ascii())
+                && err.message().contains("unquoted key");
+            let hint = if unquoted {
+                "put a key with Chinese characters or spaces in quotes: `\"手续费\" = [\"手续费\", \"fee\"]`"
+            } else {
+                "check quotes, brackets and `=` signs near this point"
+            };
             diags.push(
                 Diagnostic::error(Code::Syntax, span, "this is not valid TOML")
                     .label(first_line(err.message()))
-                    .hint("check quotes, brackets and `=` signs near this point"),
+                    .hint(hint),
             );
             return (flow, diags);
         }
@@ -191,6 +209,18 @@ pub fn parse(source: &str) -> (FlowSyntax, Vec<Diagnostic>) {
             match string_of(value) {
                 Some(s) => flow.vars.push((key.clone(), s)),
                 None => diags.push(wrong_type(&key.value, value, "a string such as \"text\"")),
+            }
+        }
+    }
+    if let Some(mut t) = top.table("topics", &mut diags) {
+        for (name, value) in t.entries() {
+            t.used.push(name.value.clone());
+            if let Some(phrases) = strings_of(&name.value, value, &mut diags) {
+                flow.topics.push(TopicSyntax {
+                    name,
+                    span: value.span(),
+                    phrases,
+                });
             }
         }
     }
@@ -512,6 +542,39 @@ fn string_of(v: &serde_spanned::Spanned<DeValue<'_>>) -> Option<Sp<String>> {
     match v.get_ref() {
         DeValue::String(s) => Some(Sp::new(s.to_string(), v.span())),
         _ => None,
+    }
+}
+
+/// A topic's phrases: a list of strings, or one string as a list of one.
+fn strings_of(
+    key: &str,
+    v: &serde_spanned::Spanned<DeValue<'_>>,
+    d: &mut Vec<Diagnostic>,
+) -> Option<Vec<Sp<String>>> {
+    if let Some(s) = string_of(v) {
+        return Some(vec![s]);
+    }
+    match v.get_ref() {
+        DeValue::Array(items) => Some(
+            items
+                .iter()
+                .filter_map(|item| {
+                    let s = string_of(item);
+                    if s.is_none() {
+                        d.push(wrong_type(key, item, "a word or phrase in quotes"));
+                    }
+                    s
+                })
+                .collect(),
+        ),
+        _ => {
+            d.push(
+                wrong_type(key, v, "a list of words and phrases").hint(format!(
+                    "for example `\"{key}\" = [\"{key}\"]`, with more words as callers say them"
+                )),
+            );
+            None
+        }
     }
 }
 

@@ -4,7 +4,8 @@
 use std::net::SocketAddr;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -54,11 +55,47 @@ impl From<crate::store::StoreError> for ApiError {
     }
 }
 
-pub(super) fn authorize(
-    state: &AppState,
-    headers: &HeaderMap,
-    peer: SocketAddr,
-) -> Result<(), ApiError> {
+/// Proof that a request may use the admin API. As an extractor it refuses
+/// everyone else with 401 ([`ApiError::Unauthorized`]) before the handler
+/// runs, so a new route cannot forget the check by forgetting a line: a
+/// handler without an `Admin` argument is visibly open.
+pub(super) struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        authorize(state, &parts.headers, peer(parts))?;
+        Ok(Admin)
+    }
+}
+
+/// Proof that a request may read results: the admin API's token, or a
+/// signed-in dashboard session (the dashboard links to the CSV export).
+pub(super) struct ResultsReader;
+
+impl FromRequestParts<AppState> for ResultsReader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let peer = peer(parts);
+        if !super::dashboard::is_signed_in(state, &parts.headers, peer) {
+            authorize(state, &parts.headers, peer)?;
+        }
+        Ok(ResultsReader)
+    }
+}
+
+/// The peer's address; without it (a server not started with connect
+/// info) nobody counts as local.
+fn peer(parts: &Parts) -> SocketAddr {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0)
+}
+
+fn authorize(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> Result<(), ApiError> {
     match &state.settings().admin_token {
         Some(token) => {
             let given = headers
@@ -81,11 +118,9 @@ pub(super) fn authorize(
 /// types of `simulate --json` (yes/no as booleans, numbers as numbers).
 pub(super) async fn call(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    _: Admin,
     Path(call_sid): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers, peer)?;
     let row = state
         .store()
         .load_call(&call_sid)
@@ -112,20 +147,26 @@ pub(super) async fn call(
 #[derive(Deserialize)]
 pub(super) struct HandoffQuery {
     status: Option<String>,
+    /// Full phone numbers in the summaries, for whoever calls the customer
+    /// back; masked otherwise, as in every other export.
+    #[serde(default)]
+    unmasked: bool,
 }
 
-/// `GET /api/handoffs?status=open`: callers whose issue is still open.
+/// `GET /api/handoffs?status=open&unmasked=`: callers whose issue is still
+/// open, their numbers masked unless asked.
 pub(super) async fn handoffs(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    _: Admin,
     Query(q): Query<HandoffQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers, peer)?;
     let rows = state.store().handoffs(q.status.as_deref()).await?;
     let list: Vec<Value> = rows
         .into_iter()
-        .map(|h| {
+        .map(|mut h| {
+            if !q.unmasked {
+                mask_customer(&mut h.summary);
+            }
             json!({
                 "id": h.id, "call_sid": h.call_sid, "flow": h.flow, "step": h.step, "target": h.target,
                 "status": h.status, "reason": h.reason, "summary": h.summary,
@@ -136,14 +177,22 @@ pub(super) async fn handoffs(
     Ok(Json(json!({ "handoffs": list })))
 }
 
+/// Masks the customer's number a handoff summary carries (the CRM gets it
+/// whole, from the webhook; readers of the API get it masked).
+fn mask_customer(summary: &mut Value) {
+    if let Some(customer) = summary.get_mut("customer")
+        && let Some(number) = customer.as_str()
+    {
+        *customer = Value::String(crate::report::export::mask(number));
+    }
+}
+
 /// `POST /api/handoffs/{id}/resolve`: someone followed the caller up.
 pub(super) async fn resolve_handoff(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    _: Admin,
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers, peer)?;
     if state
         .store()
         .resolve_handoff(id, chrono::Utc::now())

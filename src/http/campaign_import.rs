@@ -12,11 +12,10 @@
 //! must be, to merge duplicates and insert them in one transaction).
 
 use std::io::Read;
-use std::net::SocketAddr;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::{Buf, Bytes};
@@ -26,7 +25,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::AppState;
-use super::admin::{ApiError, authorize};
+use super::admin::{Admin, ApiError};
 use crate::dialer::contacts::{CsvOptions, read_contacts};
 use crate::dialer::settings::PlanSettings;
 use crate::store::campaigns::NewCampaign;
@@ -61,12 +60,11 @@ struct CreateQuery {
 /// `201 {"id", "imported", "duplicates", "refused": [{"line", "reason"}]}`.
 pub(super) async fn create(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    _: Admin,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
     body: Body,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers, peer)?;
     let is_csv = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -2,27 +2,22 @@
 //! start / pause / resume / cancel (creation: `campaign_import.rs`). Same
 //! admin-token rule as the rest of `/api`.
 
-use std::net::SocketAddr;
-
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, RawQuery, State};
-use axum::http::HeaderMap;
+use axum::extract::{Path, RawQuery, State};
 use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::admin::{ApiError, authorize};
+use super::admin::{Admin, ApiError};
 use crate::report::export::mask;
 use crate::store::campaigns::{ContactPage, every_state};
 
 /// `GET /api/campaigns/{id}`: the campaign and its contacts counted by state.
 pub(super) async fn status(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    _: Admin,
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers, peer)?;
     let campaigns = state.store().campaigns();
     let row = campaigns
         .campaign(id)
@@ -49,12 +44,10 @@ pub(super) struct Recall {
 /// closed loop, call this person again after a fix.
 pub(super) async fn recall(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    _: Admin,
     Path(id): Path<i64>,
     Json(body): Json<Recall>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers, peer)?;
     if let Some(flow) = &body.flow
         && state.flow(flow).is_none()
     {
@@ -76,11 +69,9 @@ pub(super) async fn recall(
 /// `POST /api/campaigns/{id}/{start|pause|resume|cancel}`.
 pub(super) async fn act(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    _: Admin,
     Path((id, action)): Path<(i64, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers, peer)?;
     let campaigns = state.store().campaigns();
     let moved = match action.as_str() {
         "start" | "resume" => {
@@ -128,12 +119,10 @@ pub(super) struct ContactsQuery {
 /// `next_after` is the `after` of the next page (`null` on the last one).
 pub(super) async fn contacts(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    _: Admin,
     Path(id): Path<i64>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers, peer)?;
     let q: ContactsQuery = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
         .map_err(|e| ApiError::BadRequest(format!("the query string: {e}")))?;
     let page = ContactPage::new(q.status, q.limit, q.after).map_err(ApiError::BadRequest)?;

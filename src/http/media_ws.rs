@@ -618,7 +618,7 @@ impl Live {
             match self.state.inner.prompts.render(p).await {
                 Ok(f) => frames.push(f),
                 Err(e) => {
-                    tracing::error!(error = %e, prompt = ?p, "cannot render a prompt: skipping it")
+                    tracing::error!(error = %e, prompt = %p.for_log(), "cannot render a prompt: skipping it")
                 }
             }
         }

@@ -6,12 +6,15 @@
 //! alike.
 
 mod admin;
+mod budget;
 mod campaign_import;
 mod campaigns;
 mod dashboard;
+mod guard;
 pub mod media_ws;
 mod metrics;
 mod results;
+pub mod serve;
 mod signed;
 mod webhooks;
 
@@ -137,6 +140,15 @@ pub fn router(state: AppState) -> Router {
         .nest_service("/audio", ServeDir::new(audio_dir))
         .merge(dashboard::routes())
         .layer(axum::middleware::from_fn(server_timing))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            budget::webhook_budget,
+        ))
+        .layer(axum::middleware::from_fn(guard::no_store))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::local_mode_same_site,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,

@@ -3,18 +3,16 @@
 //! required, phone numbers masked unless `?unmasked=true`. The dashboard's
 //! signed-in session may fetch the CSV too (`super::dashboard`).
 
-use std::net::SocketAddr;
-
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::TryStreamExt;
 use serde::Deserialize;
 
 use super::AppState;
-use super::admin::{ApiError, authorize};
+use super::admin::{Admin, ApiError, ResultsReader};
 use crate::report::export::{ExportOptions, Format, export};
 use crate::report::{FlowReport, QuestionSpec, parse_bound};
 use crate::store::ReportFilter;
@@ -33,14 +31,10 @@ pub(super) struct ResultsQuery {
 
 pub(super) async fn results(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    _: ResultsReader,
     Path(file): Path<String>,
     Query(q): Query<ResultsQuery>,
 ) -> Result<Response, ApiError> {
-    if !super::dashboard::is_signed_in(&state, &headers, peer) {
-        authorize(&state, &headers, peer)?;
-    }
     let (name, csv) = match file.strip_suffix(".csv") {
         Some(name) => (name, true),
         None => (file.as_str(), false),
@@ -87,10 +81,8 @@ pub(super) async fn results(
 /// `GET /api/opt-outs.csv`: the do-not-call list, full numbers, admin only.
 pub(super) async fn opt_outs(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    _: Admin,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers, peer)?;
     let csv = crate::report::privacy::opt_outs_csv(state.store()).await?;
     Ok((
         [

@@ -69,8 +69,24 @@ impl FromRequest<AppState> for SignedForm {
                 }
             }
         }
-        Ok(SignedForm(pairs))
+        Ok(SignedForm(without_repeated_pairs(pairs)))
     }
+}
+
+/// The pairs with every exact repeat of an earlier `name=value` removed,
+/// order otherwise kept.
+///
+/// The signature treats a repeated identical pair as one (as twilio-python
+/// does), so the parameters past this point must too: otherwise a request
+/// the signature accepts would be refused later as a repeated parameter.
+/// A name repeated with *different* values is left for the parameter parser
+/// to refuse, since picking one would be a guess.
+fn without_repeated_pairs(pairs: Vec<(String, String)>) -> Vec<(String, String)> {
+    let mut seen = std::collections::HashSet::with_capacity(pairs.len());
+    pairs
+        .into_iter()
+        .filter(|pair| seen.insert(pair.clone()))
+        .collect()
 }
 
 /// Checks the provider's WebSocket upgrade request for the media stream:
@@ -125,4 +141,30 @@ fn form_urlencoded_pairs(bytes: &[u8]) -> Vec<(String, String)> {
 
 fn reject(status: StatusCode, message: &'static str) -> Response {
     (status, message).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn an_identical_repeated_pair_is_kept_once_and_order_is_preserved() {
+        let got = without_repeated_pairs(pairs(&[
+            ("CallSid", "CA1"),
+            ("Digits", "1"),
+            ("CallSid", "CA1"),
+            ("Digits", "2"),
+        ]));
+        assert_eq!(
+            got,
+            pairs(&[("CallSid", "CA1"), ("Digits", "1"), ("Digits", "2")])
+        );
+    }
 }

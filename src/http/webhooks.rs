@@ -26,7 +26,7 @@ pub(super) fn twiml_response(body: String) -> Response {
 }
 
 /// The safe answer when we cannot run the call: an apology and a hang-up.
-fn apology(state: &AppState, lang: Option<&str>) -> Response {
+pub(super) fn apology(state: &AppState, lang: Option<&str>) -> Response {
     let language = lang
         .map(str::to_string)
         .or_else(|| state.calls().default_flow().map(|f| f.language.clone()))

@@ -1,6 +1,8 @@
 //! Storage: one [`Store`] trait, a SQLite implementation (the default: one file,
 //! nothing to install) and a PostgreSQL one (several replicas sharing one
-//! database), each with its own migrations folder.
+//! database), each with its own migrations folder. The queries are written
+//! once, in `sql/`, for both; a backend adds only what truly differs (see
+//! `sql/mod.rs`).
 //!
 //! Every webhook costs two trips here: one [`Store::load_call`] and one
 //! [`Store::advance_call`]. A call's progress is guarded by its `seq` (a step
@@ -23,16 +25,20 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 pub mod campaigns;
+mod db_url;
 mod group_commit;
 mod postgres;
 pub mod reports;
 mod rows;
+mod sql;
 mod sqlite;
 
 pub use campaigns::{CallContact, CampaignStore, ClaimedContact, DialerStore};
 pub use postgres::PostgresStore;
 pub use reports::{ReportFilter, ReportStore};
 pub use sqlite::SqliteStore;
+
+use db_url::redact_url;
 
 /// What every store method returns.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -82,24 +88,6 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
         Ok(Arc::new(PostgresStore::connect(url).await?))
     } else {
         Err(StoreError::UnsupportedUrl(redact_url(url)))
-    }
-}
-
-/// A URL as it may be logged or shown: any password replaced by `***`.
-fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    match authority.rfind('@') {
-        Some(at) => match authority[..at].split_once(':') {
-            Some((user, _password)) => {
-                format!("{scheme}://{user}:***{}", &rest[at..])
-            }
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
     }
 }
 
@@ -327,87 +315,8 @@ pub trait Store: Send + Sync + 'static {
     fn campaigns(&self) -> &dyn CampaignStore;
 }
 
-/// Takes dialback's own `key=N` parameter out of a database URL's query
-/// string, so the driver (which rejects or warns about unknown keys) never
-/// sees it. Returns the URL without it and the number, if there was one.
-fn take_count_param(url: &str, key: &str) -> Result<(String, Option<u32>), StoreError> {
-    let (url, value) = take_param(url, key);
-    let n = value
-        .map(|v| {
-            v.parse::<u32>().map_err(|_| {
-                sqlx::Error::Configuration(
-                    format!("{key} must be a whole number, not {v:?}").into(),
-                )
-            })
-        })
-        .transpose()?;
-    Ok((url, n))
-}
-
-/// Takes `key=VALUE` out of the URL's query (the last one wins), for
-/// settings of ours that the driver would refuse as unknown.
-fn take_param(url: &str, key: &str) -> (String, Option<String>) {
-    let Some((base, query)) = url.split_once('?') else {
-        return (url.to_owned(), None);
-    };
-    let mut found = None;
-    let mut kept = Vec::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        match pair.split_once('=') {
-            Some((k, v)) if k == key => found = Some(v.to_owned()),
-            _ => kept.push(pair),
-        }
-    }
-    let url = if kept.is_empty() {
-        base.to_owned()
-    } else {
-        format!("{base}?{}", kept.join("&"))
-    };
-    (url, found)
-}
-
 /// Parses JSON text the store wrote itself; a failure means the row was
 /// changed behind our back, reported as a decode error rather than a panic.
 fn parse_json(text: &str) -> Result<serde_json::Value, sqlx::Error> {
     serde_json::from_str(text).map_err(|e| sqlx::Error::Decode(Box::new(e)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{redact_url, take_count_param};
-
-    #[test]
-    fn a_pool_size_parameter_is_taken_out_of_the_url() {
-        let (url, n) = take_count_param("postgres://h/db?max_connections=7", "max_connections")
-            .expect("parses");
-        assert_eq!((url.as_str(), n), ("postgres://h/db", Some(7)));
-
-        let (url, n) = take_count_param(
-            "postgres://h/db?sslmode=disable&max_connections=3&application_name=x",
-            "max_connections",
-        )
-        .expect("parses");
-        assert_eq!(
-            (url.as_str(), n),
-            (
-                "postgres://h/db?sslmode=disable&application_name=x",
-                Some(3)
-            )
-        );
-
-        let (url, n) = take_count_param("sqlite:a.db", "readers").expect("parses");
-        assert_eq!((url.as_str(), n), ("sqlite:a.db", None));
-
-        assert!(take_count_param("sqlite:a.db?readers=many", "readers").is_err());
-    }
-
-    #[test]
-    fn a_password_in_a_url_is_never_shown() {
-        assert_eq!(
-            redact_url("mysql://app:s3cret@db:3306/x"),
-            "mysql://app:***@db:3306/x"
-        );
-        assert_eq!(redact_url("mysql://app@db/x"), "mysql://app@db/x");
-        assert_eq!(redact_url("data/dialback.db"), "data/dialback.db");
-    }
 }

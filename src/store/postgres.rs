@@ -14,11 +14,10 @@
 //! per advance ~1,700 webhooks/s at ~740 µs of CPU each (here + server);
 //! one statement per advance ~2,700 at ~570 µs; batched ~5,300–8,000 at
 //! ~230 µs.
-
-mod reports;
-
-mod campaigns;
-mod dialer;
+//!
+//! Every other query is the one SQL layer's (see [`super::sql`]); this file
+//! adds how a connection is lent (the pool), the advance batch, the dialer's
+//! `SKIP LOCKED` claim and its pacing on the database's clock.
 
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -26,14 +25,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
-
-use super::group_commit::{ApplyBatch, GroupCommit, advanced};
-use super::rows::{answer_row, call_row, handoff_row};
-use super::{
-    Advance, Advanced, AnswerRow, CallRow, HandoffRow, NewCall, NewOptOut, NewRecording, Store,
-    StoreResult, parse_json, take_count_param,
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{
+    PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgQueryResult, Postgres,
 };
+
+use super::db_url::take_count_param;
+use super::group_commit::{ApplyBatch, GroupCommit, advanced};
+use super::sql::{Backend, Dialect, Lent, ProviderStatus, Stmt};
+use super::{Advance, Advanced, NewCall, StoreResult};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -41,7 +41,28 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// would already hear silence, so failing fast is kinder.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The PostgreSQL implementation of [`Store`].
+/// How long a statement waits for a lock (PostgreSQL's `lock_timeout`)
+/// unless the URL sets its own: a table locked by a migration, a manual
+/// `LOCK` or a stuck transaction fails the statement, so the webhook is
+/// answered (with the apology) instead of waiting past the provider's
+/// 15 s. Shorter than the default webhook budget (5 s), so the store gives
+/// up first and the connection goes back to the pool.
+const LOCK_TIMEOUT: &str = "3s";
+
+/// `options` with [`LOCK_TIMEOUT`] set for every session, unless the URL's
+/// own `options` already set a `lock_timeout`.
+fn with_lock_timeout(options: PgConnectOptions) -> PgConnectOptions {
+    let already_set = options
+        .get_options()
+        .is_some_and(|o| o.contains("lock_timeout"));
+    if already_set {
+        options
+    } else {
+        options.options([("lock_timeout", LOCK_TIMEOUT)])
+    }
+}
+
+/// The PostgreSQL implementation of [`Store`](super::Store).
 pub struct PostgresStore {
     pool: PgPool,
     /// Where `advance_call` queues for the group commit (see
@@ -61,17 +82,23 @@ impl PostgresStore {
         let (url, max) = take_count_param(url, "max_connections")?;
         let max = max.unwrap_or(Self::DEFAULT_MAX_CONNECTIONS).max(1);
         let options = PgConnectOptions::from_str(&url)?;
+        // Migrations run first, on their own connection without the lock
+        // timeout below: a second replica starting at the same time waits
+        // on the migrator's lock for as long as the first one migrates.
+        let mut migrating = <PgConnection as sqlx::Connection>::connect_with(&options).await?;
+        MIGRATOR.run(&mut migrating).await?;
+        sqlx::Connection::close(migrating).await?;
         let pool = PgPoolOptions::new()
             .max_connections(max)
             .min_connections(max.min(2))
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            // The pool already pings each connection as it is returned; a
-            // second ping on every acquire would add a round trip to every
-            // webhook to catch the rare connection that died while idle.
-            .test_before_acquire(false)
-            .connect_with(options)
+            // After a database restart every idle connection is dead; a
+            // ping as each one is handed out replaces it before a webhook
+            // uses it, so a blip costs at most the requests in flight. One
+            // round trip per acquire (well under a millisecond on a LAN).
+            .test_before_acquire(true)
+            .connect_with(with_lock_timeout(options))
             .await?;
-        MIGRATOR.run(&pool).await?;
         let batches = Arc::new(PgBatches { pool: pool.clone() });
         Ok(Self {
             advances: GroupCommit::spawn(batches, (max as usize).div_ceil(2)),
@@ -88,9 +115,6 @@ impl PostgresStore {
 const INSERT_CALL: &str = "INSERT INTO calls \
     (call_sid, flow, flow_hash, direction, from_phone, to_phone, status, state, seq, response, started_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (call_sid) DO NOTHING";
-
-const SELECT_CALL: &str = "SELECT call_sid, flow, flow_hash, direction, from_phone, to_phone, \
-    status, outcome, state, seq, response, started_at, ended_at FROM calls WHERE call_sid = $1";
 
 /// Applies batches of advances, each in one statement on one connection.
 struct PgBatches {
@@ -322,86 +346,67 @@ const ADVANCE_BATCH: &str = "WITH input AS ( \
     ) \
     SELECT call_sid FROM moved";
 
-const INSERT_OPT_OUT: &str = "INSERT INTO opt_outs (phone, call_sid, created_at) \
-    VALUES ($1, $2, $3) ON CONFLICT (phone) DO NOTHING";
-
-const INSERT_RECORDING: &str = "INSERT INTO recordings \
-    (call_sid, question, url, duration_secs, created_at) VALUES ($1, $2, $3, $4, $5)";
-
 const UPDATE_STATUS: &str = "UPDATE calls SET \
     status = CASE WHEN ended_at IS NOT NULL AND NOT $1 THEN status ELSE $2 END, \
     ended_at = CASE WHEN $1 THEN COALESCE(ended_at, $3) ELSE ended_at END \
     WHERE call_sid = $4";
 
-const SELECT_ANSWERS: &str = "SELECT call_sid, seq, question, value::text AS value, raw, \
-    confidence, attempt, answered_at FROM answers WHERE call_sid = $1 ORDER BY seq, id";
+/// Claims due contacts for [`Backend::CLAIM_DUE`]: `FOR UPDATE SKIP LOCKED`
+/// lets every replica's workers claim at once without ever handing one
+/// contact to two.
+const CLAIM_DUE: &str = "UPDATE contacts c SET state = 'calling', lease_until = $2 \
+    FROM campaigns k \
+    WHERE k.id = c.campaign_id AND c.id IN ( \
+        SELECT d.id FROM contacts d JOIN campaigns m ON m.id = d.campaign_id \
+        WHERE m.status = 'running' \
+          AND ((d.state = 'pending' AND d.next_at <= $1) \
+            OR (d.state = 'calling' AND d.lease_until < $1)) \
+        ORDER BY d.next_at, d.id LIMIT $3 \
+        FOR UPDATE OF d SKIP LOCKED) \
+    RETURNING c.id, c.campaign_id, COALESCE(c.flow, k.flow) AS flow, k.plan, c.phone, \
+        c.timezone, c.attempts";
 
-const SELECT_HANDOFFS: &str = "SELECT h.id, h.call_sid, c.flow, h.step, h.target, h.status, \
-    h.reason, h.summary::text AS summary, h.created_at, h.resolved_at \
-    FROM handoffs h JOIN calls c ON c.call_sid = h.call_sid \
-    ORDER BY h.created_at DESC, h.id DESC";
+/// Call pacing on the database's clock, one for all replicas.
+/// `clock_timestamp()`, not `now()`: the time when the row's lock is held
+/// (`now()` is when the statement's transaction began, which may be before
+/// another replica's reservation committed).
+const RESERVE_DIAL_SLOT: &str = "INSERT INTO dial_pacing AS p (account, next_at) \
+    VALUES ($1, clock_timestamp() + $2 * interval '1 microsecond') \
+    ON CONFLICT (account) DO UPDATE \
+    SET next_at = GREATEST(p.next_at, clock_timestamp()) + $2 * interval '1 microsecond' \
+    RETURNING EXTRACT(EPOCH FROM \
+        p.next_at - $2 * interval '1 microsecond' - clock_timestamp())::float8";
 
-const SELECT_HANDOFFS_BY_STATUS: &str = "SELECT h.id, h.call_sid, c.flow, h.step, h.target, \
-    h.status, h.reason, h.summary::text AS summary, h.created_at, h.resolved_at \
-    FROM handoffs h JOIN calls c ON c.call_sid = h.call_sid WHERE h.status = $1 \
-    ORDER BY h.created_at DESC, h.id DESC";
+impl Dialect for Postgres {
+    fn bind_time<'q>(query: Stmt<'q, Self>, at: Option<DateTime<Utc>>) -> Stmt<'q, Self> {
+        query.bind(at)
+    }
 
-const RESOLVE_HANDOFF: &str = "UPDATE handoffs SET status = 'resolved', resolved_at = $1 \
-    WHERE id = $2 AND resolved_at IS NULL";
-
-async fn insert_opt_out(conn: &mut PgConnection, o: &NewOptOut) -> Result<(), sqlx::Error> {
-    sqlx::query(INSERT_OPT_OUT)
-        .bind(&o.phone)
-        .bind(&o.call_sid)
-        .bind(o.at)
-        .execute(conn)
-        .await?;
-    Ok(())
+    fn rows_affected(done: &PgQueryResult) -> u64 {
+        done.rows_affected()
+    }
 }
 
-async fn insert_recording(conn: &mut PgConnection, r: &NewRecording) -> Result<(), sqlx::Error> {
-    sqlx::query(INSERT_RECORDING)
-        .bind(&r.call_sid)
-        .bind(&r.question)
-        .bind(&r.url)
-        .bind(r.duration_secs)
-        .bind(r.at)
-        .execute(conn)
-        .await?;
-    Ok(())
+impl Lent for PoolConnection<Postgres> {
+    /// A pooled connection that failed is the pool's to replace.
+    async fn finish<T: Send>(&mut self, result: Result<T, sqlx::Error>) -> StoreResult<T> {
+        Ok(result?)
+    }
 }
 
-#[async_trait::async_trait]
-impl Store for PostgresStore {
-    fn reports(&self) -> &dyn super::ReportStore {
-        self
+impl Backend for PostgresStore {
+    type Db = Postgres;
+    type Conn<'a> = PoolConnection<Postgres>;
+
+    const NAME: &'static str = "postgres";
+    const CLAIM_DUE: &'static str = CLAIM_DUE;
+
+    async fn read(&self) -> StoreResult<PoolConnection<Postgres>> {
+        Ok(self.pool.acquire().await?)
     }
 
-    fn campaigns(&self) -> &dyn super::CampaignStore {
-        self
-    }
-
-    fn backend(&self) -> &'static str {
-        "postgres"
-    }
-
-    async fn health(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn save_flow_version(&self, name: &str, hash: &str, source: &str) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO flow_versions (hash, name, source, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (hash) DO NOTHING",
-        )
-        .bind(hash)
-        .bind(name)
-        .bind(source)
-        .bind(Utc::now())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    async fn write(&self) -> StoreResult<PoolConnection<Postgres>> {
+        Ok(self.pool.acquire().await?)
     }
 
     async fn create_call(&self, c: NewCall) -> StoreResult<bool> {
@@ -422,82 +427,28 @@ impl Store for PostgresStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn load_call(&self, call_sid: &str) -> StoreResult<Option<CallRow>> {
-        let row = sqlx::query(SELECT_CALL)
-            .bind(call_sid)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.as_ref().map(call_row).transpose()?)
-    }
-
     async fn advance_call(&self, a: Advance) -> StoreResult<Advanced> {
         Ok(advanced(self.advances.write(a).await?))
     }
 
-    async fn update_status(
-        &self,
-        call_sid: &str,
-        status: &str,
-        at: DateTime<Utc>,
-        is_final: bool,
-    ) -> StoreResult<bool> {
+    async fn update_status(&self, s: ProviderStatus<'_>) -> StoreResult<bool> {
         let done = sqlx::query(UPDATE_STATUS)
-            .bind(is_final)
-            .bind(status)
-            .bind(at)
-            .bind(call_sid)
+            .bind(s.is_final)
+            .bind(s.status)
+            .bind(s.at)
+            .bind(s.call_sid)
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn answers(&self, call_sid: &str) -> StoreResult<Vec<AnswerRow>> {
-        let rows = sqlx::query(SELECT_ANSWERS)
-            .bind(call_sid)
-            .fetch_all(&self.pool)
+    async fn reserve_dial_slot(&self, account: &str, interval: Duration) -> StoreResult<Duration> {
+        let step = i64::try_from(interval.as_micros()).unwrap_or(i64::MAX);
+        let wait: f64 = sqlx::query_scalar(RESERVE_DIAL_SLOT)
+            .bind(account)
+            .bind(step)
+            .fetch_one(&self.pool)
             .await?;
-        Ok(rows.iter().map(answer_row).collect::<Result<_, _>>()?)
-    }
-
-    async fn handoffs(&self, status: Option<&str>) -> StoreResult<Vec<HandoffRow>> {
-        let rows = match status {
-            Some(s) => {
-                sqlx::query(SELECT_HANDOFFS_BY_STATUS)
-                    .bind(s)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-            None => sqlx::query(SELECT_HANDOFFS).fetch_all(&self.pool).await?,
-        };
-        Ok(rows.iter().map(handoff_row).collect::<Result<_, _>>()?)
-    }
-
-    async fn resolve_handoff(&self, id: i64, at: DateTime<Utc>) -> StoreResult<bool> {
-        let done = sqlx::query(RESOLVE_HANDOFF)
-            .bind(at)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn add_opt_out(&self, opt_out: NewOptOut) -> StoreResult<()> {
-        let mut conn = self.pool.acquire().await?;
-        insert_opt_out(&mut conn, &opt_out).await?;
-        Ok(())
-    }
-
-    async fn is_opted_out(&self, phone: &str) -> StoreResult<bool> {
-        let row = sqlx::query("SELECT 1 FROM opt_outs WHERE phone = $1")
-            .bind(phone)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.is_some())
-    }
-
-    async fn add_recording(&self, recording: NewRecording) -> StoreResult<()> {
-        let mut conn = self.pool.acquire().await?;
-        insert_recording(&mut conn, &recording).await?;
-        Ok(())
+        Ok(Duration::try_from_secs_f64(wait).unwrap_or(Duration::ZERO))
     }
 }

@@ -12,7 +12,7 @@ use super::{AnswerRow, CallRow, StoreResult};
 
 /// Which calls a report covers. Every field but `flow` narrows it.
 ///
-/// Each backend's filter clause takes these as parameters by number, so a
+/// The one filter clause (`sql/reports.rs`) takes these as parameters by number, so a
 /// new field is one more clause and one more bind.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ReportFilter {

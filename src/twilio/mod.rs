@@ -16,6 +16,8 @@
 mod params;
 pub mod rest;
 pub mod signature;
+#[cfg(test)]
+mod signature_props;
 
 pub use params::{
     AnsweredBy, CallSid, CallStatus, DialCallStatus, DialParams, Digits, GatherParams,

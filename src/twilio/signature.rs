@@ -11,6 +11,8 @@
 //! (`twilio/request_validator.py`):
 //!
 //! - parameters are sorted by name and, where a name repeats, by value;
+//!   a pair repeated with the same name and value is signed once (the
+//!   validator builds a set of each name's values);
 //! - the URL is tried both without an explicit port and with the scheme's
 //!   default port (`:443` for https, `:80` for http), because the provider's
 //!   own signing and the proxies in front of us disagree about ports. Like the
@@ -37,7 +39,8 @@ const BODY_HASH_PARAM: &str = "bodySHA256";
 /// The signature Twilio would send for this URL and form body.
 ///
 /// Parameter order does not matter: they are sorted (by name, then value)
-/// before signing, exactly as the provider does. Useful for tests and for
+/// before signing, and identical pairs count once, exactly as twilio-python
+/// does. Useful for tests and for
 /// signing requests in a local provider simulator.
 pub fn compute(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
     match mac(auth_token, url, params) {
@@ -97,8 +100,11 @@ fn mac(auth_token: &str, url: &str, params: &[(String, String)]) -> Option<Vec<u
     // Sorting the pairs as tuples orders them by name and then by value,
     // which is what twilio-python does for repeated names. `str` ordering is
     // byte-wise on UTF-8, which equals Python's code-point ordering.
+    // twilio-python signs `sorted(set(values))` for each name, so a pair
+    // sent twice with the same value is signed once: drop the copies.
     let mut sorted: Vec<&(String, String)> = params.iter().collect();
     sorted.sort_unstable();
+    sorted.dedup();
 
     let mut mac = HmacSha1::new_from_slice(auth_token.as_bytes()).ok()?;
     mac.update(url.as_bytes());
@@ -234,6 +240,21 @@ mod tests {
             ("Sid", "CA123"),
             ("SidAccount", "AC123"),
             ("Digits", "5678"),
+            ("Digits", "1234"),
+        ]);
+        assert_eq!(compute(TOKEN, URI, &params), DUPLICATE_EXPECTED);
+        assert!(is_valid(TOKEN, URI, &params, DUPLICATE_EXPECTED));
+    }
+
+    #[test]
+    fn twilio_vector_compute_signature_with_a_repeated_identical_pair() {
+        // twilio-python's MultiDict and QueryDict tests: `Digits=1234` sent
+        // twice signs like once ("Ensure duplicates are removed").
+        let params = pairs(&[
+            ("Sid", "CA123"),
+            ("SidAccount", "AC123"),
+            ("Digits", "5678"),
+            ("Digits", "1234"),
             ("Digits", "1234"),
         ]);
         assert_eq!(compute(TOKEN, URI, &params), DUPLICATE_EXPECTED);

@@ -23,7 +23,7 @@ mod yes_no;
 pub use menu::{MenuOption, menu};
 pub use number::number;
 pub use requests::{agent_request, opt_out_request};
-pub use text::normalise;
+pub use text::{clauses, normalise, tokens};
 pub use yes_no::{yes_no, yes_no_hints};
 
 /// Checks a table of utterances, reporting every one that was misheard.

@@ -44,7 +44,7 @@ pub fn normalise(text: &str) -> String {
 /// is two statements, not the single "没有解决了"; yes/no reading and request
 /// spotting look at one clause at a time so that a negation never reaches
 /// across it.
-pub(super) fn clauses(text: &str) -> Vec<String> {
+pub fn clauses(text: &str) -> Vec<String> {
     let chars: Vec<char> = text
         .chars()
         .map(half_width)
@@ -88,7 +88,7 @@ pub(super) fn clauses(text: &str) -> Vec<String> {
 /// runs of digits are tokens, so "someone" never contains "one" and "5分" is
 /// "5" then "分". Matching whole tokens is what gives English its word
 /// boundaries and Mandarin its substring matching, with one rule.
-pub(super) fn tokens(text: &str) -> Vec<&str> {
+pub fn tokens(text: &str) -> Vec<&str> {
     #[derive(PartialEq, Clone, Copy)]
     enum Class {
         Digits,

@@ -5,6 +5,12 @@
 //! The only rule beyond the tables is negation reach: a negator ("not", "不太")
 //! turns a positive word a few tokens after it into a no, because callers put
 //! adverbs in between ("not really fixed", "不是很满意") that no table can list.
+//!
+//! A negator before a *no* is a double negation, and the opposite of what
+//! either word says alone. Which one it is depends on the negator: "并不是没解决"
+//! can only be a yes; "也不是没解决" is a hedge ("not that it isn't…, but");
+//! a bare "不是没解决" is also what a recogniser writes for "不是，没解决" with
+//! its comma dropped, so it is asked again rather than stored as either.
 
 use std::sync::LazyLock;
 
@@ -24,8 +30,14 @@ enum Sense {
     /// often a caller acknowledging the question before answering it.
     WeakYes,
     No,
-    /// A no that also negates the positive word shortly after it.
+    /// A no that also negates the positive word shortly after it. Before a
+    /// no it is a doubt: the same words, comma dropped, are two noes.
     Negator,
+    /// A negator that cannot stand alone as an answer, so before a no it
+    /// denies it: "并不是没解决", "it's not that it isn't fixed" are a yes.
+    Litotes,
+    /// A negator that hedges before a no: "也不是没解决", "not exactly unhappy".
+    Hedge,
     /// The caller does not know, did not hear, or hedges: ask again.
     Unclear,
     /// Contains yes/no characters but means neither ("不好意思", "right now").
@@ -40,12 +52,14 @@ const YES: &[&str] = &[
     "是的", "对的", "没错", "没问题", "没有问题", "没什么问题", "没啥问题", "没毛病", "不错",
     "当然", "当然可以", "肯定", "必须的", "确实", "对头", "也行", "还行", "那行", "都行", "就行",
     "也可以", "还可以", "都可以", "解决了", "已经解决了", "已经解决", "已解决", "解决好了",
-    "都解决了", "搞定", "搞定了", "弄好了", "处理好了", "修好了",
+    "都解决了", "搞定", "搞定了", "弄好了", "处理好了", "修好了", "没有任何问题", "没任何问题",
+    "一点问题都没有", "一点问题也没有", "什么问题都没有", "啥问题都没有",
     //
     "yes", "yeah", "yea", "ya", "yep", "yup", "sure", "sure thing", "for sure", "of course",
     "thats right", "thats correct", "you bet", "absolutely", "definitely", "certainly", "indeed",
     "affirmative", "i think so", "i guess so", "i suppose so", "i believe so", "uh huh", "mm hmm",
-    "mhm", "no problem", "not a problem", "no worries", "not bad", "not too bad", "dont mind",
+    "mhm", "no problem", "not a problem", "no problems", "no issues", "no issue", "no complaints",
+    "nothing wrong", "no trouble", "no worries", "not bad", "not too bad", "dont mind",
     "do not mind", "why not", "couldnt be better", "cant complain", "all good", "all set",
     "all sorted", "thats true",
 ];
@@ -85,13 +99,27 @@ const NO: &[&str] = &[
 
 #[rustfmt::skip]
 const NEGATORS: &[&str] = &[
-    "不", "不是", "没", "没有", "还没", "还没有", "并没有", "并不", "根本没有", "根本没", "根本不",
+    "不", "不是", "没", "没有", "还没", "还没有", "并不", "根本没有", "根本没", "根本不",
     "未", "不太", "不怎么", "没怎么", "没那么", "不那么", "不算", "不够", "从来没有", "从没",
     "一直没", "一直没有", "还是没", "还是没有",
     //
     "not", "never", "not yet", "not really", "not quite", "not completely", "not fully",
     "no longer", "still not", "isnt", "wasnt", "hasnt", "havent", "hadnt", "didnt", "doesnt",
     "dont", "cant", "cannot", "wont", "arent", "werent", "aint", "couldnt", "wouldnt", "shouldnt",
+];
+
+#[rustfmt::skip]
+const LITOTES: &[&str] = &[
+    "并不是", "并没有", "倒不是", "倒也不是", "又不是", "不是说", "并非",
+    //
+    "not that", "its not that", "isnt that", "wasnt that", "its not as if", "not as if",
+];
+
+#[rustfmt::skip]
+const HEDGES: &[&str] = &[
+    "也不是", "也不算", "不能说", "也不能说",
+    //
+    "not exactly", "wouldnt say",
 ];
 
 #[rustfmt::skip]
@@ -108,7 +136,7 @@ const UNCLEAR: &[&str] = &[
     "more or less", "half", "mostly", "almost", "nearly", "hard to say", "cant say", "didnt catch",
     "didnt hear", "cant hear", "couldnt hear", "pardon", "come again", "say that again",
     "say again", "repeat", "what do you mean", "depends", "dont remember", "cant remember",
-    "forgot", "yes and no",
+    "forgot", "yes and no", "not that bad", "its not that bad", "not so bad",
 ];
 
 #[rustfmt::skip]
@@ -132,6 +160,8 @@ static PHRASES: LazyLock<Phrases<Sense>> = LazyLock::new(|| {
         (WEAK_YES, Sense::WeakYes),
         (NO, Sense::No),
         (NEGATORS, Sense::Negator),
+        (LITOTES, Sense::Litotes),
+        (HEDGES, Sense::Hedge),
         (UNCLEAR, Sense::Unclear),
         (NEUTRAL, Sense::Neutral),
     ])
@@ -168,39 +198,68 @@ struct Heard {
     yes: bool,
     weak_yes: bool,
     no: bool,
+    /// A negator before a no that may be either answer: never a no verdict.
+    doubt: bool,
 }
 
 impl Heard {
     /// Takes in one clause; `None` when the caller said they are unsure.
     fn read(&mut self, toks: &[&str]) -> Option<()> {
-        let mut negator_end: Option<usize> = None;
+        // A negator waits for the phrase after it: what it means depends on it.
+        let mut pending: Option<(usize, Sense)> = None;
         for found in PHRASES.scan(toks) {
-            let negated =
-                negator_end.is_some_and(|end| found.start.saturating_sub(end) <= NEGATION_REACH);
-            negator_end = None;
+            let before = pending
+                .take()
+                .filter(|&(end, _)| found.start.saturating_sub(end) <= NEGATION_REACH)
+                .map(|(_, negator)| negator);
+            let double = matches!(
+                found.what,
+                Sense::No | Sense::Negator | Sense::Litotes | Sense::Hedge
+            );
+            match (before, found.what) {
+                (Some(Sense::Litotes), _) if double => {
+                    self.yes = true;
+                    continue;
+                }
+                (Some(Sense::Hedge), _) if double => return None,
+                (Some(_), Sense::No) => {
+                    self.doubt = true;
+                    continue;
+                }
+                // The negator is the no; the positive word it reaches is void.
+                (Some(_), Sense::NegatableYes | Sense::WeakYes) => {
+                    self.no = true;
+                    continue;
+                }
+                (Some(_), _) => self.no = true,
+                (None, _) => {}
+            }
             match found.what {
                 Sense::Unclear => return None,
-                Sense::Negator => {
-                    self.no = true;
-                    negator_end = Some(found.end);
+                Sense::Negator | Sense::Litotes | Sense::Hedge => {
+                    pending = Some((found.end, found.what));
                 }
                 Sense::No => self.no = true,
-                Sense::Yes => self.yes = true,
-                // When negated, the negator has already counted as the no.
-                Sense::NegatableYes => self.yes |= !negated,
-                Sense::WeakYes => self.weak_yes |= !negated,
+                Sense::Yes | Sense::NegatableYes => self.yes = true,
+                Sense::WeakYes => self.weak_yes = true,
                 Sense::OpeningYes => self.yes |= found.start == 0,
                 Sense::Neutral => {}
             }
+        }
+        if pending.is_some() {
+            self.no = true;
         }
         Some(())
     }
 
     fn verdict(&self) -> Option<bool> {
-        match (self.yes, self.weak_yes, self.no) {
-            (true, _, true) => None,
-            (_, _, true) => Some(false),
-            (true, _, _) | (_, true, _) => Some(true),
+        match (self.yes, self.weak_yes, self.no, self.doubt) {
+            (true, _, true, _) => None,
+            (true, _, false, _) => Some(true),
+            // A doubt could be a yes: neither a no nor an acknowledgement decides it.
+            (false, _, _, true) => None,
+            (false, _, true, false) => Some(false),
+            (false, true, false, false) => Some(true),
             _ => None,
         }
     }
@@ -444,6 +503,86 @@ mod tests {
     }
 
     #[test]
+    fn a_denied_no_is_a_yes_where_nothing_else_can_be_meant() {
+        assert_table(
+            &[
+                ("并不是没解决", Some(true)),
+                ("我并不是不满意", Some(true)),
+                ("并没有不满意", Some(true)),
+                ("倒不是没解决，就是处理得太慢了", Some(true)),
+                ("又不是没解决", Some(true)),
+                ("不是没解决，已经解决了", Some(true)),
+                ("不是没有解决，是解决了", Some(true)),
+                ("It's not that it isn't fixed", Some(true)),
+                ("it's not that it isn't fixed, it's just slow", Some(true)),
+                ("It isn't that it's unresolved", Some(true)),
+                ("It's not as if it didn't work", Some(true)),
+            ],
+            yes_no,
+        );
+    }
+
+    #[test]
+    fn a_double_negation_that_could_be_either_is_asked_again() {
+        assert_table(
+            &[
+                // The same words as "不是，没解决" once a recogniser drops the comma.
+                ("不是没解决", None),
+                ("不是没有解决", None),
+                ("没有不满意", None),
+                // A hedge: "not that it isn't…", usually followed by a "but".
+                ("也不是没解决", None),
+                ("也不是没解决，就是还有点慢", None),
+                ("也不是不满意吧", None),
+                ("不能说没解决吧", None),
+                ("不是不满意，就是觉得手续费有点高", None),
+                // "It's not that there are no problems", or "no; no problems".
+                ("不是没有问题", None),
+                ("I'm not unhappy", None),
+                ("not unresolved", None),
+                ("Not exactly unhappy", None),
+                ("It's not that bad", None),
+            ],
+            yes_no,
+        );
+    }
+
+    #[test]
+    fn a_negator_alone_keeps_its_meaning() {
+        assert_table(
+            &[
+                ("不是，没解决", Some(false)),
+                ("并没有解决", Some(false)),
+                ("并不满意", Some(false)),
+                ("也不是很满意", Some(false)),
+                ("Not that I know of", Some(false)),
+                ("I'm not that happy", Some(false)),
+                ("Not exactly", Some(false)),
+            ],
+            yes_no,
+        );
+    }
+
+    #[test]
+    fn no_problems_is_a_yes() {
+        assert_table(
+            &[
+                ("yes, no problems", Some(true)),
+                ("Yes no problems at all", Some(true)),
+                ("No issues, thanks", Some(true)),
+                ("No complaints", Some(true)),
+                ("Nothing wrong with it now", Some(true)),
+                ("是的，没什么问题", Some(true)),
+                ("没有任何问题", Some(true)),
+                ("对，一点问题都没有了", Some(true)),
+                ("现在什么问题都没有了", Some(true)),
+                ("No, problems still", Some(false)),
+            ],
+            yes_no,
+        );
+    }
+
+    #[test]
     fn an_answer_that_says_both_is_unclear() {
         assert_table(
             &[
@@ -575,6 +714,8 @@ mod tests {
             WEAK_YES,
             NO,
             NEGATORS,
+            LITOTES,
+            HEDGES,
             UNCLEAR,
             NEUTRAL,
         ] {

@@ -3,11 +3,13 @@
 //!
 //! - `header`: the `[flow]` table and `[vars]`;
 //! - `steps`: each step's kind, keys and texts;
-//! - `graph`: step targets, reachability and loops that take no input.
+//! - `graph`: step targets, reachability and loops that take no input;
+//! - `topics`: the `[topics]` table of what callers talk about.
 
 mod graph;
 mod header;
 mod steps;
+mod topics;
 
 use std::collections::BTreeMap;
 
@@ -43,6 +45,7 @@ pub fn validate(
         names: BTreeMap::new(),
     };
     let header = header::check(&mut cx, &syntax);
+    let topics = topics::check(&mut cx, &syntax.topics);
     let ids = steps::collect_ids(&mut cx, &syntax.steps);
     // Names usable in templates and conditions: variables, then answers.
     for v in &header.vars {
@@ -93,6 +96,7 @@ pub fn validate(
         opt_out_confirm: header.opt_out_confirm,
         opt_out_goodbye: header.opt_out_goodbye,
         steps,
+        topics,
         templates: cx.env,
     };
     (Some(flow), diags)

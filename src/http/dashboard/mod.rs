@@ -4,6 +4,7 @@
 //!
 //! - `session.rs`: signing in with the admin token, the session cookie, the
 //!   same-origin check on forms.
+//! - `login_limit.rs`: how many wrong tokens an address may try.
 //! - `pages.rs`: the overview, the open-handoff queue, recent calls, one
 //!   call's transcript.
 //! - `view.rs`: a [`crate::report::FlowReport`] shaped for the templates
@@ -11,17 +12,18 @@
 //! - `recordings.rs`: callers' recordings, streamed to `<audio>`.
 //! - `templates/`: minijinja templates, HTML auto-escaped.
 
+mod login_limit;
 mod pages;
 mod recordings;
 mod session;
 mod view;
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
-use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use axum::{Extension, Router};
 use minijinja::Environment;
 
 use super::AppState;
@@ -40,6 +42,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/calls/{call_sid}", get(pages::call))
         .route("/recordings/{file}", get(recordings::recording))
         .route("/dashboard.css", get(stylesheet))
+        // One limiter per server: every sign-in on it shares the count.
+        .layer(Extension(Arc::new(login_limit::LoginLimiter::default())))
 }
 
 /// The templates, compiled once. They are part of the binary, so a broken

@@ -7,20 +7,26 @@
 //! process: with several replicas behind a load balancer a session must
 //! hold on whichever replica a request lands on, and changing the token
 //! signs everybody out, which is what an operator rotating it wants.
+//! Hand-written rather than axum-extra's `SignedCookieJar`: what is signed is
+//! one expiry time, the MAC is the `hmac` crate's, and the jar would add a
+//! dependency (and a key format) for the same twenty lines.
 
 use std::net::SocketAddr;
 
-use axum::Form;
+use std::sync::Arc;
+
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
 use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use super::login_limit::LoginLimiter;
 use super::{PageError, render};
 use crate::http::AppState;
 
@@ -162,13 +168,30 @@ pub(super) struct Login {
     token: String,
 }
 
-/// `POST /login`: the admin token in, a session cookie out.
+/// `POST /login`: the admin token in, a session cookie out. Wrong tokens
+/// are limited per client address ([`LoginLimiter`]).
 pub(super) async fn login(
     State(state): State<AppState>,
+    Extension(limiter): Extension<Arc<LoginLimiter>>,
+    ConnectInfo(peer): Peer,
     headers: HeaderMap,
     Form(login): Form<Login>,
 ) -> Result<Response, PageError> {
     same_origin(&state, &headers)?;
+    let now = state.settings().clock.now();
+    if let Some(until) = limiter.blocked_until(peer.ip(), now) {
+        tracing::warn!(%peer, "dashboard sign-in refused: too many wrong tokens");
+        let wait = (until - now).num_seconds().max(1).to_string();
+        let html = render(
+            "login.html",
+            minijinja::context! { error => "Too many wrong tokens from this address. Wait a few minutes, then try again." },
+        )?;
+        let mut response = (StatusCode::TOO_MANY_REQUESTS, html_headers(), html).into_response();
+        if let Ok(v) = HeaderValue::from_str(&wait) {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return Ok(response);
+    }
     let Some(token) = &state.settings().admin_token else {
         return Err(PageError::BadRequest(
             "this server has no admin token, so the dashboard is open to this machine without \
@@ -177,14 +200,16 @@ pub(super) async fn login(
         ));
     };
     if !bool::from(login.token.trim().as_bytes().ct_eq(token.as_bytes())) {
-        tracing::warn!("dashboard sign-in with a wrong admin token");
+        limiter.failed(peer.ip(), now);
+        tracing::warn!(%peer, "dashboard sign-in with a wrong admin token");
         let html = render(
             "login.html",
             minijinja::context! { error => "That is not the admin token. Check DIALBACK_ADMIN_TOKEN on the server." },
         )?;
         return Ok((StatusCode::UNAUTHORIZED, html_headers(), html).into_response());
     }
-    let cookie = sign(token, state.settings().clock.now() + LIFETIME);
+    limiter.succeeded(peer.ip());
+    let cookie = sign(token, now + LIFETIME);
     let mut response = Redirect::to("/").into_response();
     if let Some(v) = set_cookie(&state, &cookie, LIFETIME.num_seconds()) {
         response.headers_mut().insert(header::SET_COOKIE, v);

@@ -52,7 +52,7 @@ impl CallWrite for Write {
 }
 
 /// The writing connection, shared by the advance task and the other writes.
-pub(super) struct Writer {
+pub(in crate::store) struct Writer {
     conn: SqliteConnection,
     /// Opens a fresh connection if this one's worker thread dies.
     options: SqliteConnectOptions,

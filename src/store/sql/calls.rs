@@ -1,0 +1,139 @@
+//! [`Store`] for every [`Backend`]: the call reads and the writes beside the
+//! webhook path (flow versions, handoffs, opt-outs, recordings).
+
+use chrono::{DateTime, Utc};
+
+use super::super::rows::{all, answer_row, call_row, handoff_row};
+use super::super::{
+    Advance, Advanced, AnswerRow, CallRow, CampaignStore, HandoffRow, NewCall, NewOptOut,
+    NewRecording, ReportStore, Store, StoreResult,
+};
+use super::{Backend, On, ProviderStatus, StmtExt, execute, fetch_all, fetch_optional, query};
+
+const INSERT_FLOW_VERSION: &str = "INSERT INTO flow_versions (hash, name, source, created_at) \
+    VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO NOTHING";
+
+const SELECT_CALL: &str = "SELECT call_sid, flow, flow_hash, direction, from_phone, to_phone, \
+    status, outcome, state, seq, response, started_at, ended_at FROM calls WHERE call_sid = $1";
+
+/// JSON columns are read as text: PostgreSQL's are JSONB, SQLite's TEXT.
+const SELECT_ANSWERS: &str = "SELECT call_sid, seq, question, CAST(value AS TEXT) AS value, raw, \
+    confidence, attempt, answered_at FROM answers WHERE call_sid = $1 ORDER BY seq, id";
+
+/// `$1`: only handoffs in this status, or NULL for all.
+const SELECT_HANDOFFS: &str = "SELECT h.id, h.call_sid, c.flow, h.step, h.target, h.status, \
+    h.reason, CAST(h.summary AS TEXT) AS summary, h.created_at, h.resolved_at \
+    FROM handoffs h JOIN calls c ON c.call_sid = h.call_sid \
+    WHERE ($1 IS NULL OR h.status = $1) \
+    ORDER BY h.created_at DESC, h.id DESC";
+
+const RESOLVE_HANDOFF: &str = "UPDATE handoffs SET status = 'resolved', resolved_at = $1 \
+    WHERE id = $2 AND resolved_at IS NULL";
+
+const INSERT_OPT_OUT: &str = "INSERT INTO opt_outs (phone, call_sid, created_at) \
+    VALUES ($1, $2, $3) ON CONFLICT (phone) DO NOTHING";
+
+const IS_OPTED_OUT: &str = "SELECT 1 AS found FROM opt_outs WHERE phone = $1";
+
+const INSERT_RECORDING: &str = "INSERT INTO recordings \
+    (call_sid, question, url, duration_secs, created_at) VALUES ($1, $2, $3, $4, $5)";
+
+#[async_trait::async_trait]
+impl<B: Backend> Store for B {
+    fn reports(&self) -> &dyn ReportStore {
+        self
+    }
+
+    fn campaigns(&self) -> &dyn CampaignStore {
+        self
+    }
+
+    fn backend(&self) -> &'static str {
+        B::NAME
+    }
+
+    async fn health(&self) -> StoreResult<()> {
+        fetch_optional(self, On::Read, query::<B>("SELECT 1 AS one"))
+            .await
+            .map(drop)
+    }
+
+    async fn save_flow_version(&self, name: &str, hash: &str, source: &str) -> StoreResult<()> {
+        let stmt = query::<B>(INSERT_FLOW_VERSION)
+            .arg(hash)
+            .arg(name)
+            .arg(source)
+            .at(Utc::now());
+        execute(self, stmt).await.map(drop)
+    }
+
+    async fn create_call(&self, call: NewCall) -> StoreResult<bool> {
+        Backend::create_call(self, call).await
+    }
+
+    async fn load_call(&self, call_sid: &str) -> StoreResult<Option<CallRow>> {
+        let stmt = query::<B>(SELECT_CALL).arg(call_sid);
+        let row = fetch_optional(self, On::Read, stmt).await?;
+        Ok(row.as_ref().map(call_row).transpose()?)
+    }
+
+    async fn advance_call(&self, advance: Advance) -> StoreResult<Advanced> {
+        Backend::advance_call(self, advance).await
+    }
+
+    async fn update_status(
+        &self,
+        call_sid: &str,
+        status: &str,
+        at: DateTime<Utc>,
+        is_final: bool,
+    ) -> StoreResult<bool> {
+        let update = ProviderStatus {
+            call_sid,
+            status,
+            at,
+            is_final,
+        };
+        Backend::update_status(self, update).await
+    }
+
+    async fn answers(&self, call_sid: &str) -> StoreResult<Vec<AnswerRow>> {
+        let stmt = query::<B>(SELECT_ANSWERS).arg(call_sid);
+        let rows = fetch_all(self, On::Read, stmt).await?;
+        Ok(all(&rows, answer_row)?)
+    }
+
+    async fn handoffs(&self, status: Option<&str>) -> StoreResult<Vec<HandoffRow>> {
+        let stmt = query::<B>(SELECT_HANDOFFS).arg(status);
+        let rows = fetch_all(self, On::Read, stmt).await?;
+        Ok(all(&rows, handoff_row)?)
+    }
+
+    async fn resolve_handoff(&self, id: i64, at: DateTime<Utc>) -> StoreResult<bool> {
+        let stmt = query::<B>(RESOLVE_HANDOFF).at(at).arg(id);
+        Ok(execute(self, stmt).await? == 1)
+    }
+
+    async fn add_opt_out(&self, o: NewOptOut) -> StoreResult<()> {
+        let stmt = query::<B>(INSERT_OPT_OUT)
+            .arg(o.phone.as_str())
+            .arg(o.call_sid.as_deref())
+            .at(o.at);
+        execute(self, stmt).await.map(drop)
+    }
+
+    async fn is_opted_out(&self, phone: &str) -> StoreResult<bool> {
+        let stmt = query::<B>(IS_OPTED_OUT).arg(phone);
+        Ok(fetch_optional(self, On::Read, stmt).await?.is_some())
+    }
+
+    async fn add_recording(&self, r: NewRecording) -> StoreResult<()> {
+        let stmt = query::<B>(INSERT_RECORDING)
+            .arg(r.call_sid.as_str())
+            .arg(r.question.as_str())
+            .arg(r.url.as_str())
+            .arg(r.duration_secs)
+            .at(r.at);
+        execute(self, stmt).await.map(drop)
+    }
+}

@@ -1,0 +1,275 @@
+//! The dashboard's fixture and a small HTTP client that keeps the session
+//! cookie, shared by `dashboard.rs` and `dashboard_browser.rs`.
+//!
+//! The fixture, with the figures worked out by hand (dates are 2026-03-01
+//! unless said otherwise; "camp" = placed for campaign 1):
+//!
+//! | call | flow | answers | outcome | |
+//! |---|---|---|---|---|
+//! | W1 | wallet-followup | consent yes, resolved yes, csat 5, feature, recording | completed | camp |
+//! | W2 | wallet-followup | consent yes, resolved yes, csat 4 | completed | |
+//! | W3 | wallet-followup | consent yes, resolved no | ticket, open handoff | |
+//! | W4 | wallet-followup | consent yes, resolved yes, csat 2 | abandoned | camp |
+//! | W5 | wallet-followup | no answer (not reached) | – | |
+//! | W6 | wallet-followup (03-02) | consent yes, resolved yes, csat 3 | completed | |
+//! | N1–N5 | nps-survey | nps 10, 9, 8, 7, 6 | completed | |
+//!
+//! wallet-followup, no filter: 6 calls, 5 reached, 3 completed (60.0%);
+//! CSAT over 5, 4, 2, 3 = 50.0% satisfied, mean 3.50.
+//! Up to 2026-03-01: 5 calls, 4 reached, 2 completed (50.0%); CSAT over
+//! 5, 4, 2 = 66.7%, mean 3.67.
+//! Campaign 1: 2 calls, 2 reached, 1 completed (50.0%); CSAT over 5, 2 =
+//! 50.0%, mean 3.50.
+//! nps-survey: promoters 2/5, passives 2/5, detractors 1/5: NPS +20.
+
+use std::path::Path;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use dialback::store::campaigns::{NewCampaign, NewContact};
+use dialback::store::{Advance, NewAnswer, NewCall, NewHandoff};
+use serde_json::{Value, json};
+
+use super::fixtures::Db;
+
+pub const WALLET: &str = "wallet-followup";
+pub const NPS: &str = "nps-survey";
+pub const CUSTOMER: &str = "+8613800138000";
+pub const CUSTOMER_MASKED: &str = "+86 138****8000";
+
+pub fn at(secs: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 9, 30, 0).unwrap() + Duration::seconds(secs)
+}
+
+fn answer(question: &str, value: Value, secs: i64) -> NewAnswer {
+    NewAnswer {
+        question: question.to_owned(),
+        value,
+        raw: Some("1".to_owned()),
+        confidence: None,
+        attempt: 1,
+        answered_at: at(secs),
+    }
+}
+
+/// A call created at `start`, picked up, one advance per answer, then
+/// ended with `outcome` (and an open handoff for `ticket`).
+async fn call(
+    db: &Db,
+    flow: &str,
+    sid: &str,
+    start: i64,
+    answers: &[(&str, Value)],
+    outcome: &str,
+) {
+    assert!(
+        db.create_call(NewCall {
+            call_sid: sid.to_owned(),
+            flow: flow.to_owned(),
+            flow_hash: format!("sha256:{flow}"),
+            direction: "outbound".to_owned(),
+            from: "+861000000001".to_owned(),
+            to: CUSTOMER.to_owned(),
+            status: "ringing".to_owned(),
+            state: "{}".to_owned(),
+            seq: 0,
+            response: "<Response/>".to_owned(),
+            started_at: at(start),
+        })
+        .await
+        .unwrap()
+    );
+    let steps = answers.iter().map(Some).chain([None]);
+    for (i, a) in steps.enumerate() {
+        let mut adv = Advance {
+            call_sid: sid.to_owned(),
+            from_seq: i as i64,
+            to_seq: i as i64 + 1,
+            state: "{}".to_owned(),
+            response: "<Response/>".to_owned(),
+            status: (i == 0).then(|| "in-progress".to_owned()),
+            answers: vec![],
+            opt_out: None,
+            handoff: None,
+            recording: None,
+            outcome: None,
+            ended_at: None,
+        };
+        match a {
+            Some((q, v)) => adv
+                .answers
+                .push(answer(q, v.clone(), start + 10 * (i as i64 + 1))),
+            None => {
+                adv.outcome = Some(outcome.to_owned());
+                adv.ended_at = Some(at(start + 100));
+                if outcome == "ticket" {
+                    adv.handoff = Some(NewHandoff {
+                        step: "handoff".to_owned(),
+                        target: "queue:wallet-support".to_owned(),
+                        status: "open".to_owned(),
+                        reason: "no_agent".to_owned(),
+                        summary: json!({"resolved": false}),
+                        created_at: at(start + 90),
+                    });
+                }
+            }
+        }
+        db.advance_call(adv).await.unwrap();
+    }
+}
+
+/// Loads the fixture; `recordings` is the server's recordings folder, where
+/// W1's recording is written. Returns the campaign's id.
+pub async fn load(db: &Db, recordings: &Path) -> i64 {
+    for flow in [WALLET, NPS] {
+        db.save_flow_version(flow, &format!("sha256:{flow}"), "[flow]\n")
+            .await
+            .unwrap();
+    }
+    let wav = recordings.join("W1-suggestion-6.wav");
+    write_wav(&wav);
+    let yes = || json!(true);
+    call(
+        db,
+        WALLET,
+        "W1",
+        0,
+        &[
+            ("consent", yes()),
+            ("resolved", yes()),
+            ("csat", json!(5)),
+            ("feature", json!("useful")),
+            ("has_suggestion", yes()),
+            (
+                "suggestion",
+                json!({"url": wav.display().to_string(), "duration_secs": 1}),
+            ),
+        ],
+        "completed",
+    )
+    .await;
+    call(
+        db,
+        WALLET,
+        "W2",
+        1000,
+        &[("consent", yes()), ("resolved", yes()), ("csat", json!(4))],
+        "completed",
+    )
+    .await;
+    call(
+        db,
+        WALLET,
+        "W3",
+        2000,
+        &[("consent", yes()), ("resolved", json!(false))],
+        "ticket",
+    )
+    .await;
+    call(
+        db,
+        WALLET,
+        "W4",
+        3000,
+        &[("consent", yes()), ("resolved", yes()), ("csat", json!(2))],
+        "abandoned",
+    )
+    .await;
+    assert!(
+        db.create_call(NewCall {
+            call_sid: "W5".into(),
+            flow: WALLET.into(),
+            flow_hash: format!("sha256:{WALLET}"),
+            direction: "outbound".into(),
+            from: "+861000000001".into(),
+            to: CUSTOMER.into(),
+            status: "ringing".into(),
+            state: "{}".into(),
+            seq: 0,
+            response: "<Response/>".into(),
+            started_at: at(4000),
+        })
+        .await
+        .unwrap()
+    );
+    assert!(
+        db.update_status("W5", "no-answer", at(4030), true)
+            .await
+            .unwrap()
+    );
+    call(
+        db,
+        WALLET,
+        "W6",
+        86_400,
+        &[("consent", yes()), ("resolved", yes()), ("csat", json!(3))],
+        "completed",
+    )
+    .await;
+    for (i, nps) in [10, 9, 8, 7, 6].into_iter().enumerate() {
+        call(
+            db,
+            NPS,
+            &format!("N{i}"),
+            5000 + i as i64,
+            &[("nps", json!(nps))],
+            "completed",
+        )
+        .await;
+    }
+    link_to_campaign(db, &["W1", "W4"]).await
+}
+
+/// Makes the calls outbound calls of one campaign, as the dialer does:
+/// one contact each, claimed and placed with the call's CallSid.
+async fn link_to_campaign(db: &Db, sids: &[&str]) -> i64 {
+    let campaigns = db.campaigns();
+    let id = campaigns
+        .create_campaign(NewCampaign {
+            name: "march follow-up".into(),
+            flow: WALLET.into(),
+            plan: json!({}),
+            created_at: at(-100),
+        })
+        .await
+        .unwrap();
+    let contacts: Vec<NewContact> = sids
+        .iter()
+        .enumerate()
+        .map(|(i, _)| NewContact {
+            phone: format!("+861380013800{i}"),
+            vars: json!({"name": "测试"}),
+            timezone: None,
+            next_at: None,
+        })
+        .collect();
+    campaigns.add_contacts(id, &contacts).await.unwrap();
+    assert!(campaigns.start_campaign(id, at(-50)).await.unwrap());
+    let claimed = campaigns
+        .claim_due(at(-50), at(10_000), sids.len() as i64)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), sids.len());
+    for (contact, sid) in claimed.iter().zip(sids) {
+        campaigns
+            .record_placed(contact.id, sid, at(-40), at(10_000))
+            .await
+            .unwrap();
+    }
+    id
+}
+
+/// A one-second 8 kHz silent WAV.
+fn write_wav(path: &Path) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for _ in 0..8000 {
+        w.write_sample(0i16).unwrap();
+    }
+    w.finalize().unwrap();
+}

@@ -1,0 +1,14 @@
+//! Helpers shared by the integration tests, compiled once into the `it`
+//! binary. Its items are `pub` for the test modules of that binary, which
+//! a binary never exports, hence the allow.
+#![allow(unreachable_pub)]
+
+pub mod browser;
+pub mod dashboard;
+pub mod db;
+pub mod fake_provider;
+pub mod fixtures;
+pub mod phone;
+pub mod redeliver;
+pub mod stream;
+pub mod wait;

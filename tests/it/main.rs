@@ -1,0 +1,25 @@
+//! dialback's integration tests, one binary: every file here is a module, so
+//! the crate is linked and `common` compiled once, not once per file.
+//!
+//! `cargo test --test it` runs them all; `cargo test --test it webhooks::`
+//! runs one file's tests.
+
+mod common;
+
+mod campaigns;
+mod check_snapshots;
+mod cli;
+mod dashboard;
+mod dashboard_browser;
+mod dialer;
+mod exactly_once;
+mod flow_paths;
+mod machine_props;
+mod media_stream;
+mod reports;
+mod results_cli;
+mod results_http;
+mod simulate;
+mod store;
+mod store_throughput;
+mod webhooks;
