@@ -276,7 +276,10 @@ impl Calls {
         }
         // The first step also ends the call or hands it off: the row (with
         // the first TwiML already) is moved on by the usual advance.
-        match self.commit(&row, &first_call, &outputs, response.clone(), now).await {
+        match self
+            .commit(&row, &first_call, &outputs, response.clone(), now)
+            .await
+        {
             Ok(Advanced::Applied) => Ok(response),
             Ok(Advanced::Stale) => self.replay(sid).await,
             Err(e) => {

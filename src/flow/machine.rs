@@ -317,9 +317,17 @@ impl Call {
         };
         match input {
             Input::Silence => self.failed(flow, idx, attempt, Failure::NoInput, now, out),
-            Input::Recorded { url, duration_secs } => match q.kind {
+            Input::Recorded {
+                url,
+                duration_secs,
+                sid,
+            } => match q.kind {
                 QuestionKind::Record { .. } if duration_secs > 0 && !url.is_empty() => {
-                    let value = Value::Recording { url, duration_secs };
+                    let value = Value::Recording {
+                        url,
+                        duration_secs,
+                        sid,
+                    };
                     self.accept(flow, idx, answered(value, None, None), now, out)
                 }
                 _ => self.failed(flow, idx, attempt, Failure::NoInput, now, out),

@@ -66,7 +66,7 @@ fn input() -> impl Strategy<Value = Input> {
         4 => keys.prop_map(|k| Input::Keys(k.to_string())),
         3 => (speech, 0.0f32..=1.0).prop_map(|(t, c)| Input::Speech { text: t.to_string(), confidence: c }),
         2 => Just(Input::Silence),
-        1 => (0u32..30).prop_map(|d| Input::Recorded { url: "https://x/r".into(), duration_secs: d }),
+        1 => (0u32..30).prop_map(|d| Input::Recorded { url: "https://x/r".into(), duration_secs: d, sid: None }),
         1 => prop::sample::select(vec![
             TransferResult::Completed, TransferResult::Busy, TransferResult::NoAnswer,
             TransferResult::Failed, TransferResult::CallerHungUp,

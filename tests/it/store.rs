@@ -431,6 +431,7 @@ mod cases {
             question: "suggestion".to_owned(),
             url: "https://example.invalid/r.wav".to_owned(),
             duration_secs: Some(12),
+            recording_sid: None,
             at: t(5),
         });
         // The same (call_sid, seq, question) twice: the second insert fails.
@@ -589,6 +590,7 @@ mod cases {
             question: "suggestion".to_owned(),
             url: "https://example.invalid/r.wav".to_owned(),
             duration_secs: None,
+            recording_sid: None,
             at: t(9),
         };
 
