@@ -6,10 +6,10 @@
 //! got, never an empty document or the apology) and what is stored (nothing
 //! twice, an ended call unchanged).
 
-use chrono::{TimeZone, Utc};
 use crate::common::db::{TestDb, each_backend};
 use crate::common::phone::{Server, new_call_sid};
 use crate::common::redeliver::{Hook, complete};
+use chrono::{TimeZone, Utc};
 use dialback::config::Clock;
 use sqlx::Connection;
 
@@ -25,12 +25,20 @@ const WALLET_LINE: &str = "+861000000001";
 async fn rows(db: &TestDb, table: &str, sid: &str) -> i64 {
     // The table names are the tests' own literals.
     let sql = || sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table} WHERE call_sid = $1"));
-    if db.backend == "postgres" {
+    if db.url().starts_with("postgres") {
         let mut c = sqlx::PgConnection::connect(db.url()).await.unwrap();
-        sqlx::query_scalar(sql()).bind(sid).fetch_one(&mut c).await.unwrap()
+        sqlx::query_scalar(sql())
+            .bind(sid)
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
     } else {
         let mut c = sqlx::SqliteConnection::connect(db.url()).await.unwrap();
-        sqlx::query_scalar(sql()).bind(sid).fetch_one(&mut c).await.unwrap()
+        sqlx::query_scalar(sql())
+            .bind(sid)
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
     }
 }
 
@@ -92,7 +100,11 @@ async fn retrying_a_webhook_that_ends_the_call_gets_the_same_goodbye() {
 
 /// The replicas a test drives: two servers on PostgreSQL, one on SQLite.
 async fn replicas(db: &TestDb) -> Vec<Server> {
-    let n = if db.backend == "postgres" { 2 } else { 1 };
+    let n = if db.url().starts_with("postgres") {
+        2
+    } else {
+        1
+    };
     let mut servers = Vec::new();
     for _ in 0..n {
         servers.push(Server::start_at(db.url(), office_hours()).await);
@@ -209,6 +221,57 @@ async fn a_recording_is_stored_once_per_recording_sid() {
             let call = call_of(&servers[0], &sid).await;
             assert_eq!(call["answers"]["suggestion"]["duration_secs"], 12);
         }
+        stop(servers).await;
+        db.cleanup().await;
+    }
+}
+
+/// Every webhook of a call, from the first to the hang-up, arrives as two
+/// copies at the same moment (one per replica on PostgreSQL): as a proxy
+/// duplicate would, or a Twilio retry (`#rc=`) of a request whose answer
+/// was lost after dialback applied it. Both copies get the same complete
+/// TwiML, and the call is applied once: six answers, one recording, one
+/// outcome. A retry of the last webhook after the hang-up still gets the
+/// goodbye, and any older webhook arriving late changes nothing.
+#[tokio::test]
+async fn every_webhook_delivered_twice_at_once_is_applied_once_and_answered_alike() {
+    for (backend, db) in each_backend().await {
+        eprintln!("-- on {backend}");
+        let servers = replicas(&db).await;
+        let both: Vec<&Server> = (0..2).map(|i| &servers[i % servers.len()]).collect();
+        let sid = new_call_sid();
+        let twice = |copies: Vec<(u16, String)>| {
+            let bodies: Vec<String> = copies.into_iter().map(complete).collect();
+            assert_eq!(bodies[0], bodies[1], "{backend}");
+            bodies[0].clone()
+        };
+        let mut hooks = vec![Hook::voice(&sid, CALLER, WALLET_LINE)];
+        let mut twiml = twice(hooks[0].at_once(&both).await);
+        for key in ["1", "1", "5", "1", "1"] {
+            let press = Hook::press(&twiml, &sid, key);
+            twiml = twice(press.at_once(&both).await);
+            hooks.push(press);
+        }
+        let (action, callback) = Hook::recorded(&twiml, &sid, 12);
+        let goodbye = twice(action.at_once(&both).await);
+        for copy in callback.at_once(&both).await {
+            assert_eq!(copy.0, 200, "{backend}");
+        }
+        for copy in Hook::hung_up(&sid).at_once(&both).await {
+            assert_eq!(copy.0, 200, "{backend}");
+        }
+        let ended = call_of(both[0], &sid).await;
+        assert_eq!(ended["outcome"], "completed", "{backend}");
+
+        assert_eq!(complete(action.to(both[1]).await), goodbye, "{backend}");
+        for late in &hooks {
+            for server in &both {
+                complete(late.to(server).await);
+            }
+        }
+        assert_eq!(call_of(both[1], &sid).await, ended, "{backend}");
+        assert_eq!(rows(&db, "answers", &sid).await, 6, "{backend}");
+        assert_eq!(rows(&db, "recordings", &sid).await, 1, "{backend}");
         stop(servers).await;
         db.cleanup().await;
     }
