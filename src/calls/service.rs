@@ -4,10 +4,13 @@
 //! the metrics — so that the adapters only parse, call it and render.
 //!
 //! Exactly once: every wait's action URL carries the step sequence number
-//! (`seq`). A step whose `seq` is not the call's current one is a
-//! duplicate, a retry or a stale request: it gets the TwiML last produced
-//! (the same answer the original got) and changes nothing. Two replicas
-//! racing on the same step are settled by the store's compare-and-swap.
+//! (`seq`), and every transition moves it on, also the one that ends the
+//! call. A step whose `seq` is not the call's current one, or that reaches
+//! an ended call, is a duplicate, a retry or a stale request: it gets the
+//! TwiML last produced (the same answer the original got) and changes
+//! nothing. The store's compare-and-swap on `seq` is the only arbiter; this
+//! replica's cache only saves a read, and a step computed from a stale
+//! cached row loses the swap and answers with the stored TwiML.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,6 +33,10 @@ pub type Flows = Arc<BTreeMap<String, Arc<Flow>>>;
 
 /// Live calls this replica remembers (see [`CallCache`]).
 const CACHED_CALLS: usize = 100_000;
+
+/// How often a final status tries to apply the hang-up to a call that other
+/// webhooks keep moving on (each try loses only to a step applied meanwhile).
+const HANG_UP_ATTEMPTS: usize = 3;
 
 /// Why a call could not be started or moved on. The adapter answers the
 /// caller with an apology in [`CallError::language`].
@@ -508,17 +515,24 @@ impl Calls {
         is_final: bool,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        if is_final {
+            // The hang-up is applied first, as a step: it moves `seq`, so an
+            // answer computed before it (on any replica) loses the swap and
+            // is not stored. An answer that won the swap just before moved
+            // the call on, and the hang-up is applied to where it is now.
+            self.inner.cache.remove(sid);
+            for _ in 0..HANG_UP_ATTEMPTS {
+                match self.store().load_call(sid).await {
+                    Ok(Some(row)) if row.outcome.is_none() => {
+                        let _ = self.step(sid, row.seq, Input::HungUp).await;
+                    }
+                    _ => break,
+                }
+            }
+        }
         self.store()
             .update_status(sid, status, now, is_final)
             .await?;
-        if is_final {
-            self.inner.cache.remove(sid);
-            if let Ok(Some(row)) = self.store().load_call(sid).await
-                && row.outcome.is_none()
-            {
-                let _ = self.step(sid, row.seq, Input::HungUp).await;
-            }
-        }
         Ok(())
     }
 

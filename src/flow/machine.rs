@@ -62,8 +62,9 @@ pub struct Call {
     pub vars: BTreeMap<String, String>,
     pub answers: BTreeMap<String, Answer>,
     pub at: At,
-    /// Number of waits so far. Adapters put it in action URLs so that a
-    /// replayed or stale webhook can be recognised.
+    /// Number of transitions so far (each wait opened, and the input that
+    /// ended the call). Adapters put it in action URLs so that a replayed or
+    /// stale webhook can be recognised.
     pub seq: u32,
     pub inputs: u32,
 }

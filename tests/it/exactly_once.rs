@@ -276,3 +276,43 @@ async fn every_webhook_delivered_twice_at_once_is_applied_once_and_answered_alik
         db.cleanup().await;
     }
 }
+
+/// Out of order: the caller hangs up during the `<Record>`; Twilio's final
+/// status callback reaches one replica before the record action reaches
+/// the other. The call ends `abandoned` with the five answers it had; the
+/// late action is not stored as an answer and gets a complete document;
+/// the recording the provider made is still stored, once; retried and
+/// late status callbacks change nothing.
+#[tokio::test]
+async fn a_record_action_after_the_final_status_does_not_move_the_ended_call() {
+    for (backend, db) in each_backend().await {
+        eprintln!("-- on {backend}");
+        let servers = replicas(&db).await;
+        let (a, b) = (&servers[0], &servers[servers.len() - 1]);
+        let sid = new_call_sid();
+        let mut twiml = complete(Hook::voice(&sid, CALLER, WALLET_LINE).to(a).await);
+        for key in ["1", "1", "5", "1", "1"] {
+            twiml = complete(Hook::press(&twiml, &sid, key).to(a).await);
+        }
+        let (action, callback) = Hook::recorded(&twiml, &sid, 3);
+        assert_eq!(Hook::hung_up(&sid).to(b).await.0, 200);
+        let ended = call_of(b, &sid).await;
+        assert_eq!(ended["outcome"], "abandoned", "{backend}");
+
+        complete(action.to(a).await);
+        complete(action.to(b).await);
+        assert_eq!(callback.to(a).await.0, 200);
+        assert_eq!(callback.to(b).await.0, 200);
+        assert_eq!(Hook::hung_up(&sid).to(a).await.0, 200);
+        let mut late = Hook::hung_up(&sid);
+        late.form[1].1 = "in-progress".into();
+        assert_eq!(late.to(b).await.0, 200);
+
+        let now = call_of(a, &sid).await;
+        assert_eq!(now, ended, "{backend}: an ended call never changes");
+        assert_eq!(rows(&db, "answers", &sid).await, 5, "{backend}");
+        assert_eq!(rows(&db, "recordings", &sid).await, 1, "{backend}");
+        stop(servers).await;
+        db.cleanup().await;
+    }
+}
