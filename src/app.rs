@@ -4,7 +4,8 @@
 //! holds every long-lived task — the HTTP server, the campaign dialer, the
 //! retention purge and CRM delivery. [`App::run_until`] runs them all and,
 //! when its shutdown future completes, stops them all: in-flight requests
-//! finish, then one cancellation token tells each task to stop, and each is
+//! finish, calls on media streams finish (up to `--stream-drain`), then one
+//! cancellation token tells each task to stop, and each is
 //! awaited. `dialback serve` and the tests build the server the same way
 //! (port 0 gives a free port).
 
@@ -18,6 +19,7 @@ use axum::serve::{ListenerExt, TapIo};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::calls::{Calls, Delivery, Flows, Notifier};
 use crate::config::{Settings, TtsBackend};
@@ -59,6 +61,8 @@ pub struct App {
     store: Arc<dyn Store>,
     metrics: Metrics,
     local_mode: bool,
+    /// See [`Settings::stream_drain`].
+    stream_drain: std::time::Duration,
     /// The background tasks, started by [`App::run_until`].
     crm: Option<Delivery>,
     dialer: Option<Worker>,
@@ -134,6 +138,7 @@ impl App {
         });
         let (prompts, recogniser) = speech_backends(&settings);
         let local_mode = settings.auth_token.is_none();
+        let stream_drain = settings.stream_drain;
         let state = AppState::new(Parts {
             settings,
             store: store.clone(),
@@ -151,6 +156,7 @@ impl App {
             store,
             metrics,
             local_mode,
+            stream_drain,
             crm,
             dialer,
             retention,
@@ -232,6 +238,7 @@ impl App {
                 }),
             ));
         }
+        let streams = self.state.streams().clone();
         let served = http::serve::serve_with_timeouts(
             without_nagle(self.listener),
             self.router,
@@ -239,6 +246,7 @@ impl App {
             shutdown,
         )
         .await;
+        drain_streams(&streams, self.stream_drain).await;
         stop.cancel();
         for (name, task) in tasks {
             if let Err(e) = task.await {
@@ -246,6 +254,30 @@ impl App {
             }
         }
         served
+    }
+}
+
+/// Waits for the calls still on a media stream to end, up to `drain`
+/// ([`Settings::stream_drain`]). Why wait: a stream is tied to this
+/// process, so stopping now would cut the caller off mid-question, while a
+/// TwiML call's next webhook simply goes to another replica. Streams still
+/// open after the wait are cut when the process exits; their answers so
+/// far are stored already.
+async fn drain_streams(streams: &TaskTracker, drain: std::time::Duration) {
+    streams.close();
+    if streams.is_empty() {
+        return;
+    }
+    tracing::info!(
+        streams = streams.len(),
+        ?drain,
+        "waiting for media-stream calls to end"
+    );
+    if tokio::time::timeout(drain, streams.wait()).await.is_err() {
+        tracing::warn!(
+            streams = streams.len(),
+            "media-stream calls still open after the drain; they are cut"
+        );
     }
 }
 

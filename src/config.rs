@@ -39,6 +39,10 @@ pub struct Settings {
     /// well under the provider's 15 s, past which the caller hears the
     /// provider's own "application error" and the call is lost.
     pub webhook_budget: std::time::Duration,
+    /// On shutdown, how long calls still on a media stream may go on
+    /// before the server stops anyway (`--stream-drain`, default 60 s). A
+    /// stream cannot move to another replica, so cutting it ends the call.
+    pub stream_drain: std::time::Duration,
     /// The campaign dialer of this replica; `None`: this replica does not
     /// dial. It places calls through `media.provider`, which must be set.
     pub dialer: Option<DialerSettings>,
@@ -54,6 +58,10 @@ pub struct DialerSettings {
 
 /// The default [`Settings::webhook_budget`].
 pub const DEFAULT_WEBHOOK_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The default [`Settings::stream_drain`]: under systemd's default stop
+/// timeout (90 s), so the unit stops on its own, not by SIGKILL.
+pub const DEFAULT_STREAM_DRAIN: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What Media Streams calls need beyond the TwiML ones.
 #[derive(Debug, Clone)]
@@ -191,6 +199,7 @@ impl Settings {
             media: MediaSettings::default(),
             retention: None,
             webhook_budget: DEFAULT_WEBHOOK_BUDGET,
+            stream_drain: DEFAULT_STREAM_DRAIN,
             dialer: None,
         }
     }

@@ -112,6 +112,11 @@ pub(super) struct Args {
     /// hears dialback's apology, well before the provider's 15 s timeout.
     #[arg(long, env = "DIALBACK_WEBHOOK_BUDGET", default_value = "5s", value_parser = parse_budget)]
     webhook_budget: std::time::Duration,
+    /// On SIGTERM or Ctrl-C, how long calls still on a media stream may go
+    /// on (30s, 2m) before the server stops anyway; TwiML calls need no
+    /// wait (their next webhook goes to another replica).
+    #[arg(long, env = "DIALBACK_STREAM_DRAIN", default_value = "60s", value_parser = crate::dialer::settings::parse_duration)]
+    stream_drain: std::time::Duration,
 }
 
 /// `500ms` or `5s`, between 100 ms and 14 s (past 15 s the provider has
@@ -262,6 +267,7 @@ fn settings(args: Args) -> Result<Settings, String> {
         },
         retention: args.retention,
         webhook_budget: args.webhook_budget,
+        stream_drain: args.stream_drain,
         dialer,
     })
 }

@@ -92,7 +92,8 @@ impl MediaStreams {
 }
 
 /// `GET /media`: checks the request like every provider request, then
-/// upgrades; each socket gets a task of its own.
+/// upgrades; each socket gets a task of its own, tracked so that shutdown
+/// lets the call finish.
 pub(super) async fn upgrade(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -107,7 +108,10 @@ pub(super) async fn upgrade(
         // Small: see `MediaSettings::read_buffer`.
         .read_buffer_size(state.settings().media.read_buffer)
         .on_failed_upgrade(|e| tracing::warn!(error = %e, "media stream upgrade failed"))
-        .on_upgrade(move |socket| async move { run(state, socket).await })
+        .on_upgrade(move |socket| {
+            let streams = state.streams().clone();
+            streams.track_future(async move { run(state, socket).await })
+        })
 }
 
 /// The provider's socket: messages both ways, one object. Why not split

@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
+use tokio_util::task::TaskTracker;
 use tower_http::services::ServeDir;
 
 use crate::calls::{Calls, Flows};
@@ -49,6 +50,9 @@ struct Inner {
     recogniser: Option<Arc<dyn Recogniser>>,
     /// The provider's Calls API, for moving a stream call to its transfer.
     provider: Option<Provider>,
+    /// Every live media stream: upgraded sockets outlive the HTTP
+    /// connection they came on, so shutdown waits for them here.
+    streams: TaskTracker,
 }
 
 /// What the HTTP layer is handed by the composition root.
@@ -82,8 +86,15 @@ impl AppState {
                 prompts,
                 recogniser,
                 provider,
+                streams: TaskTracker::new(),
             }),
         }
+    }
+
+    /// The live media streams, for shutdown to drain (see
+    /// [`crate::app::App::run_until`]).
+    pub fn streams(&self) -> &TaskTracker {
+        &self.inner.streams
     }
 
     fn calls(&self) -> &Calls {

@@ -10,7 +10,7 @@
 //! own transaction), for a whole group-committed batch of advances: the
 //! same all-or-nothing, in one round trip and one commit instead of four
 //! round trips and a commit per webhook. Measured on a 2-core machine with
-//! PostgreSQL on it (see `tests/store_throughput.rs`): explicit transaction
+//! PostgreSQL on it (see `tests/it/store_throughput.rs`): explicit transaction
 //! per advance ~1,700 webhooks/s at ~740 µs of CPU each (here + server);
 //! one statement per advance ~2,700 at ~570 µs; batched ~5,300–8,000 at
 //! ~230 µs.

@@ -8,7 +8,7 @@
 //! connection of its own copies the WAL back into the file, so the writer
 //! never stops to do it.
 //!
-//! Measured on a 2-core machine (see `tests/store_throughput.rs`): a
+//! Measured on a 2-core machine (see `tests/it/store_throughput.rs`): a
 //! one-writer mutex with a statement per trip managed ~3,400 webhooks/s;
 //! the group commit ~9,000; off-writer checkpoints and mutex-held readers
 //! (no pool pings) ~13,600, with p99 latency ~3 ms at 2,000 webhooks/s.
