@@ -46,7 +46,19 @@ pub struct Settings {
     /// The campaign dialer of this replica; `None`: this replica does not
     /// dial. It places calls through `media.provider`, which must be set.
     pub dialer: Option<DialerSettings>,
+    /// How long a call whose final status came while it was in a transfer
+    /// waits for the transfer's action before it ends as a hang-up
+    /// (default [`DEFAULT_TRANSFER_ACTION_GRACE`]). The provider requests
+    /// that action when a queued, ringing or bridged caller's call ends,
+    /// before or after the final status, and only it says whether the
+    /// caller reached a person; it never comes for a caller who hung up
+    /// before the provider reached the `<Enqueue>`/`<Dial>`.
+    pub transfer_action_grace: std::time::Duration,
 }
+
+/// See [`Settings::transfer_action_grace`]: the provider sends the action
+/// within moments of the status; a minute leaves room for its retries.
+pub const DEFAULT_TRANSFER_ACTION_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What a replica's campaign dialer worker needs beyond the provider account.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -201,6 +213,7 @@ impl Settings {
             webhook_budget: DEFAULT_WEBHOOK_BUDGET,
             stream_drain: DEFAULT_STREAM_DRAIN,
             dialer: None,
+            transfer_action_grace: DEFAULT_TRANSFER_ACTION_GRACE,
         }
     }
 }

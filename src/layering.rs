@@ -67,8 +67,12 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("phone", &[]),
     ("metrics", &[]),
     ("media", &["flow"]),
-    ("flow", &[]),
-    ("store", &[]),
+    // Outcomes are domain values: the machine ends with one, the store keeps it.
+    ("flow", &["domain"]),
+    // Rows carry typed directions, outcomes and statuses; a call's status is
+    // the provider's own `twilio::CallStatus`.
+    ("store", &["domain", "twilio"]),
+    ("domain", &[]),
 ];
 
 /// Edges in [`ALLOWED`] that close a cycle today and are being removed; the

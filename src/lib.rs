@@ -32,11 +32,6 @@
 //!   flow map.
 //! - [`twiml`]: the TwiML adapter — call-machine outputs up to the next wait,
 //!   written as one TwiML document.
-//! - [`twilio`]: the provider-facing edge: webhook signature validation,
-//!   webhook form parameters parsed into types (CallSid, parties, call
-//!   statuses…), and the Calls REST API client (`twilio::rest`).
-//! - [`phone`]: E.164 phone numbers and their masking, the domain type that
-//!   contacts, results and webhooks share.
 //! - [`metrics`]: the server's Prometheus metrics, as a handle passed to
 //!   whoever counts.
 //! - [`media`]: the media DSP layer for Media Streams calls: G.711 μ-law,
@@ -49,12 +44,22 @@
 //!   time as an input. `flow::understand` turns transcripts into answers.
 //! - [`store`]: the storage trait with SQLite (default) and PostgreSQL
 //!   implementations, one migrations folder per backend.
+//! - [`twilio`]: the provider-facing edge: webhook signature validation,
+//!   webhook form parameters parsed into types (CallSid, parties, call
+//!   statuses…), and the Calls REST API client (`twilio::rest`). Below `store`,
+//!   whose call rows keep the provider's call status as its type.
+//! - [`phone`]: E.164 phone numbers and their masking, the domain type that
+//!   contacts, results and webhooks share.
+//! - [`domain`]: the closed sets a call, a handoff and a contact move
+//!   through (direction, outcome, handoff status…), shared by `flow` and
+//!   `store`, which may not import each other.
 
 pub mod app;
 pub mod calls;
 pub mod cli;
 pub mod config;
 pub mod dialer;
+pub mod domain;
 pub mod flow;
 pub mod http;
 pub mod insight;

@@ -4,19 +4,24 @@
 //! Every wait carries the call's step sequence number in its action URL, so
 //! a retried or stale webhook can be recognised (see `http::webhooks`).
 
+mod voices;
+
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 
 use crate::flow::Flow;
-use crate::flow::event::{Listen, Output, Prompt, RecordSpec, TransferSpec};
+use crate::flow::event::{Hold, Listen, Output, Prompt, RecordSpec, TransferSpec};
 use crate::flow::model::{Mode, Target};
 
 /// Where action URLs point and how prompts sound.
 pub struct Links<'a> {
     /// The public base URL the provider sees, without a trailing slash.
     pub base: &'a str,
-    /// Provider voice name, if the flow sets one.
+    /// Provider voice name, if the flow sets one: it speaks the flow's
+    /// own `language` (see [`voices`]).
     pub voice: Option<&'a str>,
+    /// The flow's language, "" when no flow is known.
+    pub language: &'a str,
 }
 
 impl<'a> Links<'a> {
@@ -25,6 +30,7 @@ impl<'a> Links<'a> {
         Links {
             base,
             voice: flow.voice.as_deref(),
+            language: &flow.language,
         }
     }
 }
@@ -58,6 +64,7 @@ pub fn apology(text: &str, language: &str) -> String {
         &Links {
             base: "",
             voice: None,
+            language: "",
         },
     )
 }
@@ -70,6 +77,7 @@ pub fn connect_stream(url: &str, parameters: &[(&str, &str)]) -> String {
     let links = Links {
         base: "",
         voice: None,
+        language: "",
     };
     prompts_then_stream(&[], &links, url, parameters)
 }
@@ -148,6 +156,55 @@ pub fn answer(outputs: &[Output], flow: &Flow, sid: &str, public_url: &str) -> S
     )
 }
 
+/// The document a queue's wait URL answers with: the hold prompts and a
+/// pause (the provider asks again when it ends), or `<Leave/>`.
+pub fn hold(hold: &Hold, flow: &Flow, public_url: &str) -> String {
+    hold_with(hold, &Links::for_flow(public_url, flow))
+}
+
+/// `<Leave/>` alone: the wait URL's answer when the call cannot be read.
+pub fn leave_queue() -> String {
+    hold_with(
+        &Hold::Leave,
+        &Links {
+            base: "",
+            voice: None,
+            language: "",
+        },
+    )
+}
+
+fn hold_with(hold: &Hold, links: &Links<'_>) -> String {
+    let mut w = Writer::new(Vec::with_capacity(256));
+    let _ = hold_document(&mut w, hold, links);
+    String::from_utf8(w.into_inner()).unwrap_or_default()
+}
+
+fn hold_document(w: &mut W, hold: &Hold, links: &Links<'_>) -> R {
+    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    w.create_element("Response").write_inner_content(|w| {
+        match hold {
+            Hold::Wait {
+                prompts,
+                pause_secs,
+            } => {
+                for p in prompts {
+                    prompt(w, p, links)?;
+                }
+                let length = pause_secs.to_string();
+                w.create_element("Pause")
+                    .with_attribute(("length", length.as_str()))
+                    .write_empty()?;
+            }
+            Hold::Leave => {
+                w.create_element("Leave").write_empty()?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
 /// The WebSocket URL for the media stream under a public base URL:
 /// `https://…` gives `wss://…/media`, `http://…` gives `ws://…/media`.
 pub fn stream_url(public_url: &str) -> String {
@@ -185,10 +242,11 @@ fn document(w: &mut W, outputs: &[Output], links: &Links<'_>) -> R {
 fn prompt(w: &mut W, p: &Prompt, links: &Links<'_>) -> R {
     match p {
         Prompt::Say { text, language } => {
+            let (language, voice) = voices::say(language, links.language, links.voice);
             let mut e = w
                 .create_element("Say")
-                .with_attribute(("language", language.as_str()));
-            if let Some(voice) = links.voice {
+                .with_attribute(("language", language));
+            if let Some(voice) = voice {
                 e = e.with_attribute(("voice", voice));
             }
             e.write_text_content(BytesText::new(text))?;
@@ -216,7 +274,7 @@ fn listen(w: &mut W, l: &Listen, links: &Links<'_>) -> R {
         .with_attribute(("action", action.as_str()))
         .with_attribute(("method", "POST"))
         .with_attribute(("timeout", timeout.as_str()))
-        .with_attribute(("language", l.language.as_str()));
+        .with_attribute(("language", voices::gather(&l.language)));
     let num_digits = l.num_digits.map(|n| n.to_string());
     if let Some(n) = &num_digits {
         e = e.with_attribute(("numDigits", n.as_str()));
@@ -280,13 +338,19 @@ fn record(w: &mut W, r: &RecordSpec, links: &Links<'_>) -> R {
 fn transfer(w: &mut W, t: &TransferSpec, links: &Links<'_>) -> R {
     let action = format!("{}/twilio/dial?seq={}", links.base, t.seq);
     if let Target::Queue(name) = &t.target {
+        // Without our own wait URL nothing would ever take the caller out
+        // of the queue when nobody is free (`/twilio/wait` says <Leave/>
+        // after the step's `max_wait`).
+        let wait = format!("{}/twilio/wait?seq={}", links.base, t.seq);
         w.create_element("Enqueue")
             .with_attribute(("action", action.as_str()))
             .with_attribute(("method", "POST"))
+            .with_attribute(("waitUrl", wait.as_str()))
+            .with_attribute(("waitUrlMethod", "POST"))
             .write_text_content(BytesText::new(name))?;
         return Ok(());
     }
-    let timeout = t.ring_timeout_secs.to_string();
+    let timeout = t.max_wait_secs.to_string();
     w.create_element("Dial")
         .with_attribute(("action", action.as_str()))
         .with_attribute(("method", "POST"))
@@ -335,6 +399,7 @@ mod tests {
         Links {
             base: "https://ivr.example.com",
             voice: None,
+            language: "zh-CN",
         }
     }
 
@@ -365,9 +430,9 @@ mod tests {
             render(&outputs, &links()),
             concat!(
                 r#"<?xml version="1.0" encoding="UTF-8"?><Response>"#,
-                r#"<Say language="zh-CN">您好 &lt;测试&gt; &amp; 欢迎</Say>"#,
-                r#"<Gather input="dtmf speech" action="https://ivr.example.com/twilio/gather?seq=3" method="POST" timeout="5" language="zh-CN" numDigits="1" speechTimeout="auto" hints="是,不是">"#,
-                r#"<Say language="zh-CN">请打分</Say></Gather>"#,
+                r#"<Say language="cmn-CN" voice="Polly.Zhiyu">您好 &lt;测试&gt; &amp; 欢迎</Say>"#,
+                r#"<Gather input="dtmf speech" action="https://ivr.example.com/twilio/gather?seq=3" method="POST" timeout="5" language="cmn-Hans-CN" numDigits="1" speechTimeout="auto" hints="是,不是">"#,
+                r#"<Say language="cmn-CN" voice="Polly.Zhiyu">请打分</Say></Gather>"#,
                 r#"<Redirect method="POST">https://ivr.example.com/twilio/gather?seq=3&amp;silence=1</Redirect>"#,
                 r#"</Response>"#
             )
@@ -380,16 +445,16 @@ mod tests {
             step: "handoff".into(),
             seq: 7,
             target: Target::Queue("wallet-support".into()),
-            ring_timeout_secs: 30,
+            max_wait_secs: 90,
         })];
         assert!(render(&queue, &links()).contains(
-            r#"<Enqueue action="https://ivr.example.com/twilio/dial?seq=7" method="POST">wallet-support</Enqueue>"#
+            r#"<Enqueue action="https://ivr.example.com/twilio/dial?seq=7" method="POST" waitUrl="https://ivr.example.com/twilio/wait?seq=7" waitUrlMethod="POST">wallet-support</Enqueue>"#
         ));
         let number = [Output::Transfer(TransferSpec {
             step: "handoff".into(),
             seq: 7,
             target: Target::Phone("+8610012345678".into()),
-            ring_timeout_secs: 20,
+            max_wait_secs: 20,
         })];
         assert!(render(&number, &links()).contains(
             r#"<Dial action="https://ivr.example.com/twilio/dial?seq=7" method="POST" timeout="20"><Number>+8610012345678</Number></Dial>"#
@@ -407,6 +472,44 @@ mod tests {
     #[test]
     fn an_apology_speaks_and_hangs_up() {
         let t = apology("Sorry.", "en-US");
-        assert!(t.contains(r#"<Say language="en-US">Sorry.</Say><Hangup/>"#));
+        assert!(t.contains(r#"<Say language="en-US" voice="Polly.Joanna">Sorry.</Say><Hangup/>"#));
+    }
+
+    fn say(text: &str, language: &str) -> Output {
+        Output::Prompt(Prompt::Say {
+            text: text.into(),
+            language: language.into(),
+        })
+    }
+
+    #[test]
+    fn a_flow_voice_says_the_flows_language_and_a_step_in_english_gets_the_english_voice() {
+        let links = Links {
+            base: "https://ivr.example.com",
+            voice: Some("Google.cmn-CN-Standard-A"),
+            language: "zh-CN",
+        };
+        let out = [say("您好", "zh-CN"), say("Hello", "en-US")];
+        assert!(render(&out, &links).contains(concat!(
+            r#"<Say language="cmn-CN" voice="Google.cmn-CN-Standard-A">您好</Say>"#,
+            r#"<Say language="en-US" voice="Polly.Joanna">Hello</Say>"#
+        )));
+    }
+
+    #[test]
+    fn an_english_gather_listens_for_en_us() {
+        let out = [Output::Listen(Listen {
+            step: "nps".into(),
+            seq: 2,
+            prompts: vec![],
+            input: InputMode::BOTH,
+            timeout_secs: 5,
+            num_digits: None,
+            finish_key: Some('#'),
+            hints: vec![],
+            language: "en-US".into(),
+            barge_in: true,
+        })];
+        assert!(render(&out, &links()).contains(r#" language="en-US" "#));
     }
 }

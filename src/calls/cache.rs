@@ -64,6 +64,7 @@ impl CallCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{CallStatus, Direction};
     use chrono::Utc;
 
     fn row(sid: &str, seq: i64) -> CallRow {
@@ -71,10 +72,10 @@ mod tests {
             call_sid: sid.into(),
             flow: "f".into(),
             flow_hash: "h".into(),
-            direction: "inbound".into(),
+            direction: Direction::Inbound,
             from: "+8613800000000".into(),
             to: "+861000000001".into(),
-            status: "in-progress".into(),
+            status: CallStatus::InProgress,
             outcome: None,
             state: "{}".into(),
             seq,

@@ -8,7 +8,9 @@ use serde_json::json;
 
 use crate::flow::event::Output;
 use crate::flow::{Call, Value};
-use crate::store::{Advance, CallRow, NewAnswer, NewHandoff, NewOptOut, NewRecording};
+use crate::store::{
+    Advance, CallRow, Direction, HandoffStatus, NewAnswer, NewHandoff, NewOptOut, NewRecording,
+};
 
 /// The store write for one step, and what to do once it is applied.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,10 +34,9 @@ pub fn effects(
     response: String,
     now: DateTime<Utc>,
 ) -> Result<Effects, Unserialisable> {
-    let customer = if row.direction == "outbound" {
-        &row.to
-    } else {
-        &row.from
+    let customer = match row.direction {
+        Direction::Outbound => &row.to,
+        Direction::Inbound => &row.from,
     };
     let mut advance = Advance {
         call_sid: row.call_sid.clone(),
@@ -103,14 +104,18 @@ pub fn effects(
                 advance.handoff = Some(NewHandoff {
                     step: h.step.clone(),
                     target: h.target.to_string(),
-                    status: if h.connected() { "connected" } else { "open" }.into(),
+                    status: if h.connected() {
+                        HandoffStatus::Connected
+                    } else {
+                        HandoffStatus::Open
+                    },
                     reason: h.reason.as_str().into(),
                     summary,
                     created_at: now,
                 });
             }
             Output::End { outcome } => {
-                advance.outcome = Some(outcome.as_str().into());
+                advance.outcome = Some(*outcome);
                 advance.ended_at = Some(now);
             }
             _ => {}
@@ -128,20 +133,21 @@ mod tests {
     use crate::flow::Outcome;
     use crate::flow::event::{Answer, Handoff, HandoffReason};
     use crate::flow::model::Target;
+    use crate::store::CallStatus;
 
     fn now() -> DateTime<Utc> {
         "2026-11-23T03:00:00Z".parse().unwrap()
     }
 
-    fn row(direction: &str) -> CallRow {
+    fn row(direction: Direction) -> CallRow {
         CallRow {
             call_sid: "CA0123456789abcdef0123456789abcdef".into(),
             flow: "wallet-followup".into(),
             flow_hash: "h".into(),
-            direction: direction.into(),
+            direction,
             from: "+8613800000000".into(),
             to: "+861000000001".into(),
-            status: "in-progress".into(),
+            status: CallStatus::InProgress,
             outcome: None,
             state: "{}".into(),
             seq: 2,
@@ -171,7 +177,14 @@ mod tests {
     fn a_step_moves_the_call_from_its_stored_seq_to_the_machines_and_keeps_its_state() {
         let call = call_at(3);
 
-        let e = effects(&row("inbound"), &call, &[], "<Response/>".into(), now()).unwrap();
+        let e = effects(
+            &row(Direction::Inbound),
+            &call,
+            &[],
+            "<Response/>".into(),
+            now(),
+        )
+        .unwrap();
 
         assert_eq!((e.advance.from_seq, e.advance.to_seq), (2, 3));
         assert_eq!(e.advance.response, "<Response/>");
@@ -195,7 +208,14 @@ mod tests {
             )),
         ];
 
-        let e = effects(&row("inbound"), &call_at(3), &outputs, String::new(), now()).unwrap();
+        let e = effects(
+            &row(Direction::Inbound),
+            &call_at(3),
+            &outputs,
+            String::new(),
+            now(),
+        )
+        .unwrap();
 
         let questions: Vec<_> = e.advance.answers.iter().map(|a| &a.question).collect();
         assert_eq!(questions, ["csat", "suggestion"]);
@@ -212,7 +232,10 @@ mod tests {
 
     #[test]
     fn an_opt_out_names_the_customer_the_caller_inbound_and_the_called_outbound() {
-        for (direction, phone) in [("inbound", "+8613800000000"), ("outbound", "+861000000001")] {
+        for (direction, phone) in [
+            (Direction::Inbound, "+8613800000000"),
+            (Direction::Outbound, "+861000000001"),
+        ] {
             let e = effects(
                 &row(direction),
                 &call_at(3),
@@ -243,7 +266,7 @@ mod tests {
         };
 
         let open = effects(
-            &row("inbound"),
+            &row(Direction::Inbound),
             &call,
             &[handoff(HandoffReason::Busy)],
             String::new(),
@@ -251,7 +274,7 @@ mod tests {
         )
         .unwrap();
         let connected = effects(
-            &row("inbound"),
+            &row(Direction::Inbound),
             &call,
             &[handoff(HandoffReason::Connected)],
             String::new(),
@@ -261,15 +284,15 @@ mod tests {
 
         let stored = open.advance.handoff.expect("a handoff");
         assert_eq!(
-            (stored.status.as_str(), stored.reason.as_str()),
-            ("open", "busy")
+            (stored.status, stored.reason.as_str()),
+            (HandoffStatus::Open, "busy")
         );
         let summary = open.open_handoff.expect("the CRM hears of it");
         assert_eq!(summary["answers"]["resolved"], json!(false));
         assert_eq!(summary["customer"], json!("+8613800000000"));
         assert_eq!(
             connected.advance.handoff.expect("a handoff").status,
-            "connected"
+            HandoffStatus::Connected
         );
         assert!(
             connected.open_handoff.is_none(),
@@ -280,7 +303,7 @@ mod tests {
     #[test]
     fn the_end_of_the_call_stores_its_outcome_and_when() {
         let e = effects(
-            &row("inbound"),
+            &row(Direction::Inbound),
             &call_at(3),
             &[Output::End {
                 outcome: Outcome::Completed,
@@ -290,7 +313,7 @@ mod tests {
         )
         .unwrap();
 
-        assert_eq!(e.advance.outcome.as_deref(), Some("completed"));
+        assert_eq!(e.advance.outcome, Some(Outcome::Completed));
         assert_eq!(e.advance.ended_at, Some(now()));
     }
 }

@@ -7,7 +7,9 @@
 mod cache;
 mod crm;
 mod effects;
+mod hold;
 mod service;
+mod transfer;
 
 pub use crm::{Delivery, Notifier};
 pub use effects::{Effects, Unserialisable, effects};

@@ -20,12 +20,15 @@ use chrono::{DateTime, Utc};
 use super::cache::CallCache;
 use super::crm::Notifier;
 use super::effects::{Unserialisable, effects};
+use super::transfer::in_transfer;
 use crate::config::{Clock, Numbers};
 use crate::flow::event::{Input, Output};
 use crate::flow::model::Mode;
 use crate::flow::{Call, Flow};
 use crate::metrics::Metrics;
-use crate::store::{Advanced, CallRow, NewCall, NewRecording, Store, StoreError};
+use crate::store::{
+    Advanced, CallRow, CallStatus, Direction, NewCall, NewRecording, Store, StoreError,
+};
 use crate::twiml;
 
 /// The loaded flows by name, shared by the service and the HTTP layer.
@@ -82,11 +85,11 @@ impl CallError {
 pub struct Arrival {
     pub call_sid: String,
     pub flow: Arc<Flow>,
-    pub outbound: bool,
+    pub direction: Direction,
     pub from: String,
     pub to: String,
     /// The provider's call status, if it sent one.
-    pub status: Option<String>,
+    pub status: Option<CallStatus>,
     /// The campaign contact the dialer placed the call to: its CSV row's
     /// variables fill the flow's templates.
     pub contact: Option<i64>,
@@ -107,6 +110,7 @@ struct Inner {
     cache: CallCache,
     crm: Option<Notifier>,
     metrics: Metrics,
+    transfer_action_grace: std::time::Duration,
 }
 
 impl Calls {
@@ -127,6 +131,7 @@ impl Calls {
                 cache: CallCache::new(CACHED_CALLS),
                 crm,
                 metrics,
+                transfer_action_grace: settings.transfer_action_grace,
             }),
         }
     }
@@ -174,15 +179,10 @@ impl Calls {
             call_sid: sid.to_string(),
             flow: flow.name.clone(),
             flow_hash: flow.hash.clone(),
-            direction: if fields.outbound {
-                "outbound"
-            } else {
-                "inbound"
-            }
-            .into(),
+            direction: fields.direction,
             from: fields.from,
             to: fields.to,
-            status: fields.status.unwrap_or_else(|| "in-progress".into()),
+            status: fields.status.unwrap_or(CallStatus::InProgress),
             state: serde_json::to_string(call)?,
             seq: 0,
             // A stream call's answer never changes: a retried voice webhook
@@ -203,22 +203,17 @@ impl Calls {
     pub async fn start(&self, arrival: Arrival, first: Input) -> Result<String, CallError> {
         let flow = arrival.flow.clone();
         let sid = arrival.call_sid.as_str();
-        let vars = match arrival.contact {
-            Some(id) => self
-                .store()
-                .campaigns()
-                .contact_vars(id)
-                .await
-                .inspect_err(|e| tracing::error!(call_sid = %sid, error = %e, "store failed loading the contact"))
-                .map_err(CallError::store(Some(&flow)))?
-                .as_ref()
-                .map(crate::dialer::contacts::vars_from_json)
-                .unwrap_or_default(),
-            None => Default::default(),
-        };
+        let vars = self
+            .contact_vars(&arrival)
+            .await
+            .inspect_err(|e| tracing::error!(call_sid = %sid, error = %e, "store failed loading the contact"))
+            .map_err(CallError::store(Some(&flow)))?
+            .as_ref()
+            .map(crate::dialer::contacts::vars_from_json)
+            .unwrap_or_default();
         let call = Call::new(vars);
         let fields = NewCallFields {
-            outbound: arrival.outbound,
+            direction: arrival.direction,
             from: arrival.from,
             to: arrival.to,
             status: arrival.status,
@@ -245,10 +240,10 @@ impl Calls {
             call_sid: new.call_sid.clone(),
             flow: new.flow.clone(),
             flow_hash: new.flow_hash.clone(),
-            direction: new.direction.clone(),
+            direction: new.direction,
             from: new.from.clone(),
             to: new.to.clone(),
-            status: new.status.clone(),
+            status: new.status,
             outcome: None,
             state: new.state.clone(),
             seq: 0,
@@ -272,7 +267,7 @@ impl Calls {
             // A copy of this webhook created the call: answer as it did.
             return self.replay(sid).await;
         }
-        tracing::info!(call_sid = %sid, flow = %flow.name, outbound = arrival.outbound, "call started");
+        tracing::info!(call_sid = %sid, flow = %flow.name, direction = %arrival.direction, "call started");
         if only_a_wait {
             self.inner.cache.put(CallRow {
                 seq: new.seq,
@@ -312,6 +307,25 @@ impl Calls {
             .map_err(CallError::store(Some(flow)))
     }
 
+    /// The contact row whose variables fill the call's texts: the one the
+    /// dialer called, or, on an inbound call, the caller's own row in the
+    /// most recent campaign of the flow. `None`: the flow's defaults.
+    async fn contact_vars(
+        &self,
+        arrival: &Arrival,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let campaigns = self.store().campaigns();
+        match arrival.contact {
+            Some(id) => campaigns.contact_vars(id).await,
+            None if arrival.direction == Direction::Inbound && !arrival.from.is_empty() => {
+                campaigns
+                    .inbound_contact_vars(&arrival.flow.name, &arrival.from)
+                    .await
+            }
+            None => Ok(None),
+        }
+    }
+
     /// The call a media stream's `start` names, with its flow and state;
     /// created for a stream the voice webhook did not announce (an
     /// outbound call whose TwiML was given directly), with `flow_name`
@@ -331,7 +345,7 @@ impl Calls {
                     .ok_or("the stream names no known flow and there is no default flow")?;
                 let call = Call::new(Default::default());
                 let fields = NewCallFields {
-                    outbound: true,
+                    direction: Direction::Outbound,
                     from: String::new(),
                     to: String::new(),
                     status: None,
@@ -473,7 +487,7 @@ impl Calls {
         now: DateTime<Utc>,
     ) -> Result<Advanced, CallError> {
         let effects = effects(row, call, outputs, response, now)?;
-        let ended = effects.advance.outcome.clone();
+        let ended = effects.advance.outcome;
         let (new_state, new_response) = (
             effects.advance.state.clone(),
             effects.advance.response.clone(),
@@ -500,7 +514,7 @@ impl Calls {
             }
             if let Some(outcome) = ended {
                 tracing::info!(call_sid = %row.call_sid, outcome = %outcome, "call ended");
-                self.inner.metrics.call_ended(&outcome);
+                self.inner.metrics.call_ended(outcome.as_str());
             }
         }
         Ok(result)
@@ -511,34 +525,44 @@ impl Calls {
     pub async fn status(
         &self,
         sid: &str,
-        status: &str,
-        is_final: bool,
+        status: CallStatus,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        if is_final {
-            // The hang-up is applied first, as a step: it moves `seq`, so an
-            // answer computed before it (on any replica) loses the swap and
-            // is not stored. An answer that won the swap just before moved
-            // the call on, and the hang-up is applied to where it is now.
+        if status.is_final() {
+            // The hang-up is applied before the status is stored, as a
+            // step: it moves `seq`, so an answer computed before it (on any
+            // replica) loses the swap and is not stored. An answer that won
+            // the swap just before moved the call on, and the hang-up is
+            // applied to where the call is now. A call being transferred is
+            // left to the transfer's action (see `transfer`): only it says
+            // whether the caller talked to a person.
             self.inner.cache.remove(sid);
             for _ in 0..HANG_UP_ATTEMPTS {
                 match self.store().load_call(sid).await {
                     Ok(Some(row)) if row.outcome.is_none() => {
+                        if in_transfer(&row.state) {
+                            let grace = self.inner.transfer_action_grace;
+                            self.hang_up_unless_transferred(sid, row.seq, grace);
+                            break;
+                        }
                         let _ = self.step(sid, row.seq, Input::HungUp).await;
                     }
                     _ => break,
                 }
             }
         }
-        self.store()
-            .update_status(sid, status, now, is_final)
-            .await?;
+        self.store().update_status(sid, status, now).await?;
         Ok(())
     }
 
     /// The provider finished storing a recording.
     pub async fn recording_stored(&self, rec: NewRecording) -> Result<(), StoreError> {
         self.store().add_recording(rec).await
+    }
+
+    /// The public base URL the provider sees.
+    pub fn public_url(&self) -> &str {
+        &self.inner.public_url
     }
 
     /// "Now" on the server's clock.
@@ -549,8 +573,8 @@ impl Calls {
 
 /// What the new-call row takes from its arrival.
 struct NewCallFields {
-    outbound: bool,
+    direction: Direction,
     from: String,
     to: String,
-    status: Option<String>,
+    status: Option<CallStatus>,
 }

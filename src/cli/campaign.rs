@@ -12,7 +12,9 @@ use crate::dialer::contacts::{CsvOptions, read_contacts};
 use crate::dialer::settings::PlanSettings;
 use crate::report::export::mask;
 use crate::store::Store;
-use crate::store::campaigns::{CONTACT_STATES, ContactPage, NewCampaign};
+use crate::store::campaigns::{
+    CANCELLABLE, CampaignStatus, ContactPage, ContactState, NewCampaign,
+};
 
 #[derive(clap::Args)]
 pub(super) struct Args {
@@ -243,7 +245,7 @@ async fn execute(store: &Arc<dyn Store>, action: Action) -> Result<(), String> {
         ),
         Action::Pause { id } => moved(
             campaigns
-                .set_campaign_status(id, &["running"], "paused")
+                .set_campaign_status(id, &[CampaignStatus::Running], CampaignStatus::Paused)
                 .await
                 .map_err(e)?,
             id,
@@ -256,7 +258,7 @@ async fn execute(store: &Arc<dyn Store>, action: Action) -> Result<(), String> {
         ),
         Action::Cancel { id } => moved(
             campaigns
-                .set_campaign_status(id, &["draft", "running", "paused"], "cancelled")
+                .set_campaign_status(id, CANCELLABLE, CampaignStatus::Cancelled)
                 .await
                 .map_err(e)?,
             id,
@@ -330,13 +332,14 @@ async fn execute(store: &Arc<dyn Store>, action: Action) -> Result<(), String> {
                 row.name, row.flow, row.status
             );
             let counts = campaigns.contact_counts(id).await.map_err(e)?;
-            for (state, label) in CONTACT_STATES {
-                println!("  {label:<12} {}", counts.get(state).copied().unwrap_or(0));
+            for state in ContactState::ALL {
+                let n = counts.get(state.as_str()).copied().unwrap_or(0);
+                println!("  {:<12} {n}", state.label());
             }
             // A state this build does not know (written by a newer one).
             for (state, n) in counts
                 .iter()
-                .filter(|(s, _)| !CONTACT_STATES.iter().any(|(known, _)| known == s))
+                .filter(|(s, _)| ContactState::parse(s).is_err())
             {
                 println!("  {state:<12} {n}");
             }

@@ -269,6 +269,7 @@ fn settings(args: Args) -> Result<Settings, String> {
         webhook_budget: args.webhook_budget,
         stream_drain: args.stream_drain,
         dialer,
+        transfer_action_grace: crate::config::DEFAULT_TRANSFER_ACTION_GRACE,
     })
 }
 

@@ -14,7 +14,8 @@ use super::request::CallUrls;
 use super::schedule::{CallResult, GiveUpReason, Next};
 use crate::metrics::Metrics;
 use crate::phone::PhoneNumber;
-use crate::store::{ClaimedContact, Store, StoreError};
+use crate::store::campaigns::ContactState;
+use crate::store::{ClaimedContact, Outcome as CallOutcome, Store, StoreError};
 use crate::twilio::rest::{Provider, ProviderError};
 use crate::twilio::{AnsweredBy, CallStatus};
 
@@ -158,26 +159,32 @@ impl Worker {
         let spec = match PlanSpec::from_json(&contact.plan) {
             Ok(spec) => spec,
             Err(reason) => {
-                campaigns.finish_contact(id, "error", &reason).await?;
+                campaigns
+                    .finish_contact(id, ContactState::Error, &reason)
+                    .await?;
                 return Ok(refuse(reason));
             }
         };
         let (plan, phone) = match (spec.plan(), PhoneNumber::parse(&contact.phone)) {
             (Ok(plan), Ok(phone)) => (plan, phone),
             (Err(reason), _) => {
-                campaigns.finish_contact(id, "error", &reason).await?;
+                campaigns
+                    .finish_contact(id, ContactState::Error, &reason)
+                    .await?;
                 return Ok(refuse(reason));
             }
             (_, Err(e)) => {
                 let reason = e.to_string();
-                campaigns.finish_contact(id, "error", &reason).await?;
+                campaigns
+                    .finish_contact(id, ContactState::Error, &reason)
+                    .await?;
                 return Ok(refuse(reason));
             }
         };
         // Checked at dial time, not import time: people opt out mid-campaign.
         if self.store.is_opted_out(phone.as_str()).await? {
             campaigns
-                .finish_contact(id, "opted_out", "opted_out")
+                .finish_contact(id, ContactState::OptedOut, "opted_out")
                 .await?;
             return Ok(Outcome::OptedOut { contact_id: id });
         }
@@ -193,7 +200,7 @@ impl Worker {
             }
             Next::Done | Next::GiveUp(_) => {
                 campaigns
-                    .finish_contact(id, "expired", "campaign_ended")
+                    .finish_contact(id, ContactState::Expired, "campaign_ended")
                     .await?;
                 return Ok(Outcome::GaveUp { contact_id: id });
             }
@@ -227,7 +234,7 @@ impl Worker {
                     }
                     Next::Done | Next::GiveUp(_) => {
                         campaigns
-                            .finish_contact(id, "failed", "provider_busy")
+                            .finish_contact(id, ContactState::Failed, "provider_busy")
                             .await?;
                         Ok(Outcome::GaveUp { contact_id: id })
                     }
@@ -237,7 +244,9 @@ impl Worker {
                 self.metrics.dial_attempt("refused");
                 let reason = e.to_string();
                 tracing::warn!(contact = id, to = %phone.masked(), %reason, "call refused");
-                campaigns.finish_contact(id, "error", &reason).await?;
+                campaigns
+                    .finish_contact(id, ContactState::Error, &reason)
+                    .await?;
                 Ok(refuse(reason))
             }
         }
@@ -317,23 +326,29 @@ pub async fn on_status(
     let Some(contact) = campaigns.contact_for_call(call_sid).await? else {
         return Ok(StatusEffect::Unrecorded);
     };
-    if contact.state != "calling" {
+    if contact.state != ContactState::Calling {
         // A duplicated callback: the first one decided.
         return Ok(StatusEffect::None);
     }
     let id = contact.contact_id;
     let Ok(spec) = PlanSpec::from_json(&contact.plan) else {
-        campaigns.finish_contact(id, "error", "bad plan").await?;
+        campaigns
+            .finish_contact(id, ContactState::Error, "bad plan")
+            .await?;
         return Ok(StatusEffect::GaveUp(GiveUpReason::NeverOpen));
     };
     let Ok(plan) = spec.plan() else {
-        campaigns.finish_contact(id, "error", "bad plan").await?;
+        campaigns
+            .finish_contact(id, ContactState::Error, "bad plan")
+            .await?;
         return Ok(StatusEffect::GaveUp(GiveUpReason::NeverOpen));
     };
     let machine = answered_by.is_some_and(|a| a.is_machine());
-    let (result, label) = match status {
+    // How the attempt ended, spelled as the contact state it leaves if it
+    // was the last one.
+    let (result, ended) = match status {
         CallStatus::Completed if machine && spec.on_machine == OnMachine::RetryLater => {
-            (CallResult::Machine, "machine")
+            (CallResult::Machine, ContactState::Machine)
         }
         CallStatus::Completed if machine && spec.on_machine == OnMachine::LeaveMessage => {
             campaigns
@@ -341,15 +356,16 @@ pub async fn on_status(
                 .await?;
             metrics.dial_attempt("message_left");
             campaigns
-                .finish_contact(id, "machine", "message_left")
+                .finish_contact(id, ContactState::Machine, "message_left")
                 .await?;
             return Ok(StatusEffect::Done);
         }
-        CallStatus::Completed => (CallResult::Answered, "completed"),
-        CallStatus::Busy => (CallResult::Busy, "busy"),
-        CallStatus::Failed => (CallResult::Failed, "failed"),
-        _ => (CallResult::NoAnswer, "no_answer"),
+        CallStatus::Completed => (CallResult::Answered, ContactState::Completed),
+        CallStatus::Busy => (CallResult::Busy, ContactState::Busy),
+        CallStatus::Failed => (CallResult::Failed, ContactState::Failed),
+        _ => (CallResult::NoAnswer, ContactState::NoAnswer),
     };
+    let label = ended.as_str();
     campaigns.finish_attempt(call_sid, label, now).await?;
     metrics.dial_attempt(label);
     let zone = contact
@@ -361,10 +377,10 @@ pub async fn on_status(
         Next::Done => {
             // The flow's own ending says more than "answered".
             let outcome = store.load_call(call_sid).await?.and_then(|c| c.outcome);
-            let state = match outcome.as_deref() {
-                Some("opted_out") => "opted_out",
-                Some("handoff" | "ticket") => "handed_off",
-                _ => "completed",
+            let state = match outcome {
+                Some(CallOutcome::OptedOut) => ContactState::OptedOut,
+                Some(CallOutcome::Handoff | CallOutcome::Ticket) => ContactState::HandedOff,
+                _ => ContactState::Completed,
             };
             campaigns.finish_contact(id, state, label).await?;
             Ok(StatusEffect::Done)
@@ -374,7 +390,7 @@ pub async fn on_status(
             Ok(StatusEffect::Retry(at))
         }
         Next::GiveUp(why) => {
-            campaigns.finish_contact(id, label, label).await?;
+            campaigns.finish_contact(id, ended, label).await?;
             Ok(StatusEffect::GaveUp(why))
         }
     }

@@ -65,6 +65,11 @@ pub enum Code {
     EmptyTopic,
     /// One phrase listed twice, in one topic or in two.
     DuplicatePhrase,
+    /// A gate (a question whose answer can stop the call) that silence skips.
+    SkippableGate,
+    /// A text that leaves a hole when a variable without a default has no
+    /// value (an inbound caller who is no campaign contact).
+    HoleWithoutDefault,
 }
 
 impl Code {
@@ -91,6 +96,8 @@ impl Code {
             Code::NoSteps => "E018",
             Code::EmptyTopic => "E019",
             Code::DuplicatePhrase => "W020",
+            Code::SkippableGate => "W021",
+            Code::HoleWithoutDefault => "W022",
         }
     }
 }

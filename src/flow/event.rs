@@ -109,7 +109,24 @@ pub struct TransferSpec {
     pub step: String,
     pub seq: u32,
     pub target: Target,
-    pub ring_timeout_secs: u32,
+    /// How long to ring (`<Dial timeout>`), or to hold in a queue before
+    /// the caller leaves it (see [`Hold`]).
+    pub max_wait_secs: u32,
+}
+
+/// What a caller waiting in a queue gets next, each time the provider asks
+/// (a queue's wait URL is requested again whenever its document ends).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Hold {
+    /// Hear these prompts, then silence for `pause_secs`, then ask again.
+    Wait {
+        prompts: Vec<Prompt>,
+        pause_secs: u32,
+    },
+    /// The wait is over (or the call is no longer queued): leave the queue,
+    /// so that the queue's action runs the flow on.
+    Leave,
 }
 
 /// Why a handoff did or did not connect.

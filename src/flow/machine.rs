@@ -67,6 +67,24 @@ pub struct Call {
     /// stale webhook can be recognised.
     pub seq: u32,
     pub inputs: u32,
+    /// Whether the caller ever responded to what they were asked: a call
+    /// that asked and got nothing back ends `no_response`, never `completed`.
+    #[serde(default)]
+    pub engagement: Engagement,
+}
+
+/// Has the caller responded to the call? Answers alone cannot tell: a
+/// caller who talked to a person gave none, yet responded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Engagement {
+    /// Nothing has been asked yet (a message-only call).
+    #[default]
+    NotAsked,
+    /// Asked, and no usable answer yet.
+    Silent,
+    /// Gave an answer, or was connected to a person.
+    Responded,
 }
 
 enum Failure {
@@ -82,6 +100,7 @@ impl Call {
             at: At::Start,
             seq: 0,
             inputs: 0,
+            engagement: Engagement::NotAsked,
         }
     }
 
@@ -142,8 +161,14 @@ impl Call {
                 Input::Machine {
                     leave_message: true,
                 },
-            ) => self.enter(flow, flow.machine_step.unwrap_or(0), now, &mut out),
-            (At::Start, _) => self.enter(flow, 0, now, &mut out),
+            ) => {
+                flow.fill_defaults(&mut self.vars);
+                self.enter(flow, flow.machine_step.unwrap_or(0), now, &mut out)
+            }
+            (At::Start, _) => {
+                flow.fill_defaults(&mut self.vars);
+                self.enter(flow, 0, now, &mut out)
+            }
             // Detection speaks only when the call is answered.
             (_, Input::Machine { .. }) => {}
             (
@@ -183,6 +208,12 @@ impl Call {
     }
 
     fn finish(&mut self, outcome: Outcome, out: &mut Vec<Output>) {
+        // Going through every question in silence is not completing the
+        // survey, whatever ending the flow's path reached.
+        let outcome = match (outcome, self.engagement) {
+            (Outcome::Completed, Engagement::Silent) => Outcome::NoResponse,
+            _ => outcome,
+        };
         self.at = At::Ended { outcome };
         out.push(Output::End { outcome });
     }
@@ -204,7 +235,11 @@ impl Call {
         // that slipped through from spinning the server.
         for _ in 0..=flow.steps.len() * 2 {
             let step = &flow.steps[idx];
-            if let Some(speech) = &step.speech {
+            // A transfer's words ("transferring you…") are said only when
+            // the transfer is really attempted: see below.
+            if let (Some(speech), false) =
+                (&step.speech, matches!(step.kind, StepKind::Transfer(_)))
+            {
                 out.push(Output::Prompt(self.render(flow, step, speech)));
             }
             match &step.kind {
@@ -235,6 +270,9 @@ impl Call {
                         }
                         continue;
                     }
+                    if let Some(speech) = &step.speech {
+                        out.push(Output::Prompt(self.render(flow, step, speech)));
+                    }
                     self.at = At::Transfer {
                         step: step.id.clone(),
                     };
@@ -243,7 +281,7 @@ impl Call {
                         step: step.id.clone(),
                         seq: self.seq,
                         target: t.target.clone(),
-                        ring_timeout_secs: t.ring_timeout_secs,
+                        max_wait_secs: t.max_wait_secs,
                     }));
                     return;
                 }
@@ -255,6 +293,9 @@ impl Call {
     /// Emits the wait for a question, with the given prompts before it.
     fn ask(&mut self, step: &Step, q: &Question, prompts: Vec<Prompt>, out: &mut Vec<Output>) {
         self.seq += 1;
+        if self.engagement == Engagement::NotAsked {
+            self.engagement = Engagement::Silent;
+        }
         if let QuestionKind::Record { max_secs } = q.kind {
             out.push(Output::Record(RecordSpec {
                 step: step.id.clone(),
@@ -401,6 +442,7 @@ impl Call {
     ) {
         let step = &flow.steps[idx];
         let value = answer.value.clone();
+        self.engagement = Engagement::Responded;
         self.answers.insert(step.id.clone(), answer.clone());
         out.push(Output::Answer(answer));
         match self.route(step, Some(&value)) {
@@ -548,6 +590,9 @@ impl Call {
             target: t.target.clone(),
             reason,
         }));
+        if reason == HandoffReason::Connected {
+            self.engagement = Engagement::Responded;
+        }
         match reason {
             HandoffReason::Connected => match step.next {
                 Some(next) => self.enter(flow, next, now, out),
@@ -577,7 +622,7 @@ impl Call {
         step.next
     }
 
-    fn render(&self, flow: &Flow, step: &Step, speech: &Speech) -> Prompt {
+    pub(super) fn render(&self, flow: &Flow, step: &Step, speech: &Speech) -> Prompt {
         match speech {
             Speech::Audio(file) => Prompt::Play { file: file.clone() },
             Speech::Text(name) => {

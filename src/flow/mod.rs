@@ -9,10 +9,13 @@ pub mod condition;
 pub mod diagnostic;
 pub mod diagram;
 pub mod event;
+pub mod hold;
 pub mod hours;
 pub mod load;
 pub mod machine;
 pub mod model;
+#[cfg(test)]
+mod outcome_tests;
 pub mod phrases;
 pub mod schema;
 pub mod syntax;

@@ -15,63 +15,8 @@ use super::hours::Hours;
 /// Index of a step in [`Flow::steps`].
 pub type StepIdx = usize;
 
-/// How a call ended. The wire names are stable: they are stored and exported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// The caller went through the survey.
-    Completed,
-    /// The caller declined to take part.
-    Refused,
-    /// The caller asked never to be called again.
-    OptedOut,
-    /// The caller was connected to a person.
-    Handoff,
-    /// No person was free: a ticket and a promised call-back.
-    Ticket,
-    /// The caller hung up before the end.
-    Abandoned,
-    /// The caller did not answer a question after every attempt.
-    NoResponse,
-    /// Something went wrong on our side.
-    Failed,
-}
-
-impl Outcome {
-    pub const ALL: [Outcome; 8] = [
-        Outcome::Completed,
-        Outcome::Refused,
-        Outcome::OptedOut,
-        Outcome::Handoff,
-        Outcome::Ticket,
-        Outcome::Abandoned,
-        Outcome::NoResponse,
-        Outcome::Failed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Completed => "completed",
-            Outcome::Refused => "refused",
-            Outcome::OptedOut => "opted_out",
-            Outcome::Handoff => "handoff",
-            Outcome::Ticket => "ticket",
-            Outcome::Abandoned => "abandoned",
-            Outcome::NoResponse => "no_response",
-            Outcome::Failed => "failed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Outcome> {
-        Outcome::ALL.into_iter().find(|o| o.as_str() == s)
-    }
-}
-
-impl fmt::Display for Outcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// How a call ended; a domain value because the store keeps it too.
+pub use crate::domain::Outcome;
 
 /// Whether the call runs as TwiML webhooks or over a media stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -287,7 +232,13 @@ pub struct Transfer {
     pub target: Target,
     pub hours: Option<Hours>,
     pub unavailable: Option<StepIdx>,
-    pub ring_timeout_secs: u32,
+    /// How long to ring a person, or to hold a caller in a queue, before
+    /// the `unavailable` step runs.
+    pub max_wait_secs: u32,
+    /// What a queued caller hears while waiting (the default phrase if none).
+    pub hold: Option<Speech>,
+    /// Tell a queued caller their place in the queue.
+    pub announce_position: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -320,6 +271,9 @@ pub struct Step {
 pub struct Var {
     pub name: String,
     pub kind: VarKind,
+    /// What the call uses when the contact gives no value (an inbound
+    /// caller who is no contact, an empty CSV cell).
+    pub default: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -376,6 +330,17 @@ pub struct Topic {
 impl Flow {
     pub fn step_index(&self, id: &str) -> Option<StepIdx> {
         self.steps.iter().position(|s| s.id == id)
+    }
+
+    /// Gives each declared variable a call lacks (or has empty) the flow's
+    /// default, so texts read naturally on any call.
+    pub fn fill_defaults(&self, vars: &mut std::collections::BTreeMap<String, String>) {
+        for var in &self.vars {
+            let given = vars.get(&var.name).is_some_and(|v| !v.trim().is_empty());
+            if let (false, Some(default)) = (given, &var.default) {
+                vars.insert(var.name.clone(), default.clone());
+            }
+        }
     }
 
     /// Questions in file order: the answer names of this flow.

@@ -81,3 +81,21 @@ pub fn technical_problem(lang: Lang) -> &'static str {
         Lang::En => "Sorry, we have a technical problem and will get back to you. Goodbye.",
     }
 }
+
+/// Said to a queued caller while they wait, when the flow gives no `hold`.
+pub fn please_hold(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Zh => "客服正忙，请您稍候，我们会尽快为您接通。",
+        Lang::En => "All our agents are busy. Please hold and we will be with you shortly.",
+    }
+}
+
+/// A queued caller's place in the queue (1 is next).
+pub fn queue_position(lang: Lang, position: u32) -> String {
+    match (lang, position) {
+        (Lang::Zh, 1) => "您是下一位。".into(),
+        (Lang::Zh, n) => format!("您前面还有{}位。", n - 1),
+        (Lang::En, 1) => "You are next in line.".into(),
+        (Lang::En, n) => format!("You are number {n} in line."),
+    }
+}

@@ -17,9 +17,11 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct FlowFile {
     flow: Header,
-    /// Contact variables the flow uses, with their type ("text" or "number").
+    /// Contact variables the flow uses: their type ("text" or "number"), or
+    /// a table with the type and a default for calls without the contact's
+    /// value: `name = { type = "text", default = "您" }`.
     #[serde(default)]
-    vars: BTreeMap<String, VarKind>,
+    vars: BTreeMap<String, VarDecl>,
     /// What callers talk about, for the "what callers said" analysis: each
     /// topic's name and the Mandarin and English words and phrases that mean
     /// it, e.g. `手续费 = ["手续费", "费用", "收费", "fee", "charges"]`. Matching
@@ -36,6 +38,33 @@ pub struct FlowFile {
 enum VarKind {
     Text,
     Number,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(untagged)]
+enum VarDecl {
+    /// Just the type.
+    Kind(VarKind),
+    /// The type (default "text") and a default value.
+    Full(VarWithDefault),
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct VarWithDefault {
+    /// "text" (default) or "number".
+    #[serde(rename = "type")]
+    kind: Option<VarKind>,
+    /// What a call says when the contact gives no value (an inbound caller
+    /// who is no contact, an empty CSV cell).
+    default: Option<DefaultValue>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(untagged)]
+enum DefaultValue {
+    Text(String),
+    Number(i64),
 }
 
 /// Settings for the whole flow.
@@ -149,7 +178,9 @@ struct Step {
     no_input: Option<Vec<String>>,
     /// Escalating texts when the answer is not understood.
     no_match: Option<Vec<String>>,
-    /// After the last failed try: "skip" (default), "end", "handoff" or a step id.
+    /// After the last failed try: "skip", "end", "handoff" or a step id.
+    /// Default: "end" for a gate (a question with an answer that stops the
+    /// call, like consent), "skip" otherwise.
     on_fail: Option<String>,
     /// Rating scale, e.g. [1, 5].
     scale: Option<[i64; 2]>,
@@ -177,8 +208,15 @@ struct Step {
     hours: Option<String>,
     /// Step to run when nobody is available or outside hours.
     unavailable: Option<String>,
-    /// Seconds to ring the agent (5–120, default 30).
-    ring_timeout: Option<u32>,
+    /// How long to ring the agent or wait in the queue before the
+    /// `unavailable` step runs: "90s", "2m" (5s–10m, default 90s).
+    max_wait: Option<String>,
+    /// What a queued caller hears while waiting (text, may use variables).
+    hold: Option<String>,
+    /// An audio file under `audio/` played to a queued caller instead.
+    hold_play: Option<String>,
+    /// Tell a queued caller their place in the queue.
+    announce_position: Option<bool>,
 }
 
 #[derive(Deserialize, JsonSchema)]

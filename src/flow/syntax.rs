@@ -74,7 +74,10 @@ pub const STEP_KEYS: &[&str] = &[
     "transfer",
     "hours",
     "unavailable",
-    "ring_timeout",
+    "max_wait",
+    "hold",
+    "hold_play",
+    "announce_position",
 ];
 
 /// Keys of one menu option.
@@ -83,13 +86,16 @@ pub const OPTION_KEYS: &[&str] = &["key", "value", "words"];
 /// Keys of one branch.
 pub const BRANCH_KEYS: &[&str] = &["when", "goto"];
 
+/// Keys of a variable written as a table: `name = { type = "text", default = "" }`.
+pub const VAR_KEYS: &[&str] = &["type", "default"];
+
 /// Top-level tables.
 pub const TOP_KEYS: &[&str] = &["flow", "vars", "topics", "step"];
 
 #[derive(Debug, Default)]
 pub struct FlowSyntax {
     pub header: HeaderSyntax,
-    pub vars: Vec<(Sp<String>, Sp<String>)>,
+    pub vars: Vec<VarSyntax>,
     pub topics: Vec<TopicSyntax>,
     pub steps: Vec<StepSyntax>,
     /// Span of the whole document, for problems with no better place.
@@ -144,7 +150,23 @@ pub struct StepSyntax {
     pub transfer: Option<Sp<String>>,
     pub hours: Option<Sp<String>>,
     pub unavailable: Option<Sp<String>>,
-    pub ring_timeout: Option<Sp<i64>>,
+    /// How long a transfer may ring or queue: "90s", "2m".
+    pub max_wait: Option<Sp<String>>,
+    /// What a queued caller hears while waiting: text, or an audio file.
+    pub hold: Option<Sp<String>>,
+    pub hold_play: Option<Sp<String>>,
+    pub announce_position: Option<Sp<bool>>,
+}
+
+/// One entry of `[vars]`: `name = "text"`, or
+/// `name = { type = "text", default = "您" }` with what a call without the
+/// contact's value says instead.
+#[derive(Debug)]
+pub struct VarSyntax {
+    pub name: Sp<String>,
+    /// `None` in the table form without `type`: text.
+    pub kind: Option<Sp<String>>,
+    pub default: Option<Sp<String>>,
 }
 
 #[derive(Debug, Default)]
@@ -206,9 +228,8 @@ pub fn parse(source: &str) -> (FlowSyntax, Vec<Diagnostic>) {
     if let Some(mut t) = top.table("vars", &mut diags) {
         for (key, value) in t.entries() {
             t.used.push(key.value.clone());
-            match string_of(value) {
-                Some(s) => flow.vars.push((key.clone(), s)),
-                None => diags.push(wrong_type(&key.value, value, "a string such as \"text\"")),
+            if let Some(v) = var(key, value, &mut diags) {
+                flow.vars.push(v);
             }
         }
     }
@@ -229,6 +250,48 @@ pub fn parse(source: &str) -> (FlowSyntax, Vec<Diagnostic>) {
     }
     top.finish(TOP_KEYS, "a top-level table", &mut diags);
     (flow, diags)
+}
+
+fn var(
+    name: Sp<String>,
+    value: &serde_spanned::Spanned<DeValue<'_>>,
+    d: &mut Vec<Diagnostic>,
+) -> Option<VarSyntax> {
+    if let Some(kind) = string_of(value) {
+        return Some(VarSyntax {
+            name,
+            kind: Some(kind),
+            default: None,
+        });
+    }
+    let DeValue::Table(table) = value.get_ref() else {
+        d.push(wrong_type(
+            &name.value,
+            value,
+            "a type such as \"text\", or a table such as { type = \"text\", default = \"\" }",
+        ));
+        return None;
+    };
+    let mut t = Table::new(table, value.span());
+    let kind = t.string("type", d);
+    // A number variable's default may be written as a number.
+    let default = match t.get("default") {
+        Some(v) => match (string_of(v), int_of(v)) {
+            (Some(s), _) => Some(s),
+            (None, Some(n)) => Some(Sp::new(n.value.to_string(), n.span)),
+            (None, None) => {
+                d.push(wrong_type("default", v, "a string (or a number)"));
+                None
+            }
+        },
+        None => None,
+    };
+    t.finish(VAR_KEYS, "a variable", d);
+    Some(VarSyntax {
+        name,
+        kind,
+        default,
+    })
 }
 
 fn first_line(s: &str) -> String {
@@ -283,7 +346,10 @@ fn step(mut t: Table<'_, '_>, d: &mut Vec<Diagnostic>) -> StepSyntax {
         transfer: t.string("transfer", d),
         hours: t.string("hours", d),
         unavailable: t.string("unavailable", d),
-        ring_timeout: t.int("ring_timeout", d),
+        max_wait: t.string("max_wait", d),
+        hold: t.string("hold", d),
+        hold_play: t.string("hold_play", d),
+        announce_position: t.bool("announce_position", d),
         ..StepSyntax::default()
     };
     if let Some((span, tables)) = t.tables_spanned("options", d) {

@@ -60,3 +60,55 @@ pub fn render(
         }
     }
 }
+
+/// Does `var` leave a hole in the compiled text `name` when a call has no
+/// value for it? It does when the text prints the value as is: rendered
+/// with the variable empty, the text is the same as rendered with a value
+/// and that value cut out ("{{name}}您好" → "您好"). A text that says
+/// something else instead (`{% if name %}…{% endif %}`, `{{ name or "您" }}`)
+/// leaves none. `others` (the other names the text uses) get a fixed value.
+pub fn leaves_hole(env: &Environment<'static>, name: &str, var: &str, others: &[String]) -> bool {
+    // Private-use characters no flow text contains.
+    const MARK: &str = "\u{e000}\u{e001}";
+    let Ok(template) = env.get_template(name) else {
+        return false;
+    };
+    let mut context: BTreeMap<&str, &str> = others.iter().map(|o| (o.as_str(), "1")).collect();
+    context.insert(var, MARK);
+    let Ok(with_value) = template.render(&context) else {
+        return false;
+    };
+    if !with_value.contains(MARK) {
+        return false;
+    }
+    context.insert(var, "");
+    template
+        .render(&context)
+        .is_ok_and(|without| without == with_value.replace(MARK, ""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{add, environment, leaves_hole};
+
+    fn hole(source: &str) -> bool {
+        let mut env = environment();
+        assert!(add(&mut env, "t", source).is_ok(), "the text compiles");
+        leaves_hole(&env, "t", "name", &["csat".to_string()])
+    }
+
+    #[test]
+    fn a_variable_printed_as_is_leaves_a_hole() {
+        assert!(hole("{{name}}您好"));
+        assert!(hole("Hello {{ name }}, you gave {{csat}}."));
+    }
+
+    #[test]
+    fn a_variable_guarded_or_given_a_fallback_leaves_none() {
+        assert!(!hole(
+            "Hello{% if name %} {{ name }}{% endif %}, this is Example Wallet."
+        ));
+        assert!(!hole("{{ name or \"您\" }}好"));
+        assert!(!hole("您好，{{csat}}分"));
+    }
+}

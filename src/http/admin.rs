@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use subtle::ConstantTimeEq;
 
 use super::AppState;
+use crate::store::HandoffStatus;
 
 /// The admin API's errors, each with its status code. Internals are logged,
 /// never sent.
@@ -146,6 +147,7 @@ pub(super) async fn call(
 
 #[derive(Deserialize)]
 pub(super) struct HandoffQuery {
+    /// Only handoffs in this status; an unknown one is a 400.
     status: Option<String>,
     /// Full phone numbers in the summaries, for whoever calls the customer
     /// back; masked otherwise, as in every other export.
@@ -160,7 +162,13 @@ pub(super) async fn handoffs(
     _: Admin,
     Query(q): Query<HandoffQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let rows = state.store().handoffs(q.status.as_deref()).await?;
+    let status = q
+        .status
+        .as_deref()
+        .map(HandoffStatus::parse)
+        .transpose()
+        .map_err(|e| ApiError::BadRequest(format!("status: {e}")))?;
+    let rows = state.store().handoffs(status).await?;
     let list: Vec<Value> = rows
         .into_iter()
         .map(|mut h| {
@@ -198,7 +206,7 @@ pub(super) async fn resolve_handoff(
         .resolve_handoff(id, chrono::Utc::now())
         .await?
     {
-        Ok(Json(json!({ "id": id, "status": "resolved" })))
+        Ok(Json(json!({ "id": id, "status": HandoffStatus::Resolved })))
     } else {
         Err(ApiError::NotFound("open handoff"))
     }

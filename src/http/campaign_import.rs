@@ -28,7 +28,7 @@ use super::AppState;
 use super::admin::{Admin, ApiError};
 use crate::dialer::contacts::{CsvOptions, read_contacts};
 use crate::dialer::settings::PlanSettings;
-use crate::store::campaigns::NewCampaign;
+use crate::store::campaigns::{CampaignStatus, NewCampaign};
 
 /// The largest contacts file taken (about 1.5 million short rows); bigger
 /// ones are refused with 413 rather than filling the memory.
@@ -163,7 +163,7 @@ pub(super) async fn create(
         StatusCode::CREATED,
         Json(json!({
             "id": id,
-            "status": "draft",
+            "status": CampaignStatus::Draft,
             "flow": flow.name,
             "plan": spec.to_json(),
             "imported": rows.len(),

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::admin::{Admin, ApiError};
 use crate::report::export::mask;
-use crate::store::campaigns::{ContactPage, every_state};
+use crate::store::campaigns::{CANCELLABLE, CampaignStatus, ContactPage, every_state};
 
 /// `GET /api/campaigns/{id}`: the campaign and its contacts counted by state.
 pub(super) async fn status(
@@ -81,12 +81,12 @@ pub(super) async fn act(
         }
         "pause" => {
             campaigns
-                .set_campaign_status(id, &["running"], "paused")
+                .set_campaign_status(id, &[CampaignStatus::Running], CampaignStatus::Paused)
                 .await?
         }
         "cancel" => {
             campaigns
-                .set_campaign_status(id, &["draft", "running", "paused"], "cancelled")
+                .set_campaign_status(id, CANCELLABLE, CampaignStatus::Cancelled)
                 .await?
         }
         _ => return Err(ApiError::NotFound("campaign action")),

@@ -131,6 +131,7 @@ pub fn router(state: AppState) -> Router {
         .route("/twilio/gather", post(webhooks::gather))
         .route("/twilio/record", post(webhooks::record))
         .route("/twilio/dial", post(webhooks::dial))
+        .route("/twilio/wait", post(webhooks::wait))
         .route("/twilio/transfer", post(webhooks::transfer))
         .route("/twilio/status", post(webhooks::status))
         .route("/twilio/recording-status", post(webhooks::recording_status))

@@ -14,10 +14,10 @@ use super::signed::SignedForm;
 use crate::calls::{Arrival, CallError};
 use crate::flow::event::{Input, TransferResult};
 use crate::flow::phrases::{self, Lang};
-use crate::store::NewRecording;
+use crate::store::{Direction, NewRecording};
 use crate::twilio::{
     CallSid, CallStatus, DialCallStatus, DialParams, GatherParams, QueueResult, RecordParams,
-    RecordingStatusParams, StatusParams, VoiceParams,
+    RecordingStatusParams, StatusParams, VoiceParams, WaitParams,
 };
 use crate::twiml;
 
@@ -83,10 +83,6 @@ pub(super) async fn voice(
         tracing::warn!(call_sid = %sid, flow = ?q.flow, "no flow for this call");
         return apology(&state, None);
     };
-    let outbound = params
-        .direction
-        .as_deref()
-        .is_some_and(|d| d.starts_with("outbound"));
     let machine = params.answered_by.is_some_and(|a| a.is_machine());
     let first = match q.machine.as_deref() {
         Some("message") if machine => Input::Machine {
@@ -100,10 +96,14 @@ pub(super) async fn voice(
     let arrival = Arrival {
         call_sid: sid,
         flow,
-        outbound,
+        direction: if params.is_outbound() {
+            Direction::Outbound
+        } else {
+            Direction::Inbound
+        },
         from: params.from.to_string(),
         to,
-        status: params.call_status.map(|s| s.as_str().to_string()),
+        status: params.call_status,
         contact: q.contact,
     };
     answer(&state, calls.start(arrival, first).await)
@@ -212,11 +212,45 @@ pub(super) async fn dial(
         }
         (None, Some(QueueResult::Hangup)) => TransferResult::CallerHungUp,
         (None, Some(QueueResult::QueueFull)) => TransferResult::Busy,
+        // Our wait URL said <Leave/>: nobody took the caller in time.
+        (None, Some(QueueResult::Leave)) => TransferResult::NoAnswer,
         (None, Some(_)) | (None, None) => TransferResult::Failed,
     };
     let input = Input::TransferEnded(result);
     let stepped = state.calls().step(params.call_sid.as_str(), q.seq(), input);
     answer(&state, stepped.await)
+}
+
+/// A queue's wait URL: what the caller hears while queued, and <Leave/>
+/// once the transfer step's `max_wait` has passed. Anything that goes
+/// wrong says <Leave/> too, so that the queue's action moves the call on
+/// (with an apology, if the store is down) rather than holding the caller.
+pub(super) async fn wait(
+    State(state): State<AppState>,
+    Query(q): Query<SeqQuery>,
+    SignedForm(form): SignedForm,
+) -> Response {
+    let leave = || twiml_response(twiml::leave_queue());
+    let params = match WaitParams::from_form(&form) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e.for_log(), "unusable wait webhook");
+            return leave();
+        }
+    };
+    let held = state.calls().hold(
+        params.call_sid.as_str(),
+        q.seq(),
+        params.queue_time,
+        params.queue_position,
+    );
+    match held.await {
+        Ok(twiml) => twiml_response(twiml),
+        Err(e) => {
+            tracing::warn!(call_sid = %params.call_sid, error = %e, "wait webhook: leaving the queue");
+            leave()
+        }
+    }
 }
 
 /// A stream call's transfer: `media_ws` asked the provider (a REST update
@@ -281,8 +315,7 @@ pub(super) async fn status(
     let sid = params.call_sid.to_string();
     let final_status = params.call_status.is_final();
     let now = state.calls().clock().now();
-    let status = params.call_status.as_str();
-    if let Err(e) = state.calls().status(&sid, status, final_status, now).await {
+    if let Err(e) = state.calls().status(&sid, params.call_status, now).await {
         tracing::error!(call_sid = %sid, error = %e, "store failed on a status callback");
         return empty();
     }

@@ -13,7 +13,7 @@ use crate::flow::Flow;
 use crate::flow::model::QuestionKind;
 use crate::flow::value::Value;
 use crate::store::reports::{AnswerCount, LastAnswered, OutcomeCount, ReportFilter};
-use crate::store::{Store, StoreResult};
+use crate::store::{Outcome, Store, StoreResult};
 
 /// One question as a report needs it: its step id and kind, in flow order.
 #[derive(Debug, Clone, PartialEq)]
@@ -146,13 +146,15 @@ impl FlowReport {
         let reached = outcomes.iter().map(|o| o.reached).sum();
         let completed = outcomes
             .iter()
-            .filter(|o| o.outcome.as_deref() == Some("completed"))
+            .filter(|o| o.outcome == Some(Outcome::Completed))
             .map(|o| o.calls)
             .sum();
         let mut by_outcome: Vec<Share> = outcomes
             .iter()
             .map(|o| Share {
-                label: o.outcome.clone().unwrap_or_else(|| "unfinished".into()),
+                label: o
+                    .outcome
+                    .map_or_else(|| "unfinished".into(), |o| o.as_str().into()),
                 count: o.calls,
                 share: ratio(o.calls, calls),
             })

@@ -78,11 +78,11 @@ pub fn cells(call: &ExportCall, questions: &[QuestionSpec], unmasked: bool) -> V
     let mut row = vec![
         c.call_sid.clone(),
         c.flow_hash.clone(),
-        c.direction.clone(),
+        c.direction.to_string(),
         phone(&c.from),
         phone(&c.to),
-        c.status.clone(),
-        c.outcome.clone().unwrap_or_default(),
+        c.status.to_string(),
+        c.outcome.map(|o| o.to_string()).unwrap_or_default(),
         timestamp(&c.started_at),
         c.ended_at.as_ref().map(timestamp).unwrap_or_default(),
     ];

@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::StoreResult;
+pub use crate::domain::{CampaignStatus, ContactState};
 
 /// A campaign as created.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,8 +28,7 @@ pub struct CampaignRow {
     pub name: String,
     pub flow: String,
     pub plan: serde_json::Value,
-    /// `draft`, `running`, `paused`, `cancelled` or `finished`.
-    pub status: String,
+    pub status: CampaignStatus,
     pub created_at: DateTime<Utc>,
 }
 
@@ -45,36 +45,24 @@ pub struct NewContact {
     pub next_at: Option<DateTime<Utc>>,
 }
 
-/// Every state a campaign contact can be in, in the order status reports
-/// list them, with the words the CLI prints. The first eight are the ones
-/// ops staff follow; `machine` (answering machines to the last attempt),
-/// `error` (the provider refused the number, or a broken plan) and
-/// `expired` (the end date passed first) are the rarer endings.
-pub const CONTACT_STATES: [(&str, &str); 11] = [
-    ("pending", "pending"),
-    ("calling", "calling"),
-    ("completed", "completed"),
-    ("no_answer", "no answer"),
-    ("busy", "busy"),
-    ("failed", "failed"),
-    ("opted_out", "opted out"),
-    ("handed_off", "handed off"),
-    ("machine", "machine"),
-    ("error", "error"),
-    ("expired", "expired"),
-];
-
-/// [`CampaignStore::contact_counts`] with every state of [`CONTACT_STATES`]
-/// present (zero when no contact is in it), so a report always has the same
-/// counters; a state outside the list is kept as it is.
+/// [`CampaignStore::contact_counts`] with every [`ContactState`] present
+/// (zero when no contact is in it), so a report always has the same
+/// counters; a state outside the set is kept as it is.
 pub fn every_state(counts: &BTreeMap<String, i64>) -> BTreeMap<String, i64> {
-    let mut all: BTreeMap<String, i64> = CONTACT_STATES
+    let mut all: BTreeMap<String, i64> = ContactState::ALL
         .iter()
-        .map(|(state, _)| ((*state).to_owned(), 0))
+        .map(|state| (state.as_str().to_owned(), 0))
         .collect();
     all.extend(counts.iter().map(|(k, v)| (k.clone(), *v)));
     all
 }
+
+/// The statuses a campaign can be cancelled from: any but an ending.
+pub const CANCELLABLE: &[CampaignStatus] = &[
+    CampaignStatus::Draft,
+    CampaignStatus::Running,
+    CampaignStatus::Paused,
+];
 
 /// How many contacts go into one `INSERT`: 5 parameters each stays far
 /// below both backends' parameter limits, and 100,000 contacts take 200
@@ -95,9 +83,16 @@ pub trait CampaignStore: DialerStore + Send + Sync {
 
     /// Moves a campaign to `to` if its status is one of `from`; `false` if
     /// it is unknown or in another status (e.g. resuming a cancelled one).
-    async fn set_campaign_status(&self, id: i64, from: &[&str], to: &str) -> StoreResult<bool>;
+    async fn set_campaign_status(
+        &self,
+        id: i64,
+        from: &[CampaignStatus],
+        to: CampaignStatus,
+    ) -> StoreResult<bool>;
 
-    /// How many of the campaign's contacts are in each state.
+    /// How many of the campaign's contacts are in each state. Keyed by the
+    /// stored text rather than [`ContactState`], so that a report still
+    /// counts a state written by a newer build.
     async fn contact_counts(&self, campaign_id: i64) -> StoreResult<BTreeMap<String, i64>>;
 
     /// One page of the campaign's contacts in id order (keyset pagination:
@@ -113,8 +108,8 @@ pub trait CampaignStore: DialerStore + Send + Sync {
 /// Which contacts [`CampaignStore::list_contacts`] returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContactPage {
-    /// Only contacts in this state (see [`CONTACT_STATES`]).
-    pub state: Option<String>,
+    /// Only contacts in this state.
+    pub state: Option<ContactState>,
     /// Only contacts with a greater id: the last id of the previous page.
     pub after: Option<i64>,
     pub limit: i64,
@@ -131,15 +126,17 @@ impl ContactPage {
         limit: Option<i64>,
         after: Option<i64>,
     ) -> Result<Self, String> {
-        if let Some(state) = &state
-            && !CONTACT_STATES.iter().any(|(known, _)| known == state)
-        {
-            let known: Vec<_> = CONTACT_STATES.iter().map(|(known, _)| *known).collect();
-            return Err(format!(
-                "status `{state}` is not one of {}",
-                known.join(", ")
-            ));
-        }
+        let state = match state.as_deref().map(ContactState::parse).transpose() {
+            Ok(state) => state,
+            Err(unknown) => {
+                let known: Vec<_> = ContactState::ALL.iter().map(|s| s.as_str()).collect();
+                return Err(format!(
+                    "status `{}` is not one of {}",
+                    unknown.value,
+                    known.join(", ")
+                ));
+            }
+        };
         let limit = limit.unwrap_or(100);
         if !(1..=Self::MAX_LIMIT).contains(&limit) {
             return Err(format!("limit must be 1 to {}", Self::MAX_LIMIT));
@@ -158,7 +155,7 @@ pub struct ContactRow {
     pub id: i64,
     /// E.164, unmasked: callers mask it for display.
     pub phone: String,
-    pub state: String,
+    pub state: ContactState,
     pub attempts: i32,
     /// What the last call (or the dialer) did: `busy`, `no_answer`,
     /// `completed`, `outside_window`, `opted_out`, a provider error, …
@@ -191,8 +188,8 @@ pub struct CallContact {
     pub plan: serde_json::Value,
     pub timezone: Option<String>,
     pub attempts: i32,
-    /// The contact's state: `calling` until the callback decides.
-    pub state: String,
+    /// The contact's state: calling until the callback decides.
+    pub state: ContactState,
 }
 
 /// The dialer's side of campaign storage.
@@ -232,12 +229,12 @@ pub trait DialerStore: Send + Sync {
         last_result: &str,
     ) -> StoreResult<()>;
 
-    /// Ends a contact's part in the campaign in `state` (`completed`,
-    /// `no_answer`, `busy`, `failed`, `opted_out`, `error`, …).
+    /// Ends a contact's part in the campaign in `state` (completed, no
+    /// answer, busy, failed, opted out, error, …).
     async fn finish_contact(
         &self,
         contact_id: i64,
-        state: &str,
+        state: ContactState,
         last_result: &str,
     ) -> StoreResult<()>;
 
@@ -265,6 +262,15 @@ pub trait DialerStore: Send + Sync {
 
     /// A contact's flow variables, for the outbound call's first webhook.
     async fn contact_vars(&self, contact_id: i64) -> StoreResult<Option<serde_json::Value>>;
+
+    /// The flow variables of an inbound caller who is a contact of a
+    /// campaign of `flow` (`phone` in E.164), from the most recent such
+    /// campaign; `None` for a caller who is no contact.
+    async fn inbound_contact_vars(
+        &self,
+        flow: &str,
+        phone: &str,
+    ) -> StoreResult<Option<serde_json::Value>>;
 
     /// Reserves the next free call slot of a provider `account` and moves it
     /// on by `interval` (1/CPS), atomically: every worker on this database —

@@ -24,6 +24,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+pub use crate::domain::{Direction, HandoffStatus, Outcome};
+pub use crate::twilio::CallStatus;
+
 pub mod campaigns;
 mod db_url;
 mod group_commit;
@@ -101,12 +104,11 @@ pub struct NewCall {
     /// The content hash of the flow version the call runs; must have been saved
     /// with [`Store::save_flow_version`] first.
     pub flow_hash: String,
-    /// `"inbound"` or `"outbound"`.
-    pub direction: String,
+    pub direction: Direction,
     pub from: String,
     pub to: String,
-    /// The provider's call status (`"ringing"`, `"in-progress"`, …).
-    pub status: String,
+    /// The provider's call status.
+    pub status: CallStatus,
     /// The call machine's serialised state (JSON), kept byte for byte.
     pub state: String,
     pub seq: i64,
@@ -121,12 +123,12 @@ pub struct CallRow {
     pub call_sid: String,
     pub flow: String,
     pub flow_hash: String,
-    pub direction: String,
+    pub direction: Direction,
     pub from: String,
     pub to: String,
-    pub status: String,
-    /// How the call ended (`"completed"`, `"opted_out"`, `"handoff"`, …), once it has.
-    pub outcome: Option<String>,
+    pub status: CallStatus,
+    /// How the call ended, once it has.
+    pub outcome: Option<Outcome>,
     pub state: String,
     pub seq: i64,
     pub response: String,
@@ -173,8 +175,8 @@ pub struct NewHandoff {
     pub step: String,
     /// Where to (`"queue:wallet-support"`).
     pub target: String,
-    /// `"connected"` or `"open"`; [`Store::resolve_handoff`] makes it `"resolved"`.
-    pub status: String,
+    /// Connected or open; [`Store::resolve_handoff`] makes it resolved.
+    pub status: HandoffStatus,
     pub reason: String,
     /// What the agent should know: the answers so far, the contact's variables.
     pub summary: serde_json::Value,
@@ -190,7 +192,7 @@ pub struct HandoffRow {
     pub flow: String,
     pub step: String,
     pub target: String,
-    pub status: String,
+    pub status: HandoffStatus,
     pub reason: String,
     pub summary: serde_json::Value,
     pub created_at: DateTime<Utc>,
@@ -234,7 +236,7 @@ pub struct Advance {
     pub state: String,
     pub response: String,
     /// A new provider status, if the webhook carried one.
-    pub status: Option<String>,
+    pub status: Option<CallStatus>,
     /// Stored with `seq = to_seq`.
     pub answers: Vec<NewAnswer>,
     /// Ignored if the phone has already opted out.
@@ -242,7 +244,7 @@ pub struct Advance {
     pub handoff: Option<NewHandoff>,
     pub recording: Option<NewRecording>,
     /// Set when the machine ended the call.
-    pub outcome: Option<String>,
+    pub outcome: Option<Outcome>,
     /// Set when the machine ended the call; an earlier `ended_at` is kept.
     pub ended_at: Option<DateTime<Utc>>,
 }
@@ -284,22 +286,21 @@ pub trait Store: Send + Sync + 'static {
     async fn advance_call(&self, advance: Advance) -> StoreResult<Advanced>;
 
     /// Records a provider status callback; `false` if the call is unknown.
-    /// `is_final` sets `ended_at` if it is unset. A late non-final status never
+    /// A final status ([`CallStatus::is_final`]) sets `ended_at` if it is unset. A late non-final status never
     /// replaces the status of a call that has ended (callbacks can arrive out
     /// of order), and the outcome is never touched.
     async fn update_status(
         &self,
         call_sid: &str,
-        status: &str,
+        status: CallStatus,
         at: DateTime<Utc>,
-        is_final: bool,
     ) -> StoreResult<bool>;
 
     /// The call's answers, in the order they were given.
     async fn answers(&self, call_sid: &str) -> StoreResult<Vec<AnswerRow>>;
 
     /// Handoffs, newest first, optionally only those with `status`.
-    async fn handoffs(&self, status: Option<&str>) -> StoreResult<Vec<HandoffRow>>;
+    async fn handoffs(&self, status: Option<HandoffStatus>) -> StoreResult<Vec<HandoffRow>>;
 
     /// Marks a handoff resolved; `false` if it is unknown or already resolved.
     async fn resolve_handoff(&self, id: i64, at: DateTime<Utc>) -> StoreResult<bool>;

@@ -33,7 +33,7 @@ use sqlx::postgres::{
 use super::db_url::take_count_param;
 use super::group_commit::{ApplyBatch, GroupCommit, advanced};
 use super::sql::{Backend, Dialect, Lent, ProviderStatus, Stmt};
-use super::{Advance, Advanced, NewCall, StoreResult};
+use super::{Advance, Advanced, CallStatus, NewCall, Outcome, StoreResult};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -244,8 +244,8 @@ impl<'a> Calls<'a> {
         self.to_seq.push(a.to_seq);
         self.state.push(&a.state);
         self.response.push(&a.response);
-        self.status.push(a.status.as_deref());
-        self.outcome.push(a.outcome.as_deref());
+        self.status.push(a.status.as_ref().map(CallStatus::as_str));
+        self.outcome.push(a.outcome.map(Outcome::as_str));
         self.ended_at.push(a.ended_at);
     }
 }
@@ -419,10 +419,10 @@ impl Backend for PostgresStore {
             .bind(&c.call_sid)
             .bind(&c.flow)
             .bind(&c.flow_hash)
-            .bind(&c.direction)
+            .bind(c.direction.as_str())
             .bind(&c.from)
             .bind(&c.to)
-            .bind(&c.status)
+            .bind(c.status.as_str())
             .bind(&c.state)
             .bind(c.seq)
             .bind(&c.response)
@@ -439,7 +439,7 @@ impl Backend for PostgresStore {
     async fn update_status(&self, s: ProviderStatus<'_>) -> StoreResult<bool> {
         let done = sqlx::query(UPDATE_STATUS)
             .bind(s.is_final)
-            .bind(s.status)
+            .bind(s.status.as_str())
             .bind(s.at)
             .bind(s.call_sid)
             .execute(&self.pool)

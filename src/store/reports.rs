@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{AnswerRow, CallRow, StoreResult};
+use super::{AnswerRow, CallRow, Outcome, StoreResult};
 
 /// Which calls a report covers. Every field but `flow` narrows it.
 ///
@@ -42,7 +42,7 @@ impl ReportFilter {
 /// Calls with one outcome (`None`: not ended, or ended without an outcome).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutcomeCount {
-    pub outcome: Option<String>,
+    pub outcome: Option<Outcome>,
     /// Calls with this outcome.
     pub calls: i64,
     /// Of those, calls a person picked up (provider status not busy,

@@ -2,6 +2,8 @@
 //! Rust types are the same on SQLite and PostgreSQL, only the row type
 //! differs, so the decoders take a row of any [`Dialect`].
 
+use std::str::FromStr;
+
 use sqlx::Row;
 
 use super::campaigns::{CallContact, CampaignRow, ClaimedContact, ContactRow};
@@ -17,11 +19,11 @@ where
         call_sid: r.col("call_sid")?,
         flow: r.col("flow")?,
         flow_hash: r.col("flow_hash")?,
-        direction: r.col("direction")?,
+        direction: typed(r, "direction")?,
         from: r.col("from_phone")?,
         to: r.col("to_phone")?,
-        status: r.col("status")?,
-        outcome: r.col("outcome")?,
+        status: typed(r, "status")?,
+        outcome: typed_opt(r, "outcome")?,
         state: r.col("state")?,
         seq: r.col("seq")?,
         response: r.col("response")?,
@@ -56,7 +58,7 @@ where
         flow: r.col("flow")?,
         step: r.col("step")?,
         target: r.col("target")?,
-        status: r.col("status")?,
+        status: typed(r, "status")?,
         reason: r.col("reason")?,
         summary: parse_json(&r.col::<String>("summary")?)?,
         created_at: r.col("created_at")?,
@@ -73,7 +75,7 @@ where
         name: r.col("name")?,
         flow: r.col("flow")?,
         plan: parse_json(&r.col::<String>("plan")?)?,
-        status: r.col("status")?,
+        status: typed(r, "status")?,
         created_at: r.col("created_at")?,
     })
 }
@@ -85,7 +87,7 @@ where
     Ok(ContactRow {
         id: r.col("id")?,
         phone: r.col("phone")?,
-        state: r.col("state")?,
+        state: typed(r, "state")?,
         attempts: r.col("attempts")?,
         last_result: r.col("last_result")?,
         last_call_at: r.col("last_call_at")?,
@@ -117,7 +119,7 @@ where
         plan: parse_json(&r.col::<String>("plan")?)?,
         timezone: r.col("timezone")?,
         attempts: r.col("attempts")?,
-        state: r.col("state")?,
+        state: typed(r, "state")?,
     })
 }
 
@@ -126,7 +128,7 @@ where
     R::Database: Dialect,
 {
     Ok(OutcomeCount {
-        outcome: r.col("outcome")?,
+        outcome: typed_opt(r, "outcome")?,
         calls: r.col("calls")?,
         reached: r.col("reached")?,
     })
@@ -164,10 +166,78 @@ where
     })
 }
 
+/// A TEXT column holding one of a closed set's values (a direction, a
+/// status, an outcome). A value outside the set means the row was written by
+/// something else: a decode error naming the column, never a guess.
+fn typed<R: Row, T>(r: &R, column: &str) -> Result<T, sqlx::Error>
+where
+    R::Database: Dialect,
+    T: FromStr<Err: std::error::Error + Send + Sync + 'static>,
+{
+    parse_column(column, &r.col::<String>(column)?)
+}
+
+/// [`typed`] for a column that may be NULL.
+fn typed_opt<R: Row, T>(r: &R, column: &str) -> Result<Option<T>, sqlx::Error>
+where
+    R::Database: Dialect,
+    T: FromStr<Err: std::error::Error + Send + Sync + 'static>,
+{
+    r.col::<Option<String>>(column)?
+        .map(|text| parse_column(column, &text))
+        .transpose()
+}
+
+fn parse_column<T>(column: &str, text: &str) -> Result<T, sqlx::Error>
+where
+    T: FromStr<Err: std::error::Error + Send + Sync + 'static>,
+{
+    text.parse().map_err(|e| sqlx::Error::ColumnDecode {
+        index: column.to_owned(),
+        source: Box::new(e),
+    })
+}
+
 /// Decodes every row with `decode`.
 pub(super) fn all<R, T>(
     rows: &[R],
     decode: fn(&R) -> Result<T, sqlx::Error>,
 ) -> Result<Vec<T>, sqlx::Error> {
     rows.iter().map(decode).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{CallStatus, Direction, Outcome};
+
+    #[test]
+    fn a_stored_value_of_a_closed_set_decodes_as_its_type() {
+        assert_eq!(
+            parse_column::<Direction>("direction", "outbound").unwrap(),
+            Direction::Outbound
+        );
+        assert_eq!(
+            parse_column::<CallStatus>("status", "no-answer").unwrap(),
+            CallStatus::NoAnswer
+        );
+        assert_eq!(
+            parse_column::<Outcome>("outcome", "opted_out").unwrap(),
+            Outcome::OptedOut
+        );
+    }
+
+    #[test]
+    fn a_stored_value_outside_its_set_is_a_decode_error_naming_the_column() {
+        let e = parse_column::<Direction>("direction", "sideways").unwrap_err();
+
+        let sqlx::Error::ColumnDecode { index, source } = e else {
+            panic!("expected a column decode error, got {e:?}");
+        };
+        assert_eq!(index, "direction");
+        assert_eq!(
+            source.to_string(),
+            r#"expected a call direction (inbound, outbound), got "sideways""#
+        );
+    }
 }

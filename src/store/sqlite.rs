@@ -361,7 +361,7 @@ impl Backend for SqliteStore {
     async fn update_status(&self, s: ProviderStatus<'_>) -> StoreResult<bool> {
         let update = StatusUpdate {
             call_sid: s.call_sid.to_owned(),
-            status: s.status.to_owned(),
+            status: s.status,
             at: s.at,
             is_final: s.is_final,
         };

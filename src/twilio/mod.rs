@@ -22,5 +22,5 @@ mod signature_props;
 pub use params::{
     AnsweredBy, CallSid, CallStatus, DialCallStatus, DialParams, Digits, GatherParams,
     InvalidValue, MAX_SPEECH_CHARS, MAX_VALUE_BYTES, ParamError, Party, QueueResult, RecordParams,
-    RecordingStatusParams, StatusParams, VoiceParams,
+    RecordingStatusParams, StatusParams, VoiceParams, WaitParams,
 };

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use dialback::dialer::contacts::{CsvOptions, read_contacts};
-use dialback::store::campaigns::{NewCampaign, NewContact};
+use dialback::store::campaigns::{CampaignStatus, ContactState, NewCampaign, NewContact};
 use serde_json::json;
 
 use crate::common::db::each_backend;
@@ -63,12 +63,13 @@ async fn a_cancelled_campaign_cannot_be_resumed() {
     for (backend, db) in each_backend().await {
         let store = db.store().campaigns();
         let id = store.create_campaign(campaign()).await.expect("created");
+        use CampaignStatus::{Cancelled, Draft, Paused, Running};
         let moves = [
-            (&["draft"][..], "running", true),
-            (&["running"][..], "paused", true),
-            (&["paused"][..], "running", true),
-            (&["draft", "running", "paused"][..], "cancelled", true),
-            (&["paused"][..], "running", false),
+            (&[Draft][..], Running, true),
+            (&[Running][..], Paused, true),
+            (&[Paused][..], Running, true),
+            (&[Draft, Running, Paused][..], Cancelled, true),
+            (&[Paused][..], Running, false),
         ];
         for (from, to, moved) in moves {
             assert_eq!(
@@ -82,7 +83,7 @@ async fn a_cancelled_campaign_cannot_be_resumed() {
         }
         assert!(
             !store
-                .set_campaign_status(id + 1000, &["draft"], "running")
+                .set_campaign_status(id + 1000, &[Draft], Running)
                 .await
                 .expect("updated"),
             "{backend}: unknown campaign"
@@ -302,7 +303,7 @@ async fn contacts_are_listed_page_by_page_with_their_last_result_and_masked_phon
             .expect("listed")[0]
             .id;
         campaigns
-            .finish_contact(first, "busy", "busy")
+            .finish_contact(first, ContactState::Busy, "busy")
             .await
             .expect("finished");
 

@@ -42,7 +42,9 @@ fn every_broken_flow_renders_its_exact_diagnostics() {
 fn broken_flows_are_rejected_and_a_warning_alone_is_not() {
     for path in broken_files() {
         let loaded = load::load_file(&path, Some(Path::new("tests/flows/audio")));
-        let only_warnings = path.to_string_lossy().contains("no-disclosure");
+        let only_warnings = ["no-disclosure", "skippable-gate", "inbound-hole"]
+            .iter()
+            .any(|w| path.to_string_lossy().contains(w));
         assert_eq!(loaded.flow.is_some(), only_warnings, "{}", path.display());
         assert!(!loaded.report.diagnostics.is_empty(), "{}", path.display());
     }

@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{TimeZone, Utc};
-use dialback::flow::event::{Input, TransferResult};
+use dialback::flow::event::{HandoffReason, Input, Output, TransferResult};
 use dialback::flow::load;
 use dialback::flow::machine::MAX_INPUTS;
-use dialback::flow::{Call, Flow};
+use dialback::flow::{Call, Flow, Outcome};
 use proptest::prelude::*;
 
 fn flows() -> Vec<Flow> {
@@ -127,5 +127,43 @@ proptest! {
             n += 1;
             prop_assert!(n <= bound, "{} took more than {bound} silences", flow.name);
         }
+    }
+
+    #[test]
+    fn a_call_ends_completed_only_when_the_caller_answered_or_reached_a_person(
+        which in 0usize..6,
+        script in prop::collection::vec(input(), 0..60),
+        hour in 0u32..24,
+    ) {
+        let flows = flows();
+        let flow = &flows[which % flows.len()];
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, hour, 0, 0).unwrap();
+        let mut call = Call::new(vars(flow));
+        let mut outputs = call.handle(flow, Input::Answered, now);
+        let mut script = script.into_iter();
+        while call.outcome().is_none() {
+            outputs.extend(call.handle(flow, script.next().unwrap_or(Input::Silence), now));
+        }
+        let responded = outputs.iter().any(|o| {
+            matches!(o, Output::Answer(_))
+                || matches!(o, Output::Handoff(h) if h.reason == HandoffReason::Connected)
+        });
+        if call.outcome() == Some(Outcome::Completed) {
+            prop_assert!(responded, "{} ended completed with no answer: {outputs:?}", flow.name);
+        }
+    }
+
+    #[test]
+    fn a_caller_who_only_ever_stays_silent_never_completes_a_call(which in 0usize..6) {
+        let flows = flows();
+        let flow = &flows[which % flows.len()];
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 3, 0, 0).unwrap();
+        let mut call = Call::new(vars(flow));
+        let mut outputs = call.handle(flow, Input::Answered, now);
+        while call.outcome().is_none() {
+            outputs.extend(call.handle(flow, Input::Silence, now));
+        }
+        prop_assert_eq!(call.outcome(), Some(Outcome::NoResponse), "{}", flow.name);
+        prop_assert!(!outputs.iter().any(|o| matches!(o, Output::Answer(_))));
     }
 }

@@ -5,7 +5,7 @@ use dialback::flow::model::{MenuChoice, QuestionKind};
 use dialback::report::aggregate::{Score, Share};
 use dialback::report::export::{ExportOptions, Format, export};
 use dialback::report::{FlowReport, QuestionSpec};
-use dialback::store::{NewAnswer, NewOptOut, ReportFilter};
+use dialback::store::{CallStatus, HandoffStatus, NewAnswer, NewOptOut, Outcome, ReportFilter};
 use serde_json::{Value, json};
 
 use crate::common::db::each_backend;
@@ -60,7 +60,7 @@ async fn call(
         let mut a = advance(sid, seq, seq + 1);
         a.answers = answers;
         if first {
-            a.status = Some("in-progress".into());
+            a.status = Some(CallStatus::InProgress);
             first = false;
         }
         db.advance_call(a).await.unwrap();
@@ -69,12 +69,12 @@ async fn call(
     if let Some(outcome) = outcome {
         let mut a = advance(sid, seq, seq + 1);
         if first {
-            a.status = Some("in-progress".into());
+            a.status = Some(CallStatus::InProgress);
         }
-        a.outcome = Some(outcome.into());
+        a.outcome = Some(Outcome::parse(outcome).unwrap());
         a.ended_at = Some(t(start + 60));
         if outcome == "handoff" {
-            a.handoff = Some(handoff("connected", t(start + 50)));
+            a.handoff = Some(handoff(HandoffStatus::Connected, t(start + 50)));
         }
         if outcome == "opted_out" {
             a.opt_out = Some(NewOptOut {
@@ -132,7 +132,7 @@ async fn fixture(db: &Db) {
     c.started_at = t(50);
     assert!(db.create_call(c).await.unwrap());
     assert!(
-        db.update_status("CA6", "no-answer", t(80), true)
+        db.update_status("CA6", CallStatus::NoAnswer, t(80))
             .await
             .unwrap()
     );
@@ -354,7 +354,7 @@ async fn a_purge_erases_personal_data_of_old_calls_and_nothing_else() {
         c.started_at = t(old);
         assert!(store.create_call(c).await.unwrap());
         let mut a = advance("CA9", 0, 1);
-        a.status = Some("in-progress".into());
+        a.status = Some(CallStatus::InProgress);
         let mut said = ans("suggestion", json!("希望到账更快"));
         said.raw = Some("希望到账更快。".into());
         a.answers = vec![ans("csat", json!(2)), said];
@@ -366,13 +366,13 @@ async fn a_purge_erases_personal_data_of_old_calls_and_nothing_else() {
             recording_sid: Some("RE1".into()),
             at: t(old + 30),
         });
-        a.handoff = Some(handoff("open", t(old + 40)));
+        a.handoff = Some(handoff(HandoffStatus::Open, t(old + 40)));
         a.opt_out = Some(NewOptOut {
             phone: "+8613800138000".into(),
             call_sid: Some("CA9".into()),
             at: t(old + 50),
         });
-        a.outcome = Some("opted_out".into());
+        a.outcome = Some(Outcome::OptedOut);
         a.ended_at = Some(t(old + 60));
         store.advance_call(a).await.unwrap();
         let personal = vec![(FLOW.to_owned(), "suggestion".to_owned())];
@@ -394,7 +394,7 @@ async fn a_purge_erases_personal_data_of_old_calls_and_nothing_else() {
             ("", "", ""),
             "{backend}"
         );
-        assert_eq!(call.outcome.as_deref(), Some("opted_out"), "{backend}");
+        assert_eq!(call.outcome, Some(Outcome::OptedOut), "{backend}");
         let answers = store.answers("CA9").await.unwrap();
         let kept: Vec<(&str, &Value, Option<&str>)> = answers
             .iter()

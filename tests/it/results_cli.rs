@@ -2,6 +2,7 @@
 
 use std::process::Command;
 
+use dialback::store::Outcome;
 use serde_json::json;
 
 use crate::common::db::TestDb;
@@ -29,7 +30,7 @@ async fn one_call(db: &TestDb) {
     assert!(store.create_call(c).await.unwrap());
     let mut a = advance("CA1", 0, 1);
     a.answers = vec![answer("consent", json!(true)), answer("csat", json!(4))];
-    a.outcome = Some("completed".into());
+    a.outcome = Some(Outcome::Completed);
     a.ended_at = Some(t(60));
     store.advance_call(a).await.unwrap();
 }
@@ -93,8 +94,8 @@ async fn the_purge_command_erases_old_calls_and_says_how_many() {
     );
     let call = db.store().load_call("CA1").await.unwrap().unwrap();
     assert_eq!(
-        (call.to.as_str(), call.outcome.as_deref()),
-        ("", Some("completed"))
+        (call.to.as_str(), call.outcome),
+        ("", Some(Outcome::Completed))
     );
     db.cleanup().await;
 }

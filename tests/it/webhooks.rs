@@ -155,6 +155,11 @@ async fn a_full_queue_gives_a_ticket_an_open_handoff_and_a_crm_notification() {
         assert_eq!(status, 200, "{resolved}");
         let (_, h) = server.admin_get("/api/handoffs?status=open").await;
         assert_eq!(h["handoffs"], json!([]));
+        let (status, bad) = server.admin_get("/api/handoffs?status=asleep").await;
+        assert_eq!(
+            status, 400,
+            "an unknown status is refused, not matched: {bad}"
+        );
         server.stop().await;
         db.cleanup().await;
     }

@@ -124,22 +124,42 @@ pub(super) fn check(cx: &mut Context<'_>, flow: &FlowSyntax) -> Header {
     let vars = flow
         .vars
         .iter()
-        .filter_map(|(name, kind)| {
+        .filter_map(|v| {
+            let name = &v.name;
             if !is_identifier(&name.value) {
                 cx.push(bad_identifier(name, "variable"));
                 return None;
             }
-            let kind = match kind.value.as_str() {
-                "text" => VarKind::Text,
-                "number" => VarKind::Number,
-                _ => {
+            let kind = match v.kind.as_ref().map(|k| (k, k.value.as_str())) {
+                None | Some((_, "text")) => VarKind::Text,
+                Some((_, "number")) => VarKind::Number,
+                Some((kind, _)) => {
                     cx.push(one_of(kind, "a variable's type", &["text", "number"]));
                     return None;
                 }
             };
+            if let Some(d) = &v.default
+                && kind == VarKind::Number
+                && d.value.trim().parse::<i64>().is_err()
+            {
+                cx.push(
+                    Diagnostic::error(
+                        Code::InvalidValue,
+                        d.span.clone(),
+                        format!(
+                            "the default of number variable `{}` is not a whole number",
+                            name.value
+                        ),
+                    )
+                    .label("not a whole number")
+                    .hint("write a whole number, like `default = 0`"),
+                );
+                return None;
+            }
             Some(Var {
                 name: name.value.clone(),
                 kind,
+                default: v.default.as_ref().map(|d| d.value.clone()),
             })
         })
         .collect();

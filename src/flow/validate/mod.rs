@@ -4,12 +4,16 @@
 //! - `header`: the `[flow]` table and `[vars]`;
 //! - `steps`: each step's kind, keys and texts;
 //! - `graph`: step targets, reachability and loops that take no input;
+//! - `gates`: questions whose answer can stop the call, which silence must
+//!   not skip;
 //! - `topics`: the `[topics]` table of what callers talk about.
 
+mod gates;
 mod graph;
 mod header;
 mod steps;
 mod topics;
+mod transfer;
 
 use std::collections::BTreeMap;
 
@@ -43,6 +47,7 @@ pub fn validate(
         env: template::environment(),
         resources,
         names: BTreeMap::new(),
+        undefaulted: Vec::new(),
     };
     let header = header::check(&mut cx, &syntax);
     let topics = topics::check(&mut cx, &syntax.topics);
@@ -54,6 +59,9 @@ pub fn validate(
             super::model::VarKind::Number => AnswerType::Number,
         };
         cx.names.insert(v.name.clone(), ty);
+        if v.default.is_none() {
+            cx.undefaulted.push(v.name.clone());
+        }
     }
     for (i, s) in syntax.steps.iter().enumerate() {
         if let (Some(id), Some(ty)) = (&ids[i], steps::answer_type(s)) {
@@ -65,6 +73,7 @@ pub fn validate(
         built.push(steps::check(&mut cx, s, &ids, i, &header));
     }
     let graph_ok = graph::check(&mut cx, &syntax, &ids, &built, &header);
+    gates::check(&mut cx, &syntax, &mut built);
     let mut header = header;
     header::check_late(&mut cx, &syntax, &ids, &built, &mut header);
     diags.append(&mut cx.diags);
@@ -110,6 +119,9 @@ struct Context<'a> {
     resources: &'a dyn Resources,
     /// Type of every variable and answer name.
     names: BTreeMap<String, AnswerType>,
+    /// Variables declared without a default: a call without the contact's
+    /// value (an inbound caller) has nothing for them.
+    undefaulted: Vec<String>,
 }
 
 impl Context<'_> {
@@ -139,19 +151,19 @@ impl Context<'_> {
                 let mut used: Vec<String> = used.into_iter().collect();
                 used.sort();
                 let mut ok = true;
-                for name in used {
-                    if self.names.contains_key(&name) {
+                for name in &used {
+                    if self.names.contains_key(name) {
                         continue;
                     }
                     ok = false;
                     let at = s
                         .value
-                        .find(&name)
+                        .find(name.as_str())
                         .map_or(0..s.value.len(), |i| i..i + name.len());
                     let span = self.inner_span(s, at);
                     let known: Vec<String> = self.names.keys().cloned().collect();
                     let hint =
-                        super::diagnostic::did_you_mean(&name, known.iter().map(String::as_str))
+                        super::diagnostic::did_you_mean(name, known.iter().map(String::as_str))
                             .unwrap_or_else(|| {
                                 format!("declare it under `[vars]`, e.g. `{name} = \"text\"`")
                             });
@@ -164,6 +176,9 @@ impl Context<'_> {
                         .label("not declared")
                         .hint(hint),
                     );
+                }
+                if ok {
+                    self.holes(key, s, &used);
                 }
                 ok.then(|| super::model::Speech::Text(key.to_string()))
             }
@@ -183,6 +198,39 @@ impl Context<'_> {
                 );
                 None
             }
+        }
+    }
+
+    /// Warns about each variable without a default that `key`'s text
+    /// prints as is: any flow can be reached by an inbound call (a number's
+    /// voice URL may name it), and an inbound caller who is no campaign
+    /// contact has no value for it ("Hello , this is …").
+    fn holes(&mut self, key: &str, s: &Sp<String>, used: &[String]) {
+        let undefaulted: Vec<&String> = used
+            .iter()
+            .filter(|u| self.undefaulted.contains(u))
+            .collect();
+        for var in undefaulted {
+            let others: Vec<String> = used.iter().filter(|u| *u != var).cloned().collect();
+            if !template::leaves_hole(&self.env, key, var, &others) {
+                continue;
+            }
+            let at = s
+                .value
+                .find(var.as_str())
+                .map_or(0..s.value.len(), |i| i..i + var.len());
+            let span = self.inner_span(s, at);
+            self.push(
+                Diagnostic::warning(
+                    Code::HoleWithoutDefault,
+                    span,
+                    format!("`{var}` has no default: a call without it leaves a hole here"),
+                )
+                .label("empty for an inbound caller who is no campaign contact")
+                .hint(format!(
+                    "give it a default under `[vars]`, e.g. `{var} = {{ type = \"text\", default = \"…\" }}`, or say something else when it is empty: `{{% if {var} %}}…{{% endif %}}`"
+                )),
+            );
         }
     }
 

@@ -3,10 +3,9 @@
 
 use super::super::condition::{self};
 use super::super::diagnostic::{Code, Diagnostic, did_you_mean};
-use super::super::hours::Hours;
 use super::super::model::{
     AnswerType, MenuChoice, OnFail, Outcome, Question, QuestionKind, Speech, Step, StepIdx,
-    StepKind, Target, Transfer,
+    StepKind,
 };
 use super::super::syntax::{Sp, StepSyntax};
 use super::Context;
@@ -35,7 +34,14 @@ const QUESTION_ONLY: &[&str] = &[
 ];
 
 /// Keys that only make sense on a transfer.
-const TRANSFER_ONLY: &[&str] = &["hours", "unavailable", "ring_timeout"];
+const TRANSFER_ONLY: &[&str] = &[
+    "hours",
+    "unavailable",
+    "max_wait",
+    "hold",
+    "hold_play",
+    "announce_position",
+];
 
 /// Step ids, checked for presence, form and uniqueness. `None` where a
 /// step has no usable id.
@@ -124,7 +130,10 @@ fn present(s: &StepSyntax, key: &str) -> Option<std::ops::Range<usize>> {
         "on" => s.on.first().map(|(k, _)| k.span.clone()),
         "hours" => span(&s.hours),
         "unavailable" => span(&s.unavailable),
-        "ring_timeout" => s.ring_timeout.as_ref().map(|v| v.span.clone()),
+        "max_wait" => span(&s.max_wait),
+        "hold" => span(&s.hold),
+        "hold_play" => span(&s.hold_play),
+        "announce_position" => s.announce_position.as_ref().map(|v| v.span.clone()),
         _ => None,
     }
 }
@@ -228,11 +237,11 @@ pub(super) fn check(
     let kind = if let Some(ask) = &s.ask {
         StepKind::Question(question(cx, s, ask, &name, header, ids)?)
     } else if let Some(target) = &s.transfer {
-        StepKind::Transfer(transfer(cx, s, target, ids)?)
+        StepKind::Transfer(super::transfer::transfer(cx, s, target, ids, &name)?)
     } else {
         let end = match &s.end {
             None => None,
-            Some(e) => match Outcome::parse(&e.value) {
+            Some(e) => match Outcome::parse(&e.value).ok() {
                 Some(o) => Some(o),
                 None => {
                     let names: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
@@ -553,65 +562,6 @@ fn menu(cx: &mut Context<'_>, s: &StepSyntax, ask: &Sp<String>) -> Option<Vec<Me
         });
     }
     ok.then_some(choices)
-}
-
-fn transfer(
-    cx: &mut Context<'_>,
-    s: &StepSyntax,
-    target: &Sp<String>,
-    ids: &[Option<Sp<String>>],
-) -> Option<Transfer> {
-    let parsed = Target::parse(&target.value);
-    if parsed.is_none() {
-        cx.push(
-            Diagnostic::error(
-                Code::InvalidValue,
-                target.span.clone(),
-                format!("`{}` is not a transfer target", target.value),
-            )
-            .label("unknown kind of address")
-            .hint("use queue:NAME, client:NAME, sip:USER@HOST or a +E.164 phone number"),
-        );
-    }
-    let hours = match &s.hours {
-        None => None,
-        Some(h) => match Hours::parse(&h.value) {
-            Ok(hours) => Some(hours),
-            Err(why) => {
-                cx.push(
-                    Diagnostic::error(
-                        Code::BadHours,
-                        h.span.clone(),
-                        "these business hours do not parse",
-                    )
-                    .label(why)
-                    .hint("write them like \"Mon-Fri 09:00-18:00 Asia/Shanghai\""),
-                );
-                return None;
-            }
-        },
-    };
-    if s.unavailable.is_none() {
-        cx.push(
-            Diagnostic::error(
-                Code::MissingKey,
-                target.span.clone(),
-                "a transfer needs an `unavailable` step",
-            )
-            .label("what if no one answers, or it is outside hours?")
-            .hint("add `unavailable = \"ticket\"` naming a step that promises a call-back"),
-        );
-    }
-    let unavailable = s.unavailable.as_ref().and_then(|u| resolve(ids, &u.value));
-    Some(Transfer {
-        target: parsed?,
-        hours,
-        unavailable,
-        ring_timeout_secs: s
-            .ring_timeout
-            .as_ref()
-            .map_or(30, |t| header::seconds(cx, t, "ring_timeout", 5, 120)),
-    })
 }
 
 fn routes_on(

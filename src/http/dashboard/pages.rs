@@ -20,7 +20,7 @@ use crate::flow::value::Value;
 use crate::http::AppState;
 use crate::report::export::mask;
 use crate::report::{FlowReport, QuestionSpec, parse_bound};
-use crate::store::{CallRow, ReportFilter};
+use crate::store::{CallRow, Direction, HandoffStatus, Outcome, ReportFilter};
 
 /// Calls the recent-calls list shows.
 const RECENT: i64 = 50;
@@ -175,16 +175,20 @@ fn provider_link(url: &str) -> Option<String> {
     matches!(parsed.scheme(), "https" | "http").then(|| parsed.to_string())
 }
 
+/// How a call ended, or "unfinished".
+fn outcome_label(outcome: Option<Outcome>) -> String {
+    outcome.map_or_else(|| "unfinished".into(), |o| o.as_str().into())
+}
+
 fn time(at: &DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 /// The customer's number, masked: the one called, or the one calling.
 fn customer(call: &CallRow) -> String {
-    if call.direction == "outbound" {
-        mask(&call.to)
-    } else {
-        mask(&call.from)
+    match call.direction {
+        Direction::Outbound => mask(&call.to),
+        Direction::Inbound => mask(&call.from),
     }
 }
 
@@ -258,7 +262,7 @@ pub(super) async fn handoffs(
         created_at: String,
         answers: Vec<AnswerView>,
     }
-    let mut open = state.store().handoffs(Some("open")).await?;
+    let mut open = state.store().handoffs(Some(HandoffStatus::Open)).await?;
     // The store lists newest first; a queue is worked oldest first.
     open.reverse();
     let mut list = Vec::with_capacity(open.len());
@@ -341,10 +345,10 @@ pub(super) async fn calls(
         .map(|c| CallLine {
             call_sid: c.call_sid.clone(),
             flow: c.flow.clone(),
-            direction: c.direction.clone(),
+            direction: c.direction.to_string(),
             phone: customer(c),
-            status: c.status.clone(),
-            outcome: c.outcome.clone().unwrap_or_else(|| "unfinished".into()),
+            status: c.status.to_string(),
+            outcome: outcome_label(c.outcome),
             started_at: time(&c.started_at),
         })
         .collect();
@@ -378,10 +382,10 @@ pub(super) async fn call(
             page => "calls",
             call_sid => call.call_sid,
             flow => call.flow,
-            direction => call.direction,
+            direction => call.direction.as_str(),
             phone => phone,
-            status => call.status,
-            outcome => call.outcome.clone().unwrap_or_else(|| "unfinished".into()),
+            status => call.status.as_str(),
+            outcome => outcome_label(call.outcome),
             started_at => time(&call.started_at),
             ended_at => call.ended_at.as_ref().map(time),
             answers => ser(&answers),

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 
 use super::super::rows::{all, answer_row, call_row, handoff_row};
 use super::super::{
-    Advance, Advanced, AnswerRow, CallRow, CampaignStore, HandoffRow, NewCall, NewOptOut,
-    NewRecording, ReportStore, Store, StoreResult,
+    Advance, Advanced, AnswerRow, CallRow, CallStatus, CampaignStore, HandoffRow, HandoffStatus,
+    NewCall, NewOptOut, NewRecording, ReportStore, Store, StoreResult,
 };
 use super::{Backend, On, ProviderStatus, StmtExt, execute, fetch_all, fetch_optional, query};
 
@@ -85,15 +85,14 @@ impl<B: Backend> Store for B {
     async fn update_status(
         &self,
         call_sid: &str,
-        status: &str,
+        status: CallStatus,
         at: DateTime<Utc>,
-        is_final: bool,
     ) -> StoreResult<bool> {
         let update = ProviderStatus {
             call_sid,
             status,
             at,
-            is_final,
+            is_final: status.is_final(),
         };
         Backend::update_status(self, update).await
     }
@@ -104,8 +103,8 @@ impl<B: Backend> Store for B {
         Ok(all(&rows, answer_row)?)
     }
 
-    async fn handoffs(&self, status: Option<&str>) -> StoreResult<Vec<HandoffRow>> {
-        let stmt = query::<B>(SELECT_HANDOFFS).arg(status);
+    async fn handoffs(&self, status: Option<HandoffStatus>) -> StoreResult<Vec<HandoffRow>> {
+        let stmt = query::<B>(SELECT_HANDOFFS).arg(status.map(HandoffStatus::as_str));
         let rows = fetch_all(self, On::Read, stmt).await?;
         Ok(all(&rows, handoff_row)?)
     }

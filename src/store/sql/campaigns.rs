@@ -10,8 +10,8 @@ use sqlx::{AssertSqlSafe, Connection};
 
 use super::super::StoreResult;
 use super::super::campaigns::{
-    CONTACTS_PER_INSERT, CampaignRow, CampaignStore, ContactPage, ContactRow, NewCampaign,
-    NewContact,
+    CONTACTS_PER_INSERT, CampaignRow, CampaignStatus, CampaignStore, ContactPage, ContactRow,
+    ContactState, NewCampaign, NewContact,
 };
 use super::super::rows::{all, campaign_row, contact_row};
 use super::{
@@ -69,16 +69,23 @@ impl<B: Backend> CampaignStore for B {
         conn.finish(result).await
     }
 
-    async fn set_campaign_status(&self, id: i64, from: &[&str], to: &str) -> StoreResult<bool> {
+    async fn set_campaign_status(
+        &self,
+        id: i64,
+        from: &[CampaignStatus],
+        to: CampaignStatus,
+    ) -> StoreResult<bool> {
         if from.is_empty() {
             // No status to move from: nothing can match (and `IN ()` is
             // not SQL that PostgreSQL takes).
             return Ok(false);
         }
         let sql = set_status_sql(from.len());
-        let mut stmt = sqlx::query::<B::Db>(AssertSqlSafe(sql)).arg(to).arg(id);
+        let mut stmt = sqlx::query::<B::Db>(AssertSqlSafe(sql))
+            .arg(to.as_str())
+            .arg(id);
         for status in from {
-            stmt = stmt.arg(*status);
+            stmt = stmt.arg(status.as_str());
         }
         Ok(execute(self, stmt).await? == 1)
     }
@@ -99,7 +106,7 @@ impl<B: Backend> CampaignStore for B {
     ) -> StoreResult<Vec<ContactRow>> {
         let stmt = query::<B>(LIST_CONTACTS)
             .arg(campaign_id)
-            .arg(page.state.as_deref())
+            .arg(page.state.map(ContactState::as_str))
             .arg(page.after.unwrap_or(0))
             .arg(page.limit);
         let rows = fetch_all(self, On::Read, stmt).await?;

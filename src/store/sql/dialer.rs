@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::Connection;
 
-use super::super::campaigns::{CallContact, ClaimedContact, DialerStore};
+use super::super::campaigns::{CallContact, ClaimedContact, ContactState, DialerStore};
 use super::super::rows::{all, call_contact_row, claimed_row};
 use super::super::{StoreResult, parse_json};
 use super::{
@@ -45,6 +45,14 @@ const RECALL: &str = "UPDATE contacts SET state = 'pending', next_at = $2, lease
     WHERE id = $1 AND state NOT IN ('calling', 'opted_out')";
 
 const CONTACT_VARS: &str = "SELECT vars FROM contacts WHERE id = $1";
+
+/// The caller's row in the most recent campaign of the flow (or whose
+/// closed-loop re-call is with the flow); ids grow with creation time, so
+/// the highest campaign id is the most recent.
+const INBOUND_CONTACT_VARS: &str = "SELECT c.vars FROM contacts c \
+    JOIN campaigns k ON k.id = c.campaign_id \
+    WHERE c.phone = $1 AND (k.flow = $2 OR c.flow = $2) \
+    ORDER BY k.id DESC, c.id DESC LIMIT 1";
 
 #[async_trait::async_trait]
 impl<B: Backend> DialerStore for B {
@@ -93,12 +101,12 @@ impl<B: Backend> DialerStore for B {
     async fn finish_contact(
         &self,
         contact_id: i64,
-        state: &str,
+        state: ContactState,
         last_result: &str,
     ) -> StoreResult<()> {
         let stmt = query::<B>(FINISH_CONTACT)
             .arg(contact_id)
-            .arg(state)
+            .arg(state.as_str())
             .arg(last_result);
         execute(self, stmt).await.map(drop)
     }
@@ -131,6 +139,18 @@ impl<B: Backend> DialerStore for B {
 
     async fn contact_vars(&self, contact_id: i64) -> StoreResult<Option<serde_json::Value>> {
         let stmt = query::<B>(CONTACT_VARS).arg(contact_id);
+        let row = fetch_optional(self, On::Read, stmt).await?;
+        Ok(row
+            .map(|r| parse_json(&r.col::<String>("vars")?))
+            .transpose()?)
+    }
+
+    async fn inbound_contact_vars(
+        &self,
+        flow: &str,
+        phone: &str,
+    ) -> StoreResult<Option<serde_json::Value>> {
+        let stmt = query::<B>(INBOUND_CONTACT_VARS).arg(phone).arg(flow);
         let row = fetch_optional(self, On::Read, stmt).await?;
         Ok(row
             .map(|r| parse_json(&r.col::<String>("vars")?))

@@ -14,7 +14,7 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use super::ts;
 use crate::store::group_commit::{ApplyBatch, CallWrite, MAX_BATCH};
-use crate::store::{Advance, NewCall, StoreResult};
+use crate::store::{Advance, CallStatus, NewCall, Outcome, StoreResult};
 
 /// A write that waits for the writer's next batch.
 ///
@@ -36,7 +36,7 @@ pub(super) enum Write {
 /// A provider's status for a call; see [`crate::store::Store::update_status`].
 pub(super) struct StatusUpdate {
     pub(super) call_sid: String,
-    pub(super) status: String,
+    pub(super) status: CallStatus,
     pub(super) at: DateTime<Utc>,
     pub(super) is_final: bool,
 }
@@ -159,8 +159,8 @@ async fn run_batch(w: &mut Writer, writes: &[&Write]) -> Result<HashSet<String>,
             .bind(a.to_seq)
             .bind(&a.state)
             .bind(&a.response)
-            .bind(&a.status)
-            .bind(&a.outcome)
+            .bind(a.status.as_ref().map(CallStatus::as_str))
+            .bind(a.outcome.map(Outcome::as_str))
             .bind(a.ended_at.as_ref().map(ts));
     }
     query = query.bind(to_json(&statuses)?);
@@ -201,10 +201,10 @@ impl<'a> CreateJson<'a> {
             call_sid: &c.call_sid,
             flow: &c.flow,
             flow_hash: &c.flow_hash,
-            direction: &c.direction,
+            direction: c.direction.as_str(),
             from: &c.from,
             to: &c.to,
-            status: &c.status,
+            status: c.status.as_str(),
             state: &c.state,
             seq: c.seq,
             response: &c.response,
@@ -227,7 +227,7 @@ impl<'a> StatusJson<'a> {
     fn new(s: &'a StatusUpdate) -> Self {
         Self {
             call_sid: &s.call_sid,
-            status: &s.status,
+            status: s.status.as_str(),
             at: ts(&s.at),
             is_final: s.is_final,
         }
@@ -311,7 +311,7 @@ impl<'a> InsertsJson<'a> {
             handoff: a.handoff.as_ref().map(|h| HandoffJson {
                 step: &h.step,
                 target: &h.target,
-                status: &h.status,
+                status: h.status.as_str(),
                 reason: &h.reason,
                 summary: &h.summary,
                 created_at: ts(&h.created_at),

@@ -43,5 +43,6 @@ pub use form::{MAX_SPEECH_CHARS, MAX_VALUE_BYTES};
 pub use values::{CallSid, Digits, Party};
 pub use webhooks::{
     DialParams, GatherParams, RecordParams, RecordingStatusParams, StatusParams, VoiceParams,
+    WaitParams,
 };
 pub use wire::{AnsweredBy, CallStatus, DialCallStatus, QueueResult};

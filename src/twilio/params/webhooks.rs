@@ -20,7 +20,7 @@ pub struct VoiceParams {
     /// `CallStatus`.
     pub call_status: Option<CallStatus>,
     /// `Direction` (`inbound`, `outbound-api`, `outbound-dial`, …); kept as
-    /// text because nothing branches on it yet.
+    /// text, read through [`VoiceParams::is_outbound`].
     pub direction: Option<String>,
     /// `AnsweredBy`, when answering-machine detection ran.
     pub answered_by: Option<AnsweredBy>,
@@ -39,6 +39,15 @@ impl VoiceParams {
             direction: form.optional("Direction", parse_text)?,
             answered_by: form.optional("AnsweredBy", AnsweredBy::parse)?,
         })
+    }
+
+    /// True when we placed the call: the provider's `Direction` is
+    /// `outbound-api` (the Calls API) or `outbound-dial` (a `<Dial>`). A
+    /// missing `Direction` is an inbound call.
+    pub fn is_outbound(&self) -> bool {
+        self.direction
+            .as_deref()
+            .is_some_and(|d| d.starts_with("outbound"))
     }
 }
 
@@ -128,6 +137,31 @@ impl DialParams {
             call_sid: form.required("CallSid", CallSid::parse)?,
             dial_call_status: form.optional("DialCallStatus", DialCallStatus::parse)?,
             queue_result: form.optional("QueueResult", QueueResult::parse)?,
+        })
+    }
+}
+
+/// A queue's wait URL (`<Enqueue waitUrl>`), requested when the caller
+/// joins the queue and again each time the wait document ends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaitParams {
+    /// `CallSid`.
+    pub call_sid: CallSid,
+    /// `QueueTime`: seconds this caller has waited so far.
+    pub queue_time: u32,
+    /// `QueuePosition`: 1 is next.
+    pub queue_position: Option<u32>,
+}
+
+impl WaitParams {
+    /// Parses the form of a wait URL request. A missing `QueueTime` counts
+    /// as no time waited: the wait limit then still holds on the next ask.
+    pub fn from_form(pairs: &[(String, String)]) -> Result<Self, ParamError> {
+        let form = Form::new(pairs)?;
+        Ok(Self {
+            call_sid: form.required("CallSid", CallSid::parse)?,
+            queue_time: form.optional("QueueTime", parse_count)?.unwrap_or(0),
+            queue_position: form.optional("QueuePosition", parse_count)?,
         })
     }
 }
@@ -234,6 +268,21 @@ mod tests {
         assert_eq!(params.call_status, Some(CallStatus::InProgress));
         assert_eq!(params.direction.as_deref(), Some("outbound-api"));
         assert_eq!(params.answered_by, Some(AnsweredBy::Human));
+    }
+
+    #[test]
+    fn a_call_we_placed_is_outbound_and_one_without_a_direction_is_inbound() {
+        for (direction, outbound) in [
+            (Some("outbound-api"), true),
+            (Some("outbound-dial"), true),
+            (Some("inbound"), false),
+            (None, false),
+        ] {
+            let mut pairs = with_sid(&[("From", "+14155552671"), ("To", "+8613812348000")]);
+            pairs.extend(direction.map(|d| ("Direction".to_owned(), d.to_owned())));
+            let params = VoiceParams::from_form(&pairs).unwrap();
+            assert_eq!(params.is_outbound(), outbound, "{direction:?}");
+        }
     }
 
     #[test]

@@ -26,7 +26,9 @@ use std::path::Path;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use dialback::store::campaigns::{NewCampaign, NewContact};
-use dialback::store::{Advance, NewAnswer, NewCall, NewHandoff};
+use dialback::store::{
+    Advance, CallStatus, Direction, HandoffStatus, NewAnswer, NewCall, NewHandoff, Outcome,
+};
 use serde_json::{Value, json};
 
 use super::fixtures::Db;
@@ -66,10 +68,10 @@ async fn call(
             call_sid: sid.to_owned(),
             flow: flow.to_owned(),
             flow_hash: format!("sha256:{flow}"),
-            direction: "outbound".to_owned(),
+            direction: Direction::Outbound,
             from: "+861000000001".to_owned(),
             to: CUSTOMER.to_owned(),
-            status: "ringing".to_owned(),
+            status: CallStatus::Ringing,
             state: "{}".to_owned(),
             seq: 0,
             response: "<Response/>".to_owned(),
@@ -86,7 +88,7 @@ async fn call(
             to_seq: i as i64 + 1,
             state: "{}".to_owned(),
             response: "<Response/>".to_owned(),
-            status: (i == 0).then(|| "in-progress".to_owned()),
+            status: (i == 0).then_some(CallStatus::InProgress),
             answers: vec![],
             opt_out: None,
             handoff: None,
@@ -99,13 +101,13 @@ async fn call(
                 .answers
                 .push(answer(q, v.clone(), start + 10 * (i as i64 + 1))),
             None => {
-                adv.outcome = Some(outcome.to_owned());
+                adv.outcome = Some(Outcome::parse(outcome).unwrap());
                 adv.ended_at = Some(at(start + 100));
                 if outcome == "ticket" {
                     adv.handoff = Some(NewHandoff {
                         step: "handoff".to_owned(),
                         target: "queue:wallet-support".to_owned(),
-                        status: "open".to_owned(),
+                        status: HandoffStatus::Open,
                         reason: "no_agent".to_owned(),
                         summary: json!({"resolved": false}),
                         created_at: at(start + 90),
@@ -179,10 +181,10 @@ pub async fn load(db: &Db, recordings: &Path) -> i64 {
             call_sid: "W5".into(),
             flow: WALLET.into(),
             flow_hash: format!("sha256:{WALLET}"),
-            direction: "outbound".into(),
+            direction: Direction::Outbound,
             from: "+861000000001".into(),
             to: CUSTOMER.into(),
-            status: "ringing".into(),
+            status: CallStatus::Ringing,
             state: "{}".into(),
             seq: 0,
             response: "<Response/>".into(),
@@ -192,7 +194,7 @@ pub async fn load(db: &Db, recordings: &Path) -> i64 {
         .unwrap()
     );
     assert!(
-        db.update_status("W5", "no-answer", at(4030), true)
+        db.update_status("W5", CallStatus::NoAnswer, at(4030))
             .await
             .unwrap()
     );

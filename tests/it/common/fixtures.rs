@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
-use dialback::store::{Advance, NewAnswer, NewCall, NewHandoff, Store};
+use dialback::store::{
+    Advance, CallStatus, Direction, HandoffStatus, NewAnswer, NewCall, NewHandoff, Store,
+};
 use serde_json::json;
 
 pub type Db = Arc<dyn Store>;
@@ -23,10 +25,10 @@ pub fn new_call(call_sid: &str) -> NewCall {
         call_sid: call_sid.to_owned(),
         flow: FLOW.to_owned(),
         flow_hash: FLOW_HASH.to_owned(),
-        direction: "outbound".to_owned(),
+        direction: Direction::Outbound,
         from: "+8610000000".to_owned(),
         to: "+8613800138000".to_owned(),
-        status: "ringing".to_owned(),
+        status: CallStatus::Ringing,
         state: r#"{"step":"intro","vars":{"name":"张三"}}"#.to_owned(),
         seq: 0,
         response: "<Response><Say>您好</Say></Response>".to_owned(),
@@ -71,11 +73,11 @@ pub fn answer(question: &str, value: serde_json::Value) -> NewAnswer {
     }
 }
 
-pub fn handoff(status: &str, created_at: DateTime<Utc>) -> NewHandoff {
+pub fn handoff(status: HandoffStatus, created_at: DateTime<Utc>) -> NewHandoff {
     NewHandoff {
         step: "handoff".to_owned(),
         target: "queue:wallet-support".to_owned(),
-        status: status.to_owned(),
+        status,
         reason: "not_resolved".to_owned(),
         summary: json!({"resolved": false, "csat": 2}),
         created_at,

@@ -9,6 +9,7 @@ pub mod db;
 pub mod fake_provider;
 pub mod fixtures;
 pub mod phone;
+pub mod queue;
 pub mod redeliver;
 pub mod stream;
 pub mod wait;

@@ -217,11 +217,19 @@ pub enum Verb {
     Dial {
         action: String,
         to: String,
+        /// `timeout`: seconds the provider rings before `no-answer`.
+        timeout: Option<u32>,
     },
     Enqueue {
         action: String,
         queue: String,
+        /// Where Twilio asks what a queued caller hears (`waitUrl`).
+        wait_url: Option<String>,
     },
+    /// `<Pause length>`, in seconds.
+    Pause(u32),
+    /// `<Leave/>`: out of the queue, on to the `<Enqueue>` action.
+    Leave,
     Hangup,
 }
 
@@ -334,11 +342,19 @@ fn verb(name: &str, attrs: &[(String, String)], text: String, children: Vec<Verb
                 }
                 _ => None,
             })?,
+            timeout: attr(attrs, "timeout").and_then(|t| t.parse().ok()),
         },
         "Enqueue" => Verb::Enqueue {
             action: attr(attrs, "action")?,
             queue: text,
+            wait_url: attr(attrs, "waitUrl"),
         },
+        "Pause" => Verb::Pause(
+            attr(attrs, "length")
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(1),
+        ),
+        "Leave" => Verb::Leave,
         "Hangup" => Verb::Hangup,
         _ => return None,
     })
@@ -370,6 +386,17 @@ pub struct Phone<'a> {
 impl<'a> Phone<'a> {
     /// An inbound call from `from` to `to`.
     pub async fn call(server: &'a Server, from: &str, to: &str) -> Phone<'a> {
+        Phone::call_url(server, "/twilio/voice", from, to).await
+    }
+
+    /// An inbound call answered by the flow called `flow`, whatever the
+    /// number (the voice webhook's `?flow=`).
+    pub async fn call_flow(server: &'a Server, from: &str, flow: &str) -> Phone<'a> {
+        let url = format!("/twilio/voice?flow={flow}");
+        Phone::call_url(server, &url, from, "+861000000009").await
+    }
+
+    async fn call_url(server: &'a Server, url: &str, from: &str, to: &str) -> Phone<'a> {
         let mut p = Phone {
             server,
             sid: new_call_sid(),
@@ -380,7 +407,7 @@ impl<'a> Phone<'a> {
         let sid = p.sid.clone();
         let (status, body) = server
             .post(
-                "/twilio/voice",
+                url,
                 &[
                     ("CallSid", &sid),
                     ("AccountSid", "AC0"),
@@ -396,7 +423,7 @@ impl<'a> Phone<'a> {
         p
     }
 
-    async fn take(&mut self, body: &str) {
+    pub(super) async fn take(&mut self, body: &str) {
         self.verbs = parse_twiml(body);
         for v in &self.verbs {
             match v {
@@ -585,7 +612,7 @@ impl<'a> Phone<'a> {
         self.status("completed").await;
     }
 
-    async fn status(&self, call_status: &str) {
+    pub(super) async fn status(&self, call_status: &str) {
         let (status, _) = self
             .server
             .post(

@@ -437,7 +437,7 @@ async fn an_answering_machine_gets_the_flows_message_and_the_contact_is_done() {
             .await
             .expect("load")
             .expect("stored");
-        assert_eq!(call.outcome.as_deref(), Some("no_response"), "{backend}");
+        assert_eq!(call.outcome, Some(CallOutcome::NoResponse), "{backend}");
 
         deliver_callbacks(&fake, &server).await;
         let counts = db
@@ -502,7 +502,7 @@ async fn a_final_status_that_outruns_the_workers_record_still_schedules_the_retr
             format!("{backend}: the contact is still calling"),
             || async move {
                 let rows = campaigns.list_contacts(id, page).await.expect("contacts");
-                (rows[0].state != "calling").then(|| rows[0].clone())
+                (rows[0].state != ContactState::Calling).then(|| rows[0].clone())
             },
         )
         .await;
@@ -553,7 +553,7 @@ async fn an_answering_machine_on_a_retrying_campaign_hears_nothing_and_is_called
             .await
             .expect("load")
             .expect("stored");
-        assert_eq!(call.outcome.as_deref(), Some("no_response"), "{backend}");
+        assert_eq!(call.outcome, Some(CallOutcome::NoResponse), "{backend}");
 
         deliver_callbacks(&fake, &server).await;
         let page = dialback::store::campaigns::ContactPage {

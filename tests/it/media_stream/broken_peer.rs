@@ -163,7 +163,7 @@ async fn a_broken_peer_ends_its_own_call_cleanly_and_the_answers_given_stay_stor
             .await
             .unwrap()
             .expect("the call is stored");
-        assert_eq!(row.outcome.as_deref(), Some("abandoned"), "{what}");
+        assert_eq!(row.outcome, Some(Outcome::Abandoned), "{what}");
         let answers = db.store().answers(&sid).await.unwrap();
         assert_eq!(answers.len(), 1, "{what}: the answer given stays stored");
         assert_eq!(answers[0].question, "tried");
@@ -313,7 +313,7 @@ async fn a_stream_that_stalls_vanishes_or_sends_too_much_ends_its_call_and_keeps
         // ends on the setting, or this fails.
         let row = wait_for_outcome_within(&db, &sid, std::time::Duration::from_secs(9)).await;
         let took = trouble_at.elapsed();
-        assert_eq!(row.outcome.as_deref(), Some("abandoned"), "{what}");
+        assert_eq!(row.outcome, Some(Outcome::Abandoned), "{what}");
         let answers = db.store().answers(&sid).await.unwrap();
         assert_eq!(answers.len(), 1, "{what}: the answer given stays stored");
         assert_eq!(answers[0].question, "tried", "{what}");
@@ -363,7 +363,7 @@ async fn a_stalled_stream_does_not_delay_another_calls_prompts() {
     );
 
     let row = wait_for_outcome(&db, &stalled_sid).await;
-    assert_eq!(row.outcome.as_deref(), Some("abandoned"));
+    assert_eq!(row.outcome, Some(Outcome::Abandoned));
     drop(stalled);
     server.stop().await;
     db.cleanup().await;
@@ -448,12 +448,13 @@ async fn after_a_transfer_a_stream_flow_with_more_questions_reconnects_its_strea
     let (status, body) = server.post(&action, &bridged).await;
     assert_eq!(status, 200, "{body}");
 
-    // The message after the transfer in TwiML, then a new stream.
+    // The message after the transfer in TwiML (in the provider's tag for
+    // Mandarin speech), then a new stream.
     assert_eq!(
         parse_twiml(&body),
         vec![Verb::Say {
             text: "感谢您与客服沟通。".into(),
-            language: "zh-CN".into()
+            language: "cmn-CN".into()
         }],
         "{body}"
     );

@@ -21,6 +21,7 @@ use axum::extract::ws::Message as AxumMessage;
 use chrono::{TimeZone, Utc};
 use dialback::app::App;
 use dialback::config::{Clock, Settings};
+use dialback::store::Outcome;
 use futures_util::{Sink, Stream};
 use serde_json::{Value, json};
 
@@ -250,7 +251,7 @@ async fn a_stream_call_in_progress_at_shutdown_finishes_before_the_server_stops(
     server.stop().await;
 
     let stored = db.store().load_call(&sid).await.unwrap().unwrap();
-    assert_eq!(stored.outcome.as_deref(), Some("completed"));
+    assert_eq!(stored.outcome, Some(Outcome::Completed));
     assert_eq!(db.store().answers(&sid).await.unwrap().len(), 3);
     db.cleanup().await;
 }
@@ -328,7 +329,8 @@ async fn a_transfer_on_a_stream_redirects_the_live_call_and_the_dial_result_ends
             parse_twiml(&body),
             vec![Verb::Enqueue {
                 action: dial_url.clone(),
-                queue: "wallet-support".into()
+                queue: "wallet-support".into(),
+                wait_url: Some(format!("{PUBLIC_URL}/twilio/wait?seq={}", row.seq)),
             }],
             "the transfer alone: its prompts were played on the stream"
         );

@@ -32,7 +32,7 @@ pub(crate) async fn creating_an_existing_call_sid_changes_nothing(store: &Db) {
 
     let mut again = new_call("CA-twice");
     again.state = r#"{"step":"other"}"#.to_owned();
-    again.status = "in-progress".to_owned();
+    again.status = CallStatus::InProgress;
     again.seq = 7;
     let created = store.create_call(again).await.unwrap();
 
@@ -53,7 +53,7 @@ pub(crate) async fn an_advance_at_the_right_seq_applies_state_response_and_answe
 ) {
     start_call(store, "CA-advance").await;
     let mut a = advance("CA-advance", 0, 1);
-    a.status = Some("in-progress".to_owned());
+    a.status = Some(CallStatus::InProgress);
     a.answers = vec![answer("resolved", json!(true)), answer("csat", json!(4))];
 
     let result = store.advance_call(a.clone()).await.unwrap();
@@ -64,7 +64,7 @@ pub(crate) async fn an_advance_at_the_right_seq_applies_state_response_and_answe
         (call.seq, call.state.as_str(), call.response.as_str()),
         (1, a.state.as_str(), a.response.as_str())
     );
-    assert_eq!(call.status, "in-progress");
+    assert_eq!(call.status, CallStatus::InProgress);
     assert_eq!((call.outcome, call.ended_at), (None, None));
     let answers = store.answers("CA-advance").await.unwrap();
     let got: Vec<_> = answers
@@ -96,8 +96,8 @@ pub(crate) async fn an_advance_at_a_stale_seq_writes_nothing_and_returns_stale(s
         call_sid: Some("CA-stale".to_owned()),
         at: t(20),
     });
-    replay.handoff = Some(handoff("open", t(20)));
-    replay.outcome = Some("opted_out".to_owned());
+    replay.handoff = Some(handoff(HandoffStatus::Open, t(20)));
+    replay.outcome = Some(Outcome::OptedOut);
     replay.ended_at = Some(t(20));
     let mut ahead = replay.clone();
     ahead.from_seq = 5;
@@ -283,7 +283,7 @@ pub(crate) async fn an_opt_out_is_idempotent_and_queryable(store: &Db) {
         call_sid: Some("CA-optout".to_owned()),
         at: t(60),
     });
-    a.outcome = Some("opted_out".to_owned());
+    a.outcome = Some(Outcome::OptedOut);
     assert_eq!(store.advance_call(a).await.unwrap(), Advanced::Applied);
 
     assert!(store.is_opted_out(phone).await.unwrap());
@@ -291,12 +291,19 @@ pub(crate) async fn an_opt_out_is_idempotent_and_queryable(store: &Db) {
 }
 
 pub(crate) async fn handoffs_list_newest_first_filter_by_status_and_resolve(store: &Db) {
-    for (i, status) in ["open", "connected", "open"].into_iter().enumerate() {
+    for (i, status) in [
+        HandoffStatus::Open,
+        HandoffStatus::Connected,
+        HandoffStatus::Open,
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let sid = format!("CA-handoff-{i}");
         start_call(store, &sid).await;
         let mut a = advance(&sid, 0, 1);
         a.handoff = Some(handoff(status, t(100 + i as i64)));
-        a.outcome = Some("handoff".to_owned());
+        a.outcome = Some(Outcome::Handoff);
         assert_eq!(store.advance_call(a).await.unwrap(), Advanced::Applied);
     }
 
@@ -312,7 +319,7 @@ pub(crate) async fn handoffs_list_newest_first_filter_by_status_and_resolve(stor
     assert_eq!(newest.created_at, t(102));
     assert_eq!(newest.resolved_at, None);
 
-    let open = store.handoffs(Some("open")).await.unwrap();
+    let open = store.handoffs(Some(HandoffStatus::Open)).await.unwrap();
     let sids: Vec<_> = open.iter().map(|h| h.call_sid.as_str()).collect();
     assert_eq!(sids, ["CA-handoff-2", "CA-handoff-0"]);
 
@@ -321,10 +328,10 @@ pub(crate) async fn handoffs_list_newest_first_filter_by_status_and_resolve(stor
     assert!(!store.resolve_handoff(id, t(300)).await.unwrap());
     assert!(!store.resolve_handoff(i64::MAX, t(300)).await.unwrap());
 
-    let open = store.handoffs(Some("open")).await.unwrap();
+    let open = store.handoffs(Some(HandoffStatus::Open)).await.unwrap();
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].call_sid, "CA-handoff-2");
-    let resolved = store.handoffs(Some("resolved")).await.unwrap();
+    let resolved = store.handoffs(Some(HandoffStatus::Resolved)).await.unwrap();
     assert_eq!(resolved.len(), 1);
     assert_eq!(
         (resolved[0].id, resolved[0].resolved_at),
@@ -332,50 +339,48 @@ pub(crate) async fn handoffs_list_newest_first_filter_by_status_and_resolve(stor
     );
 }
 
-pub(crate) async fn update_status_with_is_final_sets_ended_at_once_and_keeps_the_outcome(
-    store: &Db,
-) {
+pub(crate) async fn a_final_status_sets_ended_at_once_and_keeps_the_outcome(store: &Db) {
     start_call(store, "CA-status").await;
     assert!(
         store
-            .update_status("CA-status", "in-progress", t(1), false)
+            .update_status("CA-status", CallStatus::InProgress, t(1))
             .await
             .unwrap()
     );
     let call = store.load_call("CA-status").await.unwrap().unwrap();
-    assert_eq!((call.status.as_str(), call.ended_at), ("in-progress", None));
+    assert_eq!((call.status, call.ended_at), (CallStatus::InProgress, None));
 
     let mut a = advance("CA-status", 0, 1);
-    a.outcome = Some("completed".to_owned());
+    a.outcome = Some(Outcome::Completed);
     assert_eq!(store.advance_call(a).await.unwrap(), Advanced::Applied);
 
     assert!(
         store
-            .update_status("CA-status", "completed", t(30), true)
+            .update_status("CA-status", CallStatus::Completed, t(30))
             .await
             .unwrap()
     );
     assert!(
         store
-            .update_status("CA-status", "completed", t(40), true)
+            .update_status("CA-status", CallStatus::Completed, t(40))
             .await
             .unwrap()
     );
     // A late, out-of-order callback does not reopen the call.
     assert!(
         store
-            .update_status("CA-status", "in-progress", t(41), false)
+            .update_status("CA-status", CallStatus::InProgress, t(41))
             .await
             .unwrap()
     );
 
     let call = store.load_call("CA-status").await.unwrap().unwrap();
-    assert_eq!(call.status, "completed");
+    assert_eq!(call.status, CallStatus::Completed);
     assert_eq!(call.ended_at, Some(t(30)));
-    assert_eq!(call.outcome.as_deref(), Some("completed"));
+    assert_eq!(call.outcome, Some(Outcome::Completed));
     assert!(
         !store
-            .update_status("CA-nobody", "completed", t(30), true)
+            .update_status("CA-nobody", CallStatus::Completed, t(30))
             .await
             .unwrap()
     );
@@ -385,32 +390,32 @@ pub(crate) async fn an_advance_that_ends_the_call_keeps_an_earlier_ended_at(stor
     start_call(store, "CA-ended").await;
     assert!(
         store
-            .update_status("CA-ended", "completed", t(30), true)
+            .update_status("CA-ended", CallStatus::Completed, t(30))
             .await
             .unwrap()
     );
     let mut a = advance("CA-ended", 0, 1);
-    a.outcome = Some("completed".to_owned());
+    a.outcome = Some(Outcome::Completed);
     a.ended_at = Some(t(35));
     assert_eq!(store.advance_call(a).await.unwrap(), Advanced::Applied);
 
     let call = store.load_call("CA-ended").await.unwrap().unwrap();
     assert_eq!(call.ended_at, Some(t(30)));
-    assert_eq!(call.outcome.as_deref(), Some("completed"));
+    assert_eq!(call.outcome, Some(Outcome::Completed));
 }
 
 pub(crate) async fn a_failing_statement_inside_an_advance_rolls_back_everything(store: &Db) {
     start_call(store, "CA-rollback").await;
     let before = store.load_call("CA-rollback").await.unwrap();
     let mut a = advance("CA-rollback", 0, 1);
-    a.status = Some("in-progress".to_owned());
-    a.outcome = Some("handoff".to_owned());
+    a.status = Some(CallStatus::InProgress);
+    a.outcome = Some(Outcome::Handoff);
     a.opt_out = Some(NewOptOut {
         phone: "+8613700000000".to_owned(),
         call_sid: Some("CA-rollback".to_owned()),
         at: t(5),
     });
-    a.handoff = Some(handoff("open", t(5)));
+    a.handoff = Some(handoff(HandoffStatus::Open, t(5)));
     a.recording = Some(NewRecording {
         call_sid: "CA-rollback".to_owned(),
         question: "suggestion".to_owned(),
@@ -434,7 +439,14 @@ pub(crate) async fn a_failing_statement_inside_an_advance_rolls_back_everything(
     assert_eq!(store.advance_call(a).await.unwrap(), Advanced::Applied);
     assert_eq!(store.answers("CA-rollback").await.unwrap().len(), 1);
     assert!(store.is_opted_out("+8613700000000").await.unwrap());
-    assert_eq!(store.handoffs(Some("open")).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .handoffs(Some(HandoffStatus::Open))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 pub(crate) async fn a_failing_advance_does_not_fail_others_running_at_the_same_time(store: &Db) {
@@ -500,7 +512,7 @@ pub(crate) async fn new_calls_advances_and_statuses_arriving_together_each_get_t
         spawn(
             sid.clone(),
             Box::pin(async move {
-                s.update_status(&sid, "completed", t(60), true)
+                s.update_status(&sid, CallStatus::Completed, t(60))
                     .await
                     .map_err(|e| e.to_string())
             }),

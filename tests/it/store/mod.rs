@@ -7,7 +7,10 @@
 
 use std::sync::Arc;
 
-use dialback::store::{Advanced, AnswerRow, CallRow, NewAnswer, NewOptOut, NewRecording};
+use dialback::store::{
+    Advanced, AnswerRow, CallRow, CallStatus, HandoffStatus, NewAnswer, NewOptOut, NewRecording,
+    Outcome,
+};
 use serde_json::json;
 
 use crate::common::db::TestDb;
@@ -54,7 +57,7 @@ on_every_backend!(
     answers_come_back_in_the_order_they_were_given,
     an_opt_out_is_idempotent_and_queryable,
     handoffs_list_newest_first_filter_by_status_and_resolve,
-    update_status_with_is_final_sets_ended_at_once_and_keeps_the_outcome,
+    a_final_status_sets_ended_at_once_and_keeps_the_outcome,
     an_advance_that_ends_the_call_keeps_an_earlier_ended_at,
     a_failing_statement_inside_an_advance_rolls_back_everything,
     a_failing_advance_does_not_fail_others_running_at_the_same_time,

@@ -496,7 +496,7 @@ fn a_transfer_is_handed_out_after_its_announcement() {
         step: "handoff".into(),
         seq: 3,
         target: crate::flow::model::Target::Queue("support".into()),
-        ring_timeout_secs: 30,
+        max_wait_secs: 90,
     };
     let mut s = playing(vec![prompt(1)], Wait::Transfer(spec.clone()));
     s.tick(ms(0));

@@ -1,0 +1,156 @@
+//! The closed sets of values a call, a handoff and a campaign contact move
+//! through — direction, outcome, handoff status, campaign status and
+//! contact state — shared by the call machine, the call service, the
+//! dialer, the store and the reports.
+//!
+//! Why a module of their own at the bottom: `store` keeps them in its rows
+//! and `flow` produces outcomes, and neither may import the other; a value
+//! type both need belongs below both.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+mod closed_set;
+
+pub use closed_set::UnknownValue;
+use closed_set::closed_set;
+
+closed_set! {
+    /// Who placed the call: the caller (inbound) or the dialer (outbound).
+    pub enum Direction expecting "a call direction (inbound, outbound)" {
+        Inbound = "inbound",
+        Outbound = "outbound",
+    }
+}
+
+closed_set! {
+    /// How a call ended. The names are stable: they are stored and exported.
+    pub enum Outcome expecting "a call outcome (completed, refused, opted_out, handoff, ticket, abandoned, no_response, failed)" {
+        /// The caller went through the survey.
+        Completed = "completed",
+        /// The caller declined to take part.
+        Refused = "refused",
+        /// The caller asked never to be called again.
+        OptedOut = "opted_out",
+        /// The caller was connected to a person.
+        Handoff = "handoff",
+        /// No person was free: a ticket and a promised call-back.
+        Ticket = "ticket",
+        /// The caller hung up before the end.
+        Abandoned = "abandoned",
+        /// The caller did not answer a question after every attempt.
+        NoResponse = "no_response",
+        /// Something went wrong on our side.
+        Failed = "failed",
+    }
+}
+
+closed_set! {
+    /// Where a hand-over to a human stands.
+    pub enum HandoffStatus expecting "a handoff status (connected, open, resolved)" {
+        /// The transfer reached a person.
+        Connected = "connected",
+        /// No agent was free: a ticket waits for a call-back.
+        Open = "open",
+        /// Staff closed it.
+        Resolved = "resolved",
+    }
+}
+
+closed_set! {
+    /// Where an outbound campaign stands.
+    pub enum CampaignStatus expecting "a campaign status (draft, running, paused, cancelled, finished)" {
+        /// Created, contacts being added; nobody is called yet.
+        Draft = "draft",
+        /// The dialer calls its due contacts.
+        Running = "running",
+        /// Stopped for now; resuming makes it running again.
+        Paused = "paused",
+        /// Stopped for good.
+        Cancelled = "cancelled",
+        /// Every contact has been dealt with.
+        Finished = "finished",
+    }
+}
+
+closed_set! {
+    /// Where a campaign contact stands, in the order status reports list
+    /// them. The first eight are the ones ops staff follow; `machine`
+    /// (answering machines to the last attempt), `error` (the provider
+    /// refused the number, or a broken plan) and `expired` (the end date
+    /// passed first) are the rarer endings.
+    pub enum ContactState expecting "a contact state (pending, calling, completed, no_answer, busy, failed, opted_out, handed_off, machine, error, expired)" {
+        /// Waiting for its next call.
+        Pending = "pending",
+        /// Claimed by a worker, or in a call now.
+        Calling = "calling",
+        /// Reached, and the call went through.
+        Completed = "completed",
+        /// Never picked up, to the last attempt.
+        NoAnswer = "no_answer",
+        /// Busy, to the last attempt.
+        Busy = "busy",
+        /// The calls failed, to the last attempt.
+        Failed = "failed",
+        /// Asked never to be called again.
+        OptedOut = "opted_out",
+        /// Handed to a person, or a ticket for a call-back.
+        HandedOff = "handed_off",
+        /// An answering machine, to the last attempt or with a message left.
+        Machine = "machine",
+        /// The provider refused the number, or the plan is broken.
+        Error = "error",
+        /// The campaign ended first.
+        Expired = "expired",
+    }
+}
+
+impl ContactState {
+    /// The words the command line prints for it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::NoAnswer => "no answer",
+            Self::OptedOut => "opted out",
+            Self::HandedOff => "handed off",
+            other => other.as_str(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_value_parses_back_from_its_spelling_and_serialises_as_it() {
+        fn check<T>(all: &[T])
+        where
+            T: Copy + PartialEq + fmt::Debug + FromStr + Serialize + fmt::Display,
+            for<'de> T: Deserialize<'de>,
+        {
+            for &value in all {
+                let text = value.to_string();
+                assert_eq!(text.parse::<T>().ok(), Some(value), "{text}");
+                let json = serde_json::to_string(&value).unwrap();
+                assert_eq!(json, format!("\"{text}\""));
+                assert_eq!(serde_json::from_str::<T>(&json).unwrap(), value);
+            }
+        }
+        check(Direction::ALL);
+        check(Outcome::ALL);
+        check(HandoffStatus::ALL);
+        check(CampaignStatus::ALL);
+        check(ContactState::ALL);
+    }
+
+    #[test]
+    fn a_spelling_outside_the_set_is_refused_with_what_was_expected() {
+        let e = Outcome::parse("Completed").unwrap_err();
+
+        assert_eq!(e.value, "Completed");
+        assert!(e.expected.starts_with("a call outcome ("), "{e}");
+        assert!(serde_json::from_str::<Direction>("\"both\"").is_err());
+    }
+}
