@@ -56,12 +56,18 @@ pub fn effects(
     for o in outputs {
         match o {
             Output::Answer(a) => {
-                if let Value::Recording { url, duration_secs } = &a.value {
+                if let Value::Recording {
+                    url,
+                    duration_secs,
+                    sid,
+                } = &a.value
+                {
                     advance.recording = Some(NewRecording {
                         call_sid: row.call_sid.clone(),
                         question: a.question.clone(),
                         url: url.clone(),
                         duration_secs: Some(*duration_secs as i32),
+                        recording_sid: sid.clone(),
                         at: now,
                     });
                 }
@@ -197,6 +203,7 @@ mod tests {
                 Value::Recording {
                     url: "https://rec/1".into(),
                     duration_secs: 7,
+                    sid: Some("RE1".into()),
                 },
             )),
         ];
@@ -220,6 +227,7 @@ mod tests {
             ("suggestion", "https://rec/1")
         );
         assert_eq!(rec.duration_secs, Some(7));
+        assert_eq!(rec.recording_sid.as_deref(), Some("RE1"));
     }
 
     #[test]

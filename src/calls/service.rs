@@ -4,10 +4,13 @@
 //! the metrics — so that the adapters only parse, call it and render.
 //!
 //! Exactly once: every wait's action URL carries the step sequence number
-//! (`seq`). A step whose `seq` is not the call's current one is a
-//! duplicate, a retry or a stale request: it gets the TwiML last produced
-//! (the same answer the original got) and changes nothing. Two replicas
-//! racing on the same step are settled by the store's compare-and-swap.
+//! (`seq`), and every transition moves it on, also the one that ends the
+//! call. A step whose `seq` is not the call's current one, or that reaches
+//! an ended call, is a duplicate, a retry or a stale request: it gets the
+//! TwiML last produced (the same answer the original got) and changes
+//! nothing. The store's compare-and-swap on `seq` is the only arbiter; this
+//! replica's cache only saves a read, and a step computed from a stale
+//! cached row loses the swap and answers with the stored TwiML.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -33,6 +36,10 @@ pub type Flows = Arc<BTreeMap<String, Arc<Flow>>>;
 
 /// Live calls this replica remembers (see [`CallCache`]).
 const CACHED_CALLS: usize = 100_000;
+
+/// How often a final status tries to apply the hang-up to a call that other
+/// webhooks keep moving on (each try loses only to a step applied meanwhile).
+const HANG_UP_ATTEMPTS: usize = 3;
 
 /// Why a call could not be started or moved on. The adapter answers the
 /// caller with an apology in [`CallError::language`].
@@ -211,7 +218,24 @@ impl Calls {
             to: arrival.to,
             status: arrival.status,
         };
-        let new = self.new_call(sid, &flow, &call, fields)?;
+        let mut new = self.new_call(sid, &flow, &call, fields)?;
+        let stream = flow.mode == Mode::Stream;
+        if stream {
+            // The call runs over the media stream, which answers it when
+            // the provider connects (`http::media_ws`).
+            return match self.create(&flow, new.clone()).await? {
+                true => Ok(new.response),
+                false => self.replay(sid).await,
+            };
+        }
+        // The first step is taken before the row exists, so that the row is
+        // created with its first TwiML: a copy of this webhook that loses
+        // the insert race replays that TwiML, never an empty one.
+        let now = self.now();
+        let mut first_call = call.clone();
+        let outputs = first_call.handle(&flow, first, now);
+        let response = twiml::answer(&outputs, &flow, sid, &self.inner.public_url);
+        new.response = response.clone();
         let row = CallRow {
             call_sid: new.call_sid.clone(),
             flow: new.flow.clone(),
@@ -223,26 +247,64 @@ impl Calls {
             outcome: None,
             state: new.state.clone(),
             seq: 0,
-            response: new.response.clone(),
+            response: response.clone(),
             started_at: new.started_at,
             ended_at: None,
         };
-        let created = self.store().create_call(new).await.inspect_err(
-            |e| tracing::error!(call_sid = %sid, error = %e, "store failed creating a call"),
-        );
-        match created.map_err(CallError::store(Some(&flow)))? {
-            true => {}
-            // A duplicate voice webhook raced us: answer what the first one did.
-            false => return self.replay(sid).await,
+        let first_effects = effects(&row, &first_call, &outputs, response.clone(), now)?;
+        let a = &first_effects.advance;
+        let only_a_wait = a.answers.is_empty()
+            && a.outcome.is_none()
+            && a.handoff.is_none()
+            && a.opt_out.is_none()
+            && a.recording.is_none();
+        if only_a_wait {
+            // The common case, in one write: the row holds the first wait.
+            new.state = a.state.clone();
+            new.seq = a.to_seq;
         }
-        let stream = flow.mode == Mode::Stream;
-        tracing::info!(call_sid = %sid, flow = %flow.name, direction = %arrival.direction, stream, "call started");
-        if stream {
-            // The call runs over the media stream, which answers it when
-            // the provider connects (`http::media_ws`).
-            return Ok(row.response);
+        if !self.create(&flow, new.clone()).await? {
+            // A copy of this webhook created the call: answer as it did.
+            return self.replay(sid).await;
         }
-        self.apply(&flow, row, call, first).await
+        tracing::info!(call_sid = %sid, flow = %flow.name, direction = %arrival.direction, "call started");
+        if only_a_wait {
+            self.inner.cache.put(CallRow {
+                seq: new.seq,
+                state: new.state,
+                ..row
+            });
+            return Ok(response);
+        }
+        // The first step also ends the call or hands it off: the row (with
+        // the first TwiML already) is moved on by the usual advance.
+        match self
+            .commit(&row, &first_call, &outputs, response.clone(), now)
+            .await
+        {
+            Ok(Advanced::Applied) => Ok(response),
+            Ok(Advanced::Stale) => self.replay(sid).await,
+            Err(e) => {
+                tracing::error!(call_sid = %sid, error = %e, "store failed saving the first step");
+                self.inner.metrics.store_error();
+                Err(match e {
+                    CallError::Store { source, .. } => CallError::store(Some(&flow))(source),
+                    other => other,
+                })
+            }
+        }
+    }
+
+    /// Creates the call's row; `false` if the CallSid was already stored.
+    async fn create(&self, flow: &Flow, new: NewCall) -> Result<bool, CallError> {
+        let sid = new.call_sid.clone();
+        self.store()
+            .create_call(new)
+            .await
+            .inspect_err(
+                |e| tracing::error!(call_sid = %sid, error = %e, "store failed creating a call"),
+            )
+            .map_err(CallError::store(Some(flow)))
     }
 
     /// The contact row whose variables fill the call's texts: the one the
@@ -347,7 +409,9 @@ impl Calls {
                 return Err(CallError::store(None)(e));
             }
         };
-        if row.seq != seq {
+        // An ended call never changes: whatever arrives late gets the
+        // TwiML it last produced.
+        if row.seq != seq || row.outcome.is_some() {
             tracing::debug!(call_sid = %sid, got = seq, at = row.seq, "duplicate or stale webhook");
             return Ok(row.response);
         }
@@ -378,8 +442,20 @@ impl Calls {
         input: Input,
     ) -> Result<String, CallError> {
         let now = self.now();
+        // Nobody hears what a hang-up produces: the call keeps the TwiML of
+        // its last wait, which is what a late retry of that wait's webhook
+        // must still get.
+        let hung_up = matches!(input, Input::HungUp);
         let outputs = call.handle(flow, input, now);
-        let response = twiml::answer(&outputs, flow, &row.call_sid, &self.inner.public_url);
+        if outputs.is_empty() {
+            // The input did not move the call (see `Call::handle`).
+            return Ok(row.response);
+        }
+        let response = if hung_up {
+            row.response.clone()
+        } else {
+            twiml::answer(&outputs, flow, &row.call_sid, &self.inner.public_url)
+        };
         match self
             .commit(&row, &call, &outputs, response.clone(), now)
             .await
@@ -452,22 +528,30 @@ impl Calls {
         status: CallStatus,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.store().update_status(sid, status, now).await?;
         if status.is_final() {
+            // The hang-up is applied before the status is stored, as a
+            // step: it moves `seq`, so an answer computed before it (on any
+            // replica) loses the swap and is not stored. An answer that won
+            // the swap just before moved the call on, and the hang-up is
+            // applied to where the call is now. A call being transferred is
+            // left to the transfer's action (see `transfer`): only it says
+            // whether the caller talked to a person.
             self.inner.cache.remove(sid);
-            // A call being transferred is left to the transfer's action
-            // (see `transfer`): only it says whether the caller talked to
-            // a person.
-            if let Ok(Some(row)) = self.store().load_call(sid).await
-                && row.outcome.is_none()
-            {
-                if in_transfer(&row.state) {
-                    self.hang_up_unless_transferred(sid, row.seq, self.inner.transfer_action_grace);
-                } else {
-                    let _ = self.step(sid, row.seq, Input::HungUp).await;
+            for _ in 0..HANG_UP_ATTEMPTS {
+                match self.store().load_call(sid).await {
+                    Ok(Some(row)) if row.outcome.is_none() => {
+                        if in_transfer(&row.state) {
+                            let grace = self.inner.transfer_action_grace;
+                            self.hang_up_unless_transferred(sid, row.seq, grace);
+                            break;
+                        }
+                        let _ = self.step(sid, row.seq, Input::HungUp).await;
+                    }
+                    _ => break,
                 }
             }
         }
+        self.store().update_status(sid, status, now).await?;
         Ok(())
     }
 

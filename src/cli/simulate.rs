@@ -62,6 +62,7 @@ pub(crate) fn parse_action(s: &str) -> Result<Input, String> {
         return Ok(Input::Recorded {
             url: "simulated://recording".into(),
             duration_secs,
+            sid: None,
         });
     }
     if let Some(result) = s.strip_prefix("transfer:") {

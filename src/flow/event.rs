@@ -21,7 +21,12 @@ pub enum Input {
     /// The question timed out with no input.
     Silence,
     /// A recording finished.
-    Recorded { url: String, duration_secs: u32 },
+    Recorded {
+        url: String,
+        duration_secs: u32,
+        /// The provider's RecordingSid, if it sent one.
+        sid: Option<String>,
+    },
     /// The handoff attempt finished.
     TransferEnded(TransferResult),
     /// The caller hung up.

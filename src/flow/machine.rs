@@ -62,8 +62,9 @@ pub struct Call {
     pub vars: BTreeMap<String, String>,
     pub answers: BTreeMap<String, Answer>,
     pub at: At,
-    /// Number of waits so far. Adapters put it in action URLs so that a
-    /// replayed or stale webhook can be recognised.
+    /// Number of transitions so far (each wait opened, and the input that
+    /// ended the call). Adapters put it in action URLs so that a replayed or
+    /// stale webhook can be recognised.
     pub seq: u32,
     pub inputs: u32,
     /// Whether the caller ever responded to what they were asked: a call
@@ -111,11 +112,29 @@ impl Call {
     }
 
     /// Applies one input; returns what to do up to the next wait.
+    ///
+    /// Every input a live call takes moves `seq` on, also the one that ends
+    /// the call (which opens no new wait): the store's compare-and-swap on
+    /// `seq` is what makes a retried or duplicated webhook change nothing,
+    /// so a transition that kept `seq` could be applied twice. An ended
+    /// call takes no input and keeps its `seq`, as does an input that
+    /// changes nothing.
     pub fn handle(&mut self, flow: &Flow, input: Input, now: DateTime<Utc>) -> Vec<Output> {
-        let mut out = Vec::new();
         if let At::Ended { .. } = self.at {
-            return out;
+            return Vec::new();
         }
+        let before = self.seq;
+        let out = self.transition(flow, input, now);
+        // No output: the input did not move the call (answering-machine
+        // detection arriving mid-call), and the wait it is in stays open.
+        if self.seq == before && !out.is_empty() {
+            self.seq += 1;
+        }
+        out
+    }
+
+    fn transition(&mut self, flow: &Flow, input: Input, now: DateTime<Utc>) -> Vec<Output> {
+        let mut out = Vec::new();
         self.inputs += 1;
         if self.inputs > MAX_INPUTS {
             let lang = self.current_lang(flow);
@@ -340,9 +359,17 @@ impl Call {
         };
         match input {
             Input::Silence => self.failed(flow, idx, attempt, Failure::NoInput, now, out),
-            Input::Recorded { url, duration_secs } => match q.kind {
+            Input::Recorded {
+                url,
+                duration_secs,
+                sid,
+            } => match q.kind {
                 QuestionKind::Record { .. } if duration_secs > 0 && !url.is_empty() => {
-                    let value = Value::Recording { url, duration_secs };
+                    let value = Value::Recording {
+                        url,
+                        duration_secs,
+                        sid,
+                    };
                     self.accept(flow, idx, answered(value, None, None), now, out)
                 }
                 _ => self.failed(flow, idx, attempt, Failure::NoInput, now, out),

@@ -13,7 +13,18 @@ pub enum Value {
     Bool(bool),
     Number(i64),
     Text(String),
-    Recording { url: String, duration_secs: u32 },
+    Recording {
+        url: String,
+        duration_secs: u32,
+        /// The provider's id of the recording (RecordingSid), when it gave
+        /// one: what makes storing the recording idempotent.
+        #[serde(
+            default,
+            rename = "recording_sid",
+            skip_serializing_if = "Option::is_none"
+        )]
+        sid: Option<String>,
+    },
 }
 
 impl Value {
@@ -35,7 +46,9 @@ impl fmt::Display for Value {
             Value::Bool(b) => f.write_str(if *b { "yes" } else { "no" }),
             Value::Number(n) => write!(f, "{n}"),
             Value::Text(t) => f.write_str(t),
-            Value::Recording { url, duration_secs } => write!(f, "{url} ({duration_secs}s)"),
+            Value::Recording {
+                url, duration_secs, ..
+            } => write!(f, "{url} ({duration_secs}s)"),
         }
     }
 }

@@ -667,6 +667,8 @@ impl Live {
             Ok(()) => Input::Recorded {
                 url: path.display().to_string(),
                 duration_secs,
+                // A local file: no provider id.
+                sid: None,
             },
             Err(e) => {
                 tracing::error!(error = %e, path = %path.display(), "cannot save a recording");

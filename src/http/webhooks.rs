@@ -179,6 +179,7 @@ pub(super) async fn record(
         (Some(url), Some(secs), false) if secs > 0 => Input::Recorded {
             url: url.clone(),
             duration_secs: secs,
+            sid: params.recording_sid.clone(),
         },
         _ => Input::Silence,
     };
@@ -378,6 +379,7 @@ pub(super) async fn recording_status(
             question: q.step,
             url: params.recording_url,
             duration_secs: params.recording_duration.map(|d| d as i32),
+            recording_sid: Some(params.recording_sid),
             at: state.settings().clock.now(),
         };
         if let Err(e) = state.calls().recording_stored(rec).await {

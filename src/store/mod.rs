@@ -215,6 +215,8 @@ pub struct NewRecording {
     pub question: String,
     pub url: String,
     pub duration_secs: Option<i32>,
+    /// The provider's RecordingSid: a recording is stored once per id.
+    pub recording_sid: Option<String>,
     pub at: DateTime<Utc>,
 }
 
@@ -308,6 +310,8 @@ pub trait Store: Send + Sync + 'static {
 
     async fn is_opted_out(&self, phone: &str) -> StoreResult<bool>;
 
+    /// Stores a recording; one with a `recording_sid` already stored is
+    /// left as it is (the action and the status callback both report it).
     async fn add_recording(&self, recording: NewRecording) -> StoreResult<()>;
 
     /// The report queries (see `reports.rs`), kept in a trait of their own.

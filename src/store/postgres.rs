@@ -168,6 +168,7 @@ impl ApplyBatch<Advance> for PgBatches {
                 recordings.url.push(r.url.as_str());
                 recordings.duration_secs.push(r.duration_secs);
                 recordings.at.push(r.at);
+                recordings.recording_sid.push(r.recording_sid.as_deref());
             }
         }
         let moved: Vec<String> = sqlx::query_scalar(ADVANCE_BATCH)
@@ -203,6 +204,7 @@ impl ApplyBatch<Advance> for PgBatches {
             .bind(recordings.url)
             .bind(recordings.duration_secs)
             .bind(recordings.at)
+            .bind(recordings.recording_sid)
             .fetch_all(&self.pool)
             .await?;
         Ok(moved.into_iter().collect())
@@ -286,6 +288,7 @@ struct Recordings<'a> {
     url: Vec<&'a str>,
     duration_secs: Vec<Option<i32>>,
     at: Vec<DateTime<Utc>>,
+    recording_sid: Vec<Option<&'a str>>,
 }
 
 /// A batch of advances as ONE statement: one round trip, one plan, one
@@ -336,13 +339,15 @@ const ADVANCE_BATCH: &str = "WITH input AS ( \
         JOIN moved m ON m.call_sid = h.call_sid \
         ORDER BY h.n \
     ), new_recordings AS ( \
-        INSERT INTO recordings (call_sid, question, url, duration_secs, created_at) \
-        SELECT r.call_sid, r.question, r.url, r.duration_secs, r.at \
+        INSERT INTO recordings (call_sid, question, url, duration_secs, recording_sid, \
+            created_at) \
+        SELECT r.call_sid, r.question, r.url, r.duration_secs, r.recording_sid, r.at \
         FROM unnest($27::text[], $28::text[], $29::text[], $30::text[], $31::int4[], \
-            $32::timestamptz[]) WITH ORDINALITY \
-            AS r(advance, call_sid, question, url, duration_secs, at, n) \
+            $32::timestamptz[], $33::text[]) WITH ORDINALITY \
+            AS r(advance, call_sid, question, url, duration_secs, at, recording_sid, n) \
         JOIN moved m ON m.call_sid = r.advance \
         ORDER BY r.n \
+        ON CONFLICT (recording_sid) DO NOTHING \
     ) \
     SELECT call_sid FROM moved";
 

@@ -1,7 +1,10 @@
 //! Property tests of the call machine over every example flow: whatever a
 //! caller (or a confused provider) does, the machine never panics, always
 //! ends within a bounded number of inputs, every turn ends in a wait, and
-//! its serialised state resumes to exactly the same behaviour.
+//! its serialised state resumes to exactly the same behaviour. Every input
+//! that moves a live call advances its `seq` — also the one that ends it —
+//! because the store's compare-and-swap on `seq` is what applies a webhook
+//! exactly once.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -66,7 +69,7 @@ fn input() -> impl Strategy<Value = Input> {
         4 => keys.prop_map(|k| Input::Keys(k.to_string())),
         3 => (speech, 0.0f32..=1.0).prop_map(|(t, c)| Input::Speech { text: t.to_string(), confidence: c }),
         2 => Just(Input::Silence),
-        1 => (0u32..30).prop_map(|d| Input::Recorded { url: "https://x/r".into(), duration_secs: d }),
+        1 => (0u32..30).prop_map(|d| Input::Recorded { url: "https://x/r".into(), duration_secs: d, sid: None }),
         1 => prop::sample::select(vec![
             TransferResult::Completed, TransferResult::Busy, TransferResult::NoAnswer,
             TransferResult::Failed, TransferResult::CallerHungUp,
@@ -98,12 +101,16 @@ proptest! {
             let mut resumed: Call = serde_json::from_str(&json).unwrap();
             prop_assert_eq!(&resumed, &call);
             let next = script.next().unwrap_or(Input::Silence);
+            let seq = call.seq;
             outputs = call.handle(flow, next.clone(), now);
             prop_assert_eq!(&resumed.handle(flow, next, now), &outputs);
+            prop_assert!(outputs.is_empty() || call.seq > seq, "{outputs:?} kept seq {seq}");
             inputs += 1;
             prop_assert!(inputs <= MAX_INPUTS + 1, "the call did not end within {} inputs", MAX_INPUTS + 1);
         }
+        let seq = call.seq;
         prop_assert!(call.handle(flow, Input::Keys("1".into()), now).is_empty(), "an ended call stays ended");
+        prop_assert_eq!(call.seq, seq, "an ended call keeps its seq");
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod cli;
 mod dashboard;
 mod dashboard_browser;
 mod dialer;
+mod exactly_once;
 mod flow_paths;
 mod handoff;
 mod machine_props;

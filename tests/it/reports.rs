@@ -363,6 +363,7 @@ async fn a_purge_erases_personal_data_of_old_calls_and_nothing_else() {
             question: "voice".into(),
             url: "https://api.example.com/Recordings/RE1".into(),
             duration_secs: Some(7),
+            recording_sid: Some("RE1".into()),
             at: t(old + 30),
         });
         a.handoff = Some(handoff(HandoffStatus::Open, t(old + 40)));

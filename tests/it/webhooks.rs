@@ -55,11 +55,12 @@ async fn a_keypad_caller_completes_the_wallet_survey_and_every_answer_is_stored(
             assert_eq!(r["flow"], "wallet-followup");
             assert_eq!(r["outcome"], "completed");
             assert_eq!(r["status"], "completed");
-            let url = format!("https://api.example.test/Recordings/RE{}", &p.sid[2..]);
+            let rec_sid = format!("RE{}", &p.sid[2..]);
+            let url = format!("https://api.example.test/Recordings/{rec_sid}");
             assert_eq!(
                 r["answers"],
                 json!({"consent": true, "resolved": true, "csat": 5, "feature": "useful", "has_suggestion": true,
-                       "suggestion": {"url": url, "duration_secs": 12}})
+                       "suggestion": {"url": url, "duration_secs": 12, "recording_sid": rec_sid}})
             );
         })
     })

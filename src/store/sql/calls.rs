@@ -36,7 +36,8 @@ const INSERT_OPT_OUT: &str = "INSERT INTO opt_outs (phone, call_sid, created_at)
 const IS_OPTED_OUT: &str = "SELECT 1 AS found FROM opt_outs WHERE phone = $1";
 
 const INSERT_RECORDING: &str = "INSERT INTO recordings \
-    (call_sid, question, url, duration_secs, created_at) VALUES ($1, $2, $3, $4, $5)";
+    (call_sid, question, url, duration_secs, recording_sid, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (recording_sid) DO NOTHING";
 
 #[async_trait::async_trait]
 impl<B: Backend> Store for B {
@@ -132,6 +133,7 @@ impl<B: Backend> Store for B {
             .arg(r.question.as_str())
             .arg(r.url.as_str())
             .arg(r.duration_secs)
+            .arg(r.recording_sid.as_deref())
             .at(r.at);
         execute(self, stmt).await.map(drop)
     }

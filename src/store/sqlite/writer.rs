@@ -281,6 +281,7 @@ struct RecordingJson<'a> {
     question: &'a str,
     url: &'a str,
     duration_secs: Option<i32>,
+    recording_sid: Option<&'a str>,
     at: String,
 }
 
@@ -320,6 +321,7 @@ impl<'a> InsertsJson<'a> {
                 question: &r.question,
                 url: &r.url,
                 duration_secs: r.duration_secs,
+                recording_sid: r.recording_sid.as_deref(),
                 at: ts(&r.at),
             }),
         }
@@ -444,12 +446,13 @@ INSERT INTO handoffs (call_sid, step, target, status, reason, summary, created_a
     WHERE a.value ->> '$.handoff.step' IS NOT NULL AND EXISTS (SELECT 1 FROM calls c
         WHERE c.call_sid = a.value ->> 'call_sid' AND c.seq = a.value ->> 'from_seq')
     ORDER BY a.key;
-INSERT INTO recordings (call_sid, question, url, duration_secs, created_at)
+INSERT INTO recordings (call_sid, question, url, duration_secs, recording_sid, created_at)
     SELECT a.value ->> '$.recording.call_sid', a.value ->> '$.recording.question',
         a.value ->> '$.recording.url', a.value ->> '$.recording.duration_secs',
-        a.value ->> '$.recording.at'
+        a.value ->> '$.recording.recording_sid', a.value ->> '$.recording.at'
     FROM jsonb_each(?) AS a
     WHERE a.value ->> '$.recording.call_sid' IS NOT NULL AND EXISTS (SELECT 1 FROM calls c
         WHERE c.call_sid = a.value ->> 'call_sid' AND c.seq = a.value ->> 'from_seq')
-    ORDER BY a.key;
+    ORDER BY a.key
+    ON CONFLICT (recording_sid) DO NOTHING;
 ";

@@ -10,6 +10,7 @@ pub mod fake_provider;
 pub mod fixtures;
 pub mod phone;
 pub mod queue;
+pub mod redeliver;
 pub mod said;
 pub mod stream;
 pub mod wait;

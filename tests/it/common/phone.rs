@@ -527,7 +527,10 @@ impl<'a> Phone<'a> {
             })
             .unwrap_or_else(|| panic!("expected a <Record>, got {:?}", self.verbs));
         let sid = self.sid.clone();
-        let url = format!("https://api.example.test/Recordings/RE{}", &sid[2..]);
+        // One recording, one RecordingSid: the same in the action, in the
+        // status callback and at the end of its URL, as Twilio sends them.
+        let rec_sid = format!("RE{}", &sid[2..]);
+        let url = format!("https://api.example.test/Recordings/{rec_sid}");
         let d = secs.to_string();
         let (status, body) = self
             .server
@@ -537,7 +540,7 @@ impl<'a> Phone<'a> {
                     ("CallSid", &sid),
                     ("RecordingUrl", &url),
                     ("RecordingDuration", &d),
-                    ("RecordingSid", "RE1"),
+                    ("RecordingSid", &rec_sid),
                 ],
             )
             .await;
@@ -548,7 +551,7 @@ impl<'a> Phone<'a> {
                 &callback,
                 &[
                     ("CallSid", &sid),
-                    ("RecordingSid", "RE1"),
+                    ("RecordingSid", &rec_sid),
                     ("RecordingUrl", &url),
                     ("RecordingStatus", "completed"),
                     ("RecordingDuration", &d),

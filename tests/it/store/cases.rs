@@ -421,6 +421,7 @@ pub(crate) async fn a_failing_statement_inside_an_advance_rolls_back_everything(
         question: "suggestion".to_owned(),
         url: "https://example.invalid/r.wav".to_owned(),
         duration_secs: Some(12),
+        recording_sid: None,
         at: t(5),
     });
     // The same (call_sid, seq, question) twice: the second insert fails.
@@ -584,6 +585,7 @@ pub(crate) async fn recordings_are_stored_for_known_calls_only(store: &Db) {
         question: "suggestion".to_owned(),
         url: "https://example.invalid/r.wav".to_owned(),
         duration_secs: None,
+        recording_sid: None,
         at: t(9),
     };
 
