@@ -540,7 +540,10 @@ async fn answered_as_expected(db_url: &str, sids: &[String]) -> usize {
     let store = dialback::store::connect(db_url).await.expect("store");
     let mut ok = 0;
     for sid in sids {
-        let answers = store.answers(sid).await.unwrap_or_default();
+        let answers = store
+            .answers(&dialback::store::CallSid::parse(sid).expect("a CallSid"))
+            .await
+            .unwrap_or_default();
         let has =
             |q: &str, v: serde_json::Value| answers.iter().any(|a| a.question == q && a.value == v);
         if has("tried", json!(true)) && has("ease", json!(5)) {

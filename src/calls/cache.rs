@@ -12,13 +12,13 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
 
-use crate::store::CallRow;
+use crate::store::{CallRow, CallSid};
 
 /// Shards keep lock hold times tiny and contention low under many calls.
 const SHARDS: usize = 16;
 
 pub(super) struct CallCache {
-    shards: Vec<Mutex<HashMap<String, CallRow>>>,
+    shards: Vec<Mutex<HashMap<CallSid, CallRow>>>,
     per_shard: usize,
     hasher: RandomState,
 }
@@ -32,12 +32,12 @@ impl CallCache {
         }
     }
 
-    fn shard(&self, sid: &str) -> &Mutex<HashMap<String, CallRow>> {
+    fn shard(&self, sid: &CallSid) -> &Mutex<HashMap<CallSid, CallRow>> {
         let i = (self.hasher.hash_one(sid) as usize) % SHARDS;
         &self.shards[i]
     }
 
-    pub(super) fn get(&self, sid: &str) -> Option<CallRow> {
+    pub(super) fn get(&self, sid: &CallSid) -> Option<CallRow> {
         self.shard(sid).lock().ok()?.get(sid).cloned()
     }
 
@@ -54,7 +54,7 @@ impl CallCache {
         shard.insert(row.call_sid.clone(), row);
     }
 
-    pub(super) fn remove(&self, sid: &str) {
+    pub(super) fn remove(&self, sid: &CallSid) {
         if let Ok(mut shard) = self.shard(sid).lock() {
             shard.remove(sid);
         }
@@ -67,9 +67,13 @@ mod tests {
     use crate::store::{CallStatus, Direction};
     use chrono::Utc;
 
-    fn row(sid: &str, seq: i64) -> CallRow {
+    fn sid(n: u32) -> CallSid {
+        CallSid::parse(&format!("CA{n:032x}")).unwrap()
+    }
+
+    fn row(sid: &CallSid, seq: i64) -> CallRow {
         CallRow {
-            call_sid: sid.into(),
+            call_sid: sid.clone(),
             flow: "f".into(),
             flow_hash: "h".into(),
             direction: Direction::Inbound,
@@ -88,18 +92,18 @@ mod tests {
     #[test]
     fn the_latest_row_of_a_call_is_returned_and_removed_on_request() {
         let c = CallCache::new(100);
-        c.put(row("CA1", 1));
-        c.put(row("CA1", 2));
-        assert_eq!(c.get("CA1").map(|r| r.seq), Some(2));
-        c.remove("CA1");
-        assert!(c.get("CA1").is_none());
+        c.put(row(&sid(1), 1));
+        c.put(row(&sid(1), 2));
+        assert_eq!(c.get(&sid(1)).map(|r| r.seq), Some(2));
+        c.remove(&sid(1));
+        assert!(c.get(&sid(1)).is_none());
     }
 
     #[test]
     fn the_cache_never_grows_past_its_bound() {
         let c = CallCache::new(32);
         for i in 0..1000 {
-            c.put(row(&format!("CA{i}"), 1));
+            c.put(row(&sid(i), 1));
         }
         let total: usize = c.shards.iter().map(|s| s.lock().unwrap().len()).sum();
         assert!(total <= 32, "{total}");

@@ -141,7 +141,7 @@ mod tests {
 
     fn row(direction: Direction) -> CallRow {
         CallRow {
-            call_sid: "CA0123456789abcdef0123456789abcdef".into(),
+            call_sid: crate::store::CallSid::parse("CA0123456789abcdef0123456789abcdef").unwrap(),
             flow: "wallet-followup".into(),
             flow_hash: "h".into(),
             direction,

@@ -6,6 +6,7 @@
 use super::service::{CallError, Calls};
 use crate::flow::Call;
 use crate::flow::event::Hold;
+use crate::store::CallSid;
 use crate::twiml;
 
 impl Calls {
@@ -15,7 +16,7 @@ impl Calls {
     /// action then answers for it.
     pub async fn hold(
         &self,
-        sid: &str,
+        sid: &CallSid,
         seq: i64,
         queue_secs: u32,
         position: Option<u32>,

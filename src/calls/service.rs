@@ -27,7 +27,7 @@ use crate::flow::model::Mode;
 use crate::flow::{Call, Flow};
 use crate::metrics::Metrics;
 use crate::store::{
-    Advanced, CallRow, CallStatus, Direction, NewCall, NewRecording, Store, StoreError,
+    Advanced, CallRow, CallSid, CallStatus, Direction, NewCall, NewRecording, Store, StoreError,
 };
 use crate::twiml;
 
@@ -83,7 +83,7 @@ impl CallError {
 
 /// A call the provider has just announced (the voice webhook).
 pub struct Arrival {
-    pub call_sid: String,
+    pub call_sid: CallSid,
     pub flow: Arc<Flow>,
     pub direction: Direction,
     pub from: String,
@@ -169,14 +169,14 @@ impl Calls {
     /// The new-call row: the one place a call's first row is made.
     fn new_call(
         &self,
-        sid: &str,
+        sid: &CallSid,
         flow: &Flow,
         call: &Call,
         fields: NewCallFields,
     ) -> Result<NewCall, Unserialisable> {
         let stream = flow.mode == Mode::Stream;
         Ok(NewCall {
-            call_sid: sid.to_string(),
+            call_sid: sid.clone(),
             flow: flow.name.clone(),
             flow_hash: flow.hash.clone(),
             direction: fields.direction,
@@ -188,7 +188,7 @@ impl Calls {
             // A stream call's answer never changes: a retried voice webhook
             // gets the same <Connect><Stream> back.
             response: if stream {
-                twiml::stream_call(&self.inner.public_url, sid, &flow.name)
+                twiml::stream_call(&self.inner.public_url, sid.as_str(), &flow.name)
             } else {
                 String::new()
             },
@@ -202,7 +202,7 @@ impl Calls {
     /// voice webhook gets what the first one got.
     pub async fn start(&self, arrival: Arrival, first: Input) -> Result<String, CallError> {
         let flow = arrival.flow.clone();
-        let sid = arrival.call_sid.as_str();
+        let sid = &arrival.call_sid;
         let vars = self
             .contact_vars(&arrival)
             .await
@@ -234,7 +234,7 @@ impl Calls {
         let now = self.now();
         let mut first_call = call.clone();
         let outputs = first_call.handle(&flow, first, now);
-        let response = twiml::answer(&outputs, &flow, sid, &self.inner.public_url);
+        let response = twiml::answer(&outputs, &flow, sid.as_str(), &self.inner.public_url);
         new.response = response.clone();
         let row = CallRow {
             call_sid: new.call_sid.clone(),
@@ -332,7 +332,7 @@ impl Calls {
     /// from the stream's custom parameters or the default flow.
     pub async fn open_stream(
         &self,
-        sid: &str,
+        sid: &CallSid,
         flow_name: Option<&str>,
     ) -> Result<(Arc<Flow>, CallRow, Call), String> {
         let store = self.store();
@@ -374,7 +374,7 @@ impl Calls {
     }
 
     /// The TwiML a call last produced: the answer to duplicates and stale requests.
-    pub async fn replay(&self, sid: &str) -> Result<String, CallError> {
+    pub async fn replay(&self, sid: &CallSid) -> Result<String, CallError> {
         match self.store().load_call(sid).await {
             Ok(Some(row)) => Ok(row.response),
             Ok(None) => Err(CallError::UnknownCall),
@@ -386,13 +386,13 @@ impl Calls {
     }
 
     /// The call as stored (no cache: the caller wants the truth).
-    pub async fn load(&self, sid: &str) -> Result<Option<CallRow>, StoreError> {
+    pub async fn load(&self, sid: &CallSid) -> Result<Option<CallRow>, StoreError> {
         self.store().load_call(sid).await
     }
 
     /// Applies one input to a call, if `seq` is its current step, and
     /// answers with the TwiML; a stale `seq` gets the TwiML stored last.
-    pub async fn step(&self, sid: &str, seq: i64, input: Input) -> Result<String, CallError> {
+    pub async fn step(&self, sid: &CallSid, seq: i64, input: Input) -> Result<String, CallError> {
         let cached = self.inner.cache.get(sid).filter(|row| row.seq == seq);
         let loaded = match cached {
             Some(row) => Ok(Some(row)),
@@ -454,7 +454,12 @@ impl Calls {
         let response = if hung_up {
             row.response.clone()
         } else {
-            twiml::answer(&outputs, flow, &row.call_sid, &self.inner.public_url)
+            twiml::answer(
+                &outputs,
+                flow,
+                row.call_sid.as_str(),
+                &self.inner.public_url,
+            )
         };
         match self
             .commit(&row, &call, &outputs, response.clone(), now)
@@ -524,7 +529,7 @@ impl Calls {
     /// machine still thinks is live (the caller hung up mid-question).
     pub async fn status(
         &self,
-        sid: &str,
+        sid: &CallSid,
         status: CallStatus,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {

@@ -13,6 +13,7 @@ use super::service::Calls;
 use crate::flow::Call;
 use crate::flow::event::Input;
 use crate::flow::machine::At;
+use crate::store::CallSid;
 
 /// Is this stored call state waiting for a transfer's result?
 pub(super) fn in_transfer(state: &str) -> bool {
@@ -24,8 +25,8 @@ impl Calls {
     /// (stored at `seq`) if no transfer action has moved it on by then. The
     /// store's compare-and-swap settles a race with a late action; a replica
     /// that stops before the grace ends leaves the call to the action.
-    pub(super) fn hang_up_unless_transferred(&self, sid: &str, seq: i64, grace: Duration) {
-        let (calls, sid) = (self.clone(), sid.to_string());
+    pub(super) fn hang_up_unless_transferred(&self, sid: &CallSid, seq: i64, grace: Duration) {
+        let (calls, sid) = (self.clone(), sid.clone());
         tokio::spawn(async move {
             tokio::time::sleep(grace).await;
             let row = match calls.load(&sid).await {

@@ -15,7 +15,7 @@ use super::schedule::{CallResult, GiveUpReason, Next};
 use crate::metrics::Metrics;
 use crate::phone::PhoneNumber;
 use crate::store::campaigns::ContactState;
-use crate::store::{ClaimedContact, Outcome as CallOutcome, Store, StoreError};
+use crate::store::{CallSid, ClaimedContact, Outcome as CallOutcome, Store, StoreError};
 use crate::twilio::rest::{Provider, ProviderError};
 use crate::twilio::{AnsweredBy, CallStatus};
 
@@ -278,7 +278,7 @@ const UNRECORDED_RETRIES: [u64; 6] = [100, 250, 500, 1_000, 2_000, 4_000];
 pub async fn on_status_later(
     store: Arc<dyn Store>,
     metrics: Metrics,
-    call_sid: String,
+    call_sid: CallSid,
     status: CallStatus,
     answered_by: Option<AnsweredBy>,
     now: DateTime<Utc>,
@@ -314,7 +314,7 @@ pub async fn on_status_later(
 pub async fn on_status(
     store: &dyn Store,
     metrics: &Metrics,
-    call_sid: &str,
+    call_sid: &CallSid,
     status: CallStatus,
     answered_by: Option<AnsweredBy>,
     now: DateTime<Utc>,
@@ -323,7 +323,7 @@ pub async fn on_status(
         return Ok(StatusEffect::None);
     }
     let campaigns = store.campaigns();
-    let Some(contact) = campaigns.contact_for_call(call_sid).await? else {
+    let Some(contact) = campaigns.contact_for_call(call_sid.as_str()).await? else {
         return Ok(StatusEffect::Unrecorded);
     };
     if contact.state != ContactState::Calling {
@@ -352,7 +352,7 @@ pub async fn on_status(
         }
         CallStatus::Completed if machine && spec.on_machine == OnMachine::LeaveMessage => {
             campaigns
-                .finish_attempt(call_sid, "message_left", now)
+                .finish_attempt(call_sid.as_str(), "message_left", now)
                 .await?;
             metrics.dial_attempt("message_left");
             campaigns
@@ -366,7 +366,9 @@ pub async fn on_status(
         _ => (CallResult::NoAnswer, ContactState::NoAnswer),
     };
     let label = ended.as_str();
-    campaigns.finish_attempt(call_sid, label, now).await?;
+    campaigns
+        .finish_attempt(call_sid.as_str(), label, now)
+        .await?;
     metrics.dial_attempt(label);
     let zone = contact
         .timezone

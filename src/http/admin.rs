@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use subtle::ConstantTimeEq;
 
 use super::AppState;
-use crate::store::HandoffStatus;
+use crate::store::{CallSid, HandoffStatus};
 
 /// The admin API's errors, each with its status code. Internals are logged,
 /// never sent.
@@ -122,6 +122,8 @@ pub(super) async fn call(
     _: Admin,
     Path(call_sid): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    // A path that is no CallSid names no call.
+    let call_sid = CallSid::parse(&call_sid).map_err(|_| ApiError::NotFound("call"))?;
     let row = state
         .store()
         .load_call(&call_sid)

@@ -273,15 +273,13 @@ impl Live {
         {
             return Err(format!("unsupported media format {format:?}"));
         }
-        let sid = start.call_sid.clone();
-        if crate::twilio::CallSid::parse(&sid).is_err() {
-            return Err(format!("`start` names an invalid CallSid {sid:?}"));
-        }
+        let sid = crate::twilio::CallSid::parse(&start.call_sid)
+            .map_err(|_| format!("`start` names an invalid CallSid {:?}", start.call_sid))?;
         let wanted = start.custom_parameters.get("flow").map(String::as_str);
         let (flow, row, call) = state.calls().open_stream(&sid, wanted).await?;
         tracing::info!(stream_sid = %start.stream_sid, flow = %flow.name, resumed = row.seq > 0, "media stream started");
         Ok(Live {
-            connect: twiml::stream_call(&state.settings().public_url, &sid, &flow.name),
+            connect: twiml::stream_call(&state.settings().public_url, sid.as_str(), &flow.name),
             state: state.clone(),
             flow,
             call,
@@ -549,7 +547,9 @@ impl Live {
         tracing::info!(target_ = %spec.target, %url, "asking the provider to move the call to its transfer");
         let sid = self.row.call_sid.clone();
         self.redirect = Some(tokio::spawn(async move {
-            provider.redirect_call(&sid, &url, REDIRECT_TIMEOUT).await
+            provider
+                .redirect_call(sid.as_str(), &url, REDIRECT_TIMEOUT)
+                .await
         }));
     }
 

@@ -247,7 +247,7 @@ fn said_in(
         .collect();
     // Once purged, the number is gone: the call stands for its caller.
     let caller = if call.customer.is_empty() {
-        &call.call_sid
+        call.call_sid.as_str()
     } else {
         &call.customer
     };
@@ -259,8 +259,8 @@ fn said_in(
     });
     for text in texts {
         let said = Said {
-            caller: caller.clone(),
-            call: call.call_sid.clone(),
+            caller: caller.to_owned(),
+            call: call.call_sid.to_string(),
             text: text.clone(),
             answers: answers.clone(),
         };

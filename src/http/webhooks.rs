@@ -71,7 +71,7 @@ pub(super) async fn voice(
             return apology(&state, None);
         }
     };
-    let sid = params.call_sid.to_string();
+    let sid = params.call_sid.clone();
     // A duplicate voice webhook is caught when the call is created.
     let to = params.to.to_string();
     let calls = state.calls();
@@ -154,7 +154,7 @@ pub(super) async fn gather(
     } else {
         Input::Silence
     };
-    let stepped = state.calls().step(params.call_sid.as_str(), q.seq(), input);
+    let stepped = state.calls().step(&params.call_sid, q.seq(), input);
     answer(&state, stepped.await)
 }
 
@@ -183,7 +183,7 @@ pub(super) async fn record(
         },
         _ => Input::Silence,
     };
-    let stepped = state.calls().step(params.call_sid.as_str(), q.seq(), input);
+    let stepped = state.calls().step(&params.call_sid, q.seq(), input);
     answer(&state, stepped.await)
 }
 
@@ -217,7 +217,7 @@ pub(super) async fn dial(
         (None, Some(_)) | (None, None) => TransferResult::Failed,
     };
     let input = Input::TransferEnded(result);
-    let stepped = state.calls().step(params.call_sid.as_str(), q.seq(), input);
+    let stepped = state.calls().step(&params.call_sid, q.seq(), input);
     answer(&state, stepped.await)
 }
 
@@ -239,7 +239,7 @@ pub(super) async fn wait(
         }
     };
     let held = state.calls().hold(
-        params.call_sid.as_str(),
+        &params.call_sid,
         q.seq(),
         params.queue_time,
         params.queue_position,
@@ -272,7 +272,7 @@ pub(super) async fn transfer(
         tracing::warn!("transfer webhook without a valid CallSid");
         return apology(&state, None);
     };
-    match state.calls().load(sid.as_str()).await {
+    match state.calls().load(&sid).await {
         Ok(Some(row)) => {
             if row.seq != q.seq() {
                 tracing::debug!(call_sid = %sid, got = q.seq(), at = row.seq, "stale transfer webhook");
@@ -312,7 +312,7 @@ pub(super) async fn status(
             return empty();
         }
     };
-    let sid = params.call_sid.to_string();
+    let sid = params.call_sid.clone();
     let final_status = params.call_status.is_final();
     let now = state.calls().clock().now();
     if let Err(e) = state.calls().status(&sid, params.call_status, now).await {
@@ -375,7 +375,7 @@ pub(super) async fn recording_status(
     };
     if params.recording_status == "completed" {
         let rec = NewRecording {
-            call_sid: params.call_sid.to_string(),
+            call_sid: params.call_sid.clone(),
             question: q.step,
             url: params.recording_url,
             duration_secs: params.recording_duration.map(|d| d as i32),

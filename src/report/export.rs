@@ -76,7 +76,7 @@ pub fn cells(call: &ExportCall, questions: &[QuestionSpec], unmasked: bool) -> V
     let c = &call.call;
     let phone = |p: &str| if unmasked { p.to_owned() } else { mask(p) };
     let mut row = vec![
-        c.call_sid.clone(),
+        c.call_sid.to_string(),
         c.flow_hash.clone(),
         c.direction.to_string(),
         phone(&c.from),

@@ -72,7 +72,11 @@ pub async fn opt_outs_csv(store: &dyn Store) -> StoreResult<Vec<u8>> {
     let written = write(["phone", "call_sid", "opted_out_at"]).and_then(|()| {
         list.iter().try_for_each(|o| {
             let at = o.at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
-            write([&o.phone, o.call_sid.as_deref().unwrap_or(""), &at])
+            write([
+                &o.phone,
+                o.call_sid.as_ref().map_or("", |s| s.as_str()),
+                &at,
+            ])
         })
     });
     let to_store = |e: String| crate::store::StoreError::Database(sqlx::Error::Protocol(e));

@@ -30,7 +30,7 @@ pub(super) trait CallWrite: Send + Sync + 'static {
 
 impl CallWrite for Advance {
     fn call_sid(&self) -> &str {
-        &self.call_sid
+        self.call_sid.as_str()
     }
 }
 

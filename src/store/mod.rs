@@ -25,7 +25,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 pub use crate::domain::{Direction, HandoffStatus, Outcome};
-pub use crate::twilio::CallStatus;
+pub use crate::twilio::{CallSid, CallStatus};
 
 pub mod campaigns;
 mod db_url;
@@ -98,7 +98,7 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
 /// creates it together with the machine's first state and TwiML.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewCall {
-    pub call_sid: String,
+    pub call_sid: CallSid,
     /// The flow's name.
     pub flow: String,
     /// The content hash of the flow version the call runs; must have been saved
@@ -120,7 +120,7 @@ pub struct NewCall {
 /// A call as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallRow {
-    pub call_sid: String,
+    pub call_sid: CallSid,
     pub flow: String,
     pub flow_hash: String,
     pub direction: Direction,
@@ -155,7 +155,7 @@ pub struct NewAnswer {
 /// An answer as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnswerRow {
-    pub call_sid: String,
+    pub call_sid: CallSid,
     /// The `to_seq` of the advance that stored it: with the question, what
     /// makes a replayed webhook unable to store the same answer twice.
     pub seq: i64,
@@ -187,7 +187,7 @@ pub struct NewHandoff {
 #[derive(Debug, Clone, PartialEq)]
 pub struct HandoffRow {
     pub id: i64,
-    pub call_sid: String,
+    pub call_sid: CallSid,
     /// The flow of the call (joined from `calls`, not copied).
     pub flow: String,
     pub step: String,
@@ -204,14 +204,14 @@ pub struct HandoffRow {
 pub struct NewOptOut {
     pub phone: String,
     /// The call in which they asked, if it was in a call.
-    pub call_sid: Option<String>,
+    pub call_sid: Option<CallSid>,
     pub at: DateTime<Utc>,
 }
 
 /// A recording the provider made of an answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewRecording {
-    pub call_sid: String,
+    pub call_sid: CallSid,
     pub question: String,
     pub url: String,
     pub duration_secs: Option<i32>,
@@ -230,7 +230,7 @@ pub struct NewRecording {
 /// [`Advanced::Stale`], reloads and answers with the stored TwiML.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Advance {
-    pub call_sid: String,
+    pub call_sid: CallSid,
     pub from_seq: i64,
     pub to_seq: i64,
     pub state: String,
@@ -276,7 +276,7 @@ pub trait Store: Send + Sync + 'static {
     /// which is what a retried first webhook looks like.
     async fn create_call(&self, call: NewCall) -> StoreResult<bool>;
 
-    async fn load_call(&self, call_sid: &str) -> StoreResult<Option<CallRow>>;
+    async fn load_call(&self, call_sid: &CallSid) -> StoreResult<Option<CallRow>>;
 
     /// Applies one webhook's effect in ONE transaction: the compare-and-swap
     /// on `seq`, and the answer, opt-out, handoff and recording inserts only
@@ -291,13 +291,13 @@ pub trait Store: Send + Sync + 'static {
     /// of order), and the outcome is never touched.
     async fn update_status(
         &self,
-        call_sid: &str,
+        call_sid: &CallSid,
         status: CallStatus,
         at: DateTime<Utc>,
     ) -> StoreResult<bool>;
 
     /// The call's answers, in the order they were given.
-    async fn answers(&self, call_sid: &str) -> StoreResult<Vec<AnswerRow>>;
+    async fn answers(&self, call_sid: &CallSid) -> StoreResult<Vec<AnswerRow>>;
 
     /// Handoffs, newest first, optionally only those with `status`.
     async fn handoffs(&self, status: Option<HandoffStatus>) -> StoreResult<Vec<HandoffRow>>;

@@ -33,7 +33,7 @@ use sqlx::postgres::{
 use super::db_url::take_count_param;
 use super::group_commit::{ApplyBatch, GroupCommit, advanced};
 use super::sql::{Backend, Dialect, Lent, ProviderStatus, Stmt};
-use super::{Advance, Advanced, CallStatus, NewCall, Outcome, StoreResult};
+use super::{Advance, Advanced, CallSid, CallStatus, NewCall, Outcome, StoreResult};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -149,7 +149,9 @@ impl ApplyBatch<Advance> for PgBatches {
             if let Some(o) = &a.opt_out {
                 opt_outs.advance.push(a.call_sid.as_str());
                 opt_outs.phone.push(o.phone.as_str());
-                opt_outs.call_sid.push(o.call_sid.as_deref());
+                opt_outs
+                    .call_sid
+                    .push(o.call_sid.as_ref().map(CallSid::as_str));
                 opt_outs.at.push(o.at);
             }
             if let Some(h) = &a.handoff {
@@ -239,7 +241,7 @@ impl<'a> Calls<'a> {
     }
 
     fn push(&mut self, a: &'a Advance) {
-        self.call_sid.push(&a.call_sid);
+        self.call_sid.push(a.call_sid.as_str());
         self.from_seq.push(a.from_seq);
         self.to_seq.push(a.to_seq);
         self.state.push(&a.state);
@@ -416,7 +418,7 @@ impl Backend for PostgresStore {
 
     async fn create_call(&self, c: NewCall) -> StoreResult<bool> {
         let done = sqlx::query(INSERT_CALL)
-            .bind(&c.call_sid)
+            .bind(c.call_sid.as_str())
             .bind(&c.flow)
             .bind(&c.flow_hash)
             .bind(c.direction.as_str())
@@ -441,7 +443,7 @@ impl Backend for PostgresStore {
             .bind(s.is_final)
             .bind(s.status.as_str())
             .bind(s.at)
-            .bind(s.call_sid)
+            .bind(s.call_sid.as_str())
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)

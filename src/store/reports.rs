@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{AnswerRow, CallRow, Outcome, StoreResult};
+use super::{AnswerRow, CallRow, CallSid, Outcome, StoreResult};
 
 /// Which calls a report covers. Every field but `flow` narrows it.
 ///
@@ -145,7 +145,7 @@ pub struct Purged {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExportCursor {
     pub started_at: DateTime<Utc>,
-    pub call_sid: String,
+    pub call_sid: CallSid,
 }
 
 /// One call with its answers in the order given, as exports need it.
@@ -170,7 +170,7 @@ pub(in crate::store) fn group_answers(
     calls: Vec<CallRow>,
     answers: Vec<AnswerRow>,
 ) -> Vec<ExportCall> {
-    let mut by_call: std::collections::HashMap<String, Vec<AnswerRow>> =
+    let mut by_call: std::collections::HashMap<CallSid, Vec<AnswerRow>> =
         std::collections::HashMap::new();
     for a in answers {
         by_call.entry(a.call_sid.clone()).or_default().push(a);
@@ -187,7 +187,7 @@ pub(in crate::store) fn group_answers(
 /// A call and its answers, as [`ReportStore::answered_page`] reads them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnsweredCall {
-    pub call_sid: String,
+    pub call_sid: CallSid,
     pub started_at: DateTime<Utc>,
     /// The customer's number: the one called (outbound) or calling
     /// (inbound); empty once purged. Who said something, so that a caller
@@ -209,7 +209,7 @@ impl AnsweredCall {
 
 /// One answer of [`AnsweredCall`], as a row brings it.
 pub(in crate::store) struct AnsweredLine {
-    pub(in crate::store) call_sid: String,
+    pub(in crate::store) call_sid: CallSid,
     pub(in crate::store) started_at: DateTime<Utc>,
     pub(in crate::store) customer: String,
     pub(in crate::store) question: String,
@@ -239,6 +239,6 @@ pub(in crate::store) fn group_lines(lines: Vec<AnsweredLine>) -> Vec<AnsweredCal
 #[derive(Debug, Clone, PartialEq)]
 pub struct OptOutRow {
     pub phone: String,
-    pub call_sid: Option<String>,
+    pub call_sid: Option<CallSid>,
     pub at: DateTime<Utc>,
 }

@@ -16,7 +16,7 @@ where
     R::Database: Dialect,
 {
     Ok(CallRow {
-        call_sid: r.col("call_sid")?,
+        call_sid: typed(r, "call_sid")?,
         flow: r.col("flow")?,
         flow_hash: r.col("flow_hash")?,
         direction: typed(r, "direction")?,
@@ -37,7 +37,7 @@ where
     R::Database: Dialect,
 {
     Ok(AnswerRow {
-        call_sid: r.col("call_sid")?,
+        call_sid: typed(r, "call_sid")?,
         seq: r.col("seq")?,
         question: r.col("question")?,
         value: parse_json(&r.col::<String>("value")?)?,
@@ -54,7 +54,7 @@ where
 {
     Ok(HandoffRow {
         id: r.col("id")?,
-        call_sid: r.col("call_sid")?,
+        call_sid: typed(r, "call_sid")?,
         flow: r.col("flow")?,
         step: r.col("step")?,
         target: r.col("target")?,
@@ -160,7 +160,7 @@ where
     R::Database: Dialect,
 {
     Ok(AnsweredLine {
-        call_sid: r.col("call_sid")?,
+        call_sid: typed(r, "call_sid")?,
         started_at: r.col("started_at")?,
         customer: r.col("customer")?,
         question: r.col("question")?,
@@ -174,14 +174,15 @@ where
 {
     Ok(OptOutRow {
         phone: r.col("phone")?,
-        call_sid: r.col("call_sid")?,
+        call_sid: typed_opt(r, "call_sid")?,
         at: r.col("created_at")?,
     })
 }
 
 /// A TEXT column holding one of a closed set's values (a direction, a
-/// status, an outcome). A value outside the set means the row was written by
-/// something else: a decode error naming the column, never a guess.
+/// status, an outcome) or a value with a grammar (a CallSid). A value outside
+/// it means the row was written by something else: a decode error naming the
+/// column, never a guess.
 fn typed<R: Row, T>(r: &R, column: &str) -> Result<T, sqlx::Error>
 where
     R::Database: Dialect,
@@ -222,7 +223,7 @@ pub(super) fn all<R, T>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{CallStatus, Direction, Outcome};
+    use crate::store::{CallSid, CallStatus, Direction, Outcome};
 
     #[test]
     fn a_stored_value_of_a_closed_set_decodes_as_its_type() {
@@ -252,5 +253,22 @@ mod tests {
             source.to_string(),
             r#"expected a call direction (inbound, outbound), got "sideways""#
         );
+    }
+
+    #[test]
+    fn a_stored_call_sid_decodes_and_a_malformed_one_is_a_decode_error_naming_the_column() {
+        let sid = "CA0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            parse_column::<CallSid>("call_sid", sid).unwrap().as_str(),
+            sid
+        );
+
+        let e = parse_column::<CallSid>("call_sid", "CA1").unwrap_err();
+
+        let sqlx::Error::ColumnDecode { index, source } = e else {
+            panic!("expected a column decode error, got {e:?}");
+        };
+        assert_eq!(index, "call_sid");
+        assert!(source.to_string().contains("\"CA1\""), "{source}");
     }
 }

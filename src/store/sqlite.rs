@@ -360,7 +360,7 @@ impl Backend for SqliteStore {
 
     async fn update_status(&self, s: ProviderStatus<'_>) -> StoreResult<bool> {
         let update = StatusUpdate {
-            call_sid: s.call_sid.to_owned(),
+            call_sid: s.call_sid.clone(),
             status: s.status,
             at: s.at,
             is_final: s.is_final,

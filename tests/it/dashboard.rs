@@ -9,6 +9,7 @@ use reqwest::redirect::Policy;
 use crate::common::dashboard::{self as fixture, CUSTOMER_MASKED, NPS, WALLET};
 use crate::common::db::each_backend;
 use crate::common::phone::{ADMIN_TOKEN, AUTH_TOKEN, Options, Server};
+use crate::common::sid::sid_for;
 
 struct Dash {
     server: Server,
@@ -119,7 +120,7 @@ async fn signing_in_is_required_and_a_wrong_token_is_refused() {
         let base = d.base.clone();
 
         let anonymous = d.get("/").await;
-        let anonymous_calls = d.get("/calls/W1").await;
+        let anonymous_calls = d.get(&format!("/calls/{}", sid_for("W1"))).await;
         let anonymous_wav = d.get("/recordings/W1-suggestion-6.wav").await;
         let anonymous_csv = d.get("/api/results/wallet-followup.csv").await;
         let wrong = d
@@ -377,7 +378,7 @@ async fn the_transcript_shows_answers_in_order_and_plays_the_recording() {
         )
         .ok();
 
-        let transcript = d.get("/calls/W1").await;
+        let transcript = d.get(&format!("/calls/{}", sid_for("W1"))).await;
         let recent = d.get("/calls?flow=wallet-followup").await;
         let wav = d.get("/recordings/W1-suggestion-6.wav").await;
         let traversal = d.get("/recordings/..%2Fsecret.wav").await;
@@ -436,8 +437,14 @@ async fn the_transcript_shows_answers_in_order_and_plays_the_recording() {
         assert_eq!(traversal.status, 404, "{backend}");
         assert_eq!(missing.status, 404, "{backend}");
         // Newest first: W6 (March 2nd) heads the list, W5 (never reached) is in it.
-        let w6 = recent.body.find("data-call=\"W6\"").expect("W6 listed");
-        let w5 = recent.body.find("data-call=\"W5\"").expect("W5 listed");
+        let w6 = recent
+            .body
+            .find(&format!("data-call=\"{}\"", sid_for("W6")))
+            .expect("W6 listed");
+        let w5 = recent
+            .body
+            .find(&format!("data-call=\"{}\"", sid_for("W5")))
+            .expect("W5 listed");
         assert!(w6 < w5, "{backend}");
 
         d.stop().await;
@@ -468,7 +475,7 @@ async fn a_twiml_recording_links_to_the_provider_and_a_bad_url_links_nowhere() {
         ];
         db.store().advance_call(a).await.unwrap();
 
-        let transcript = d.get("/calls/CA-twiml-rec").await;
+        let transcript = d.get(&format!("/calls/{}", sid_for("CA-twiml-rec"))).await;
         assert_eq!(transcript.status, 200, "{backend}");
         assert!(
             transcript.body.contains(

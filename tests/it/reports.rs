@@ -79,7 +79,7 @@ async fn call(
         if outcome == "opted_out" {
             a.opt_out = Some(NewOptOut {
                 phone: format!("+86138{sid}"),
-                call_sid: Some(sid.into()),
+                call_sid: Some(sid_for(sid)),
                 at: t(start + 50),
             });
         }
@@ -132,7 +132,7 @@ async fn fixture(db: &Db) {
     c.started_at = t(50);
     assert!(db.create_call(c).await.unwrap());
     assert!(
-        db.update_status("CA6", CallStatus::NoAnswer, t(80))
+        db.update_status(&sid_for("CA6"), CallStatus::NoAnswer, t(80))
             .await
             .unwrap()
     );
@@ -293,12 +293,22 @@ async fn export_text(db: &Db, filter: ReportFilter, unmasked: bool) -> String {
     String::from_utf8(chunks.concat()).unwrap()
 }
 
+/// The export of `fixture`'s first three calls; `{CA1}` and so on stand
+/// for their CallSids.
 const EXPECTED_CSV: &str = "\
 call_sid,flow_version,direction,from,to,status,outcome,started_at,ended_at,resolved,resolved_input,csat,csat_input,nps,nps_input,feature,feature_input\r
-CA1,sha256:0f1e2d,outbound,+86 ******00,+86 138****8000,in-progress,completed,2026-03-01T09:30:00.123456Z,2026-03-01T09:31:00.123456Z,yes,1,5,1,10,1,wallet,1\r
-CA2,sha256:0f1e2d,outbound,+86 ******00,+86 138****8000,in-progress,completed,2026-03-01T09:30:10.123456Z,2026-03-01T09:31:10.123456Z,yes,1,4,1,8,1,card,1\r
-CA3,sha256:0f1e2d,outbound,+86 ******00,+86 138****8000,in-progress,handoff,2026-03-01T09:30:20.123456Z,2026-03-01T09:31:20.123456Z,no,1,,,,,,\r
+{CA1},sha256:0f1e2d,outbound,+86 ******00,+86 138****8000,in-progress,completed,2026-03-01T09:30:00.123456Z,2026-03-01T09:31:00.123456Z,yes,1,5,1,10,1,wallet,1\r
+{CA2},sha256:0f1e2d,outbound,+86 ******00,+86 138****8000,in-progress,completed,2026-03-01T09:30:10.123456Z,2026-03-01T09:31:10.123456Z,yes,1,4,1,8,1,card,1\r
+{CA3},sha256:0f1e2d,outbound,+86 ******00,+86 138****8000,in-progress,handoff,2026-03-01T09:30:20.123456Z,2026-03-01T09:31:20.123456Z,no,1,,,,,,\r
 ";
+
+fn expected_csv() -> String {
+    ["CA1", "CA2", "CA3"]
+        .into_iter()
+        .fold(EXPECTED_CSV.to_owned(), |csv, label| {
+            csv.replace(&format!("{{{label}}}"), sid_for(label).as_str())
+        })
+}
 
 #[tokio::test]
 async fn a_csv_export_has_one_masked_row_per_call_with_the_last_answers() {
@@ -314,7 +324,7 @@ async fn a_csv_export_has_one_masked_row_per_call_with_the_last_answers() {
         let csv = export_text(&store, filter.clone(), false).await;
         let full = export_text(&store, filter, true).await;
 
-        assert_eq!(csv, EXPECTED_CSV, "{backend}");
+        assert_eq!(csv, expected_csv(), "{backend}");
         assert!(!csv.contains("+8613800138000"), "{backend}");
         assert!(full.contains(",+8610000000,+8613800138000,"), "{backend}");
         db.cleanup().await;
@@ -338,8 +348,10 @@ async fn an_export_larger_than_a_page_has_every_call_once() {
 
     let csv = export_text(&store, ReportFilter::flow(FLOW), false).await;
 
-    let sids: Vec<&str> = csv.lines().skip(1).map(|l| &l[..7]).collect();
-    let expected: Vec<String> = (0..1203).map(|i| format!("CA{i:05}")).collect();
+    let sids: Vec<&str> = csv.lines().skip(1).map(|l| &l[..34]).collect();
+    let expected: Vec<String> = (0..1203)
+        .map(|i| sid_for(&format!("CA{i:05}")).to_string())
+        .collect();
     assert_eq!(sids, expected);
     db.cleanup().await;
 }
@@ -359,7 +371,7 @@ async fn a_purge_erases_personal_data_of_old_calls_and_nothing_else() {
         said.raw = Some("希望到账更快。".into());
         a.answers = vec![ans("csat", json!(2)), said];
         a.recording = Some(dialback::store::NewRecording {
-            call_sid: "CA9".into(),
+            call_sid: sid_for("CA9"),
             question: "voice".into(),
             url: "https://api.example.com/Recordings/RE1".into(),
             duration_secs: Some(7),
@@ -369,7 +381,7 @@ async fn a_purge_erases_personal_data_of_old_calls_and_nothing_else() {
         a.handoff = Some(handoff(HandoffStatus::Open, t(old + 40)));
         a.opt_out = Some(NewOptOut {
             phone: "+8613800138000".into(),
-            call_sid: Some("CA9".into()),
+            call_sid: Some(sid_for("CA9")),
             at: t(old + 50),
         });
         a.outcome = Some(Outcome::OptedOut);
@@ -388,14 +400,14 @@ async fn a_purge_erases_personal_data_of_old_calls_and_nothing_else() {
             vec!["https://api.example.com/Recordings/RE1"],
             "{backend}"
         );
-        let call = store.load_call("CA9").await.unwrap().unwrap();
+        let call = store.load_call(&sid_for("CA9")).await.unwrap().unwrap();
         assert_eq!(
             (call.from.as_str(), call.to.as_str(), call.state.as_str()),
             ("", "", ""),
             "{backend}"
         );
         assert_eq!(call.outcome, Some(Outcome::OptedOut), "{backend}");
-        let answers = store.answers("CA9").await.unwrap();
+        let answers = store.answers(&sid_for("CA9")).await.unwrap();
         let kept: Vec<(&str, &Value, Option<&str>)> = answers
             .iter()
             .map(|a| (a.question.as_str(), &a.value, a.raw.as_deref()))
@@ -409,12 +421,15 @@ async fn a_purge_erases_personal_data_of_old_calls_and_nothing_else() {
             "{backend}"
         );
         let handoffs = store.handoffs(None).await.unwrap();
-        let summary = handoffs.iter().find(|h| h.call_sid == "CA9").unwrap();
+        let summary = handoffs
+            .iter()
+            .find(|h| h.call_sid == sid_for("CA9"))
+            .unwrap();
         assert_eq!(summary.summary, json!({}), "{backend}");
         assert!(
             handoffs
                 .iter()
-                .any(|h| h.call_sid == "CA3" && h.summary != json!({})),
+                .any(|h| h.call_sid == sid_for("CA3") && h.summary != json!({})),
             "{backend}"
         );
         assert!(
@@ -422,11 +437,11 @@ async fn a_purge_erases_personal_data_of_old_calls_and_nothing_else() {
             "{backend}"
         );
         // Younger calls keep everything.
-        let young = store.load_call("CA8").await.unwrap().unwrap();
+        let young = store.load_call(&sid_for("CA8")).await.unwrap().unwrap();
         assert_eq!(young.to, "+8613800138000", "{backend}");
         assert!(
             store
-                .answers("CA8")
+                .answers(&sid_for("CA8"))
                 .await
                 .unwrap()
                 .iter()
@@ -487,16 +502,16 @@ async fn a_server_with_retention_purges_calls_past_it_when_it_starts() {
             std::time::Duration::from_secs(20),
             format!("{backend}: CA8 was not purged"),
             || async move {
-                let old = store_ref.load_call("CA8").await.unwrap().unwrap();
+                let old = store_ref.load_call(&sid_for("CA8")).await.unwrap().unwrap();
                 old.to.is_empty().then_some(())
             },
         )
         .await;
-        let young = store.load_call("CA1").await.unwrap().unwrap();
+        let young = store.load_call(&sid_for("CA1")).await.unwrap().unwrap();
         assert_eq!(young.to, "+8613800138000", "{backend}");
         assert!(
             store
-                .answers("CA8")
+                .answers(&sid_for("CA8"))
                 .await
                 .unwrap()
                 .iter()
@@ -537,7 +552,7 @@ async fn the_campaign_filter_counts_only_that_campaigns_calls() {
         let claimed = campaigns.claim_due(t(-50), t(9999), 2).await.unwrap();
         for (c, sid) in claimed.iter().zip(["CA1", "CA4"]) {
             campaigns
-                .record_placed(c.id, sid, t(-40), t(9999))
+                .record_placed(c.id, sid_for(sid).as_str(), t(-40), t(9999))
                 .await
                 .unwrap();
         }
@@ -561,8 +576,9 @@ async fn the_campaign_filter_counts_only_that_campaigns_calls() {
         assert_eq!((r.calls, r.completed), (2, 1), "{backend}");
         assert_eq!(r.steps[2].dropped, 1, "{backend}: CA4 hung up at nps");
         assert_eq!(none.calls, 0, "{backend}");
-        let sids: Vec<&str> = csv.lines().skip(1).map(|l| &l[..3]).collect();
-        assert_eq!(sids, ["CA1", "CA4"], "{backend}");
+        let sids: Vec<&str> = csv.lines().skip(1).map(|l| &l[..34]).collect();
+        let expected = [sid_for("CA1"), sid_for("CA4")];
+        assert_eq!(sids, expected.each_ref().map(|s| s.as_str()), "{backend}");
         db.cleanup().await;
     }
 }

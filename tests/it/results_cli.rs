@@ -65,7 +65,10 @@ async fn the_export_command_writes_masked_csv_and_full_numbers_only_on_request()
     let mut lines = text.lines();
     assert!(lines.next().unwrap().starts_with("call_sid,flow_version,direction,from,to,status,outcome,started_at,ended_at,consent,consent_input,resolved,"));
     let row = lines.next().unwrap();
-    assert!(row.starts_with("CA1,sha256:0f1e2d,outbound,+86 ******00,+86 138****8000,ringing,completed,2026-03-01T09:30:00.123456Z,2026-03-01T09:31:00.123456Z,yes,1,,,4,1,"), "{row}");
+    let row = row
+        .strip_prefix(sid_for("CA1").as_str())
+        .unwrap_or_else(|| panic!("{row}"));
+    assert!(row.starts_with(",sha256:0f1e2d,outbound,+86 ******00,+86 138****8000,ringing,completed,2026-03-01T09:30:00.123456Z,2026-03-01T09:31:00.123456Z,yes,1,,,4,1,"), "{row}");
     assert!(String::from_utf8_lossy(&full.stdout).contains(",+8613800138000,"));
     let object: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(
@@ -92,7 +95,12 @@ async fn the_purge_command_erases_old_calls_and_says_how_many() {
         String::from_utf8_lossy(&out.stdout),
         "purged 1 calls, 2 answer fields, 0 recordings\n"
     );
-    let call = db.store().load_call("CA1").await.unwrap().unwrap();
+    let call = db
+        .store()
+        .load_call(&sid_for("CA1"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (call.to.as_str(), call.outcome),
         ("", Some(Outcome::Completed))
@@ -106,7 +114,7 @@ async fn the_opt_outs_command_lists_every_number_that_asked_not_to_be_called() {
     one_call(&db).await;
     let opt_out = |phone: &str, call: Option<&str>, secs| dialback::store::NewOptOut {
         phone: phone.into(),
-        call_sid: call.map(Into::into),
+        call_sid: call.map(sid_for),
         at: t(secs),
     };
     db.store()
@@ -128,9 +136,12 @@ async fn the_opt_outs_command_lists_every_number_that_asked_not_to_be_called() {
     );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "phone,call_sid,opted_out_at\r\n\
-         +8613800138000,CA1,2026-03-01T09:30:30.123456Z\r\n\
-         +8613900000001,,2026-03-01T09:31:30.123456Z\r\n"
+        format!(
+            "phone,call_sid,opted_out_at\r\n\
+             +8613800138000,{},2026-03-01T09:30:30.123456Z\r\n\
+             +8613900000001,,2026-03-01T09:31:30.123456Z\r\n",
+            sid_for("CA1")
+        )
     );
     db.cleanup().await;
 }
@@ -169,8 +180,9 @@ async fn the_export_command_narrows_to_one_campaign() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    let sids: Vec<&str> = text.lines().skip(1).map(|l| &l[..2]).collect();
-    assert_eq!(sids, ["W1", "W4"], "{text}");
+    let sids: Vec<&str> = text.lines().skip(1).map(|l| &l[..34]).collect();
+    let expected = [sid_for("W1"), sid_for("W4")];
+    assert_eq!(sids, expected.each_ref().map(|s| s.as_str()), "{text}");
     assert!(!bad.status.success());
     db.cleanup().await;
 }

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::common::sid::sid_for;
 use dialback::config::Clock;
 use dialback::store::reports::AnsweredCall;
 use serde_json::{Value, json};
@@ -106,10 +107,10 @@ async fn answered_calls_are_read_in_pages_with_their_customer_and_answers_in_ord
         let sids: BTreeSet<&str> = calls.iter().map(|c| c.call_sid.as_str()).collect();
         assert_eq!(sids.len(), calls.len(), "{backend}: each call once");
         // Oldest first: the previous period's calls, then this period's.
-        assert_eq!(calls[0].call_sid, "PS000", "{backend}");
+        assert_eq!(calls[0].call_sid, sid_for("PS000"), "{backend}");
         let first = calls
             .iter()
-            .find(|c| c.call_sid == fixture::sid(0))
+            .find(|c| c.call_sid.as_str() == fixture::sid(0))
             .unwrap();
         assert_eq!(first.customer, "+8613800000001", "{backend}");
         let questions: Vec<&str> = first.answers.iter().map(|(q, _)| q.as_str()).collect();

@@ -53,7 +53,7 @@ async fn measure(label: &str, store: Db) {
                 let mut latencies = Vec::new();
                 while Instant::now() < deadline {
                     let t0 = Instant::now();
-                    let call = store.load_call(&sid).await.unwrap().unwrap();
+                    let call = store.load_call(&sid_for(&sid)).await.unwrap().unwrap();
                     let mut a = advance(&sid, call.seq, call.seq + 1);
                     a.state = state.clone();
                     a.response = response.clone();
@@ -132,7 +132,7 @@ async fn paced(label: &str, store: Db, rate: u32) {
             let store = Arc::clone(&store);
             let (state, response) = (state.clone(), response.clone());
             tasks.push(tokio::spawn(async move {
-                let call = store.load_call(&sid).await.unwrap().unwrap();
+                let call = store.load_call(&sid_for(&sid)).await.unwrap().unwrap();
                 let mut a = advance(&sid, call.seq, call.seq + 1);
                 a.state = state;
                 a.response = response;

@@ -20,7 +20,7 @@ use crate::flow::value::Value;
 use crate::http::AppState;
 use crate::report::export::mask;
 use crate::report::{FlowReport, QuestionSpec, parse_bound};
-use crate::store::{CallRow, Direction, HandoffStatus, Outcome, ReportFilter};
+use crate::store::{CallRow, CallSid, Direction, HandoffStatus, Outcome, ReportFilter};
 
 /// Calls the recent-calls list shows.
 const RECENT: i64 = 50;
@@ -274,7 +274,7 @@ pub(super) async fn handoffs(
         };
         list.push(HandoffView {
             id: h.id,
-            call_sid: h.call_sid,
+            call_sid: h.call_sid.to_string(),
             flow: h.flow,
             phone,
             target: h.target,
@@ -343,7 +343,7 @@ pub(super) async fn calls(
     let lines: Vec<CallLine> = rows
         .iter()
         .map(|c| CallLine {
-            call_sid: c.call_sid.clone(),
+            call_sid: c.call_sid.to_string(),
             flow: c.flow.clone(),
             direction: c.direction.to_string(),
             phone: customer(c),
@@ -369,6 +369,8 @@ pub(super) async fn call(
     _: SignedIn,
     Path(call_sid): Path<String>,
 ) -> Result<Response, PageError> {
+    // A path that is no CallSid names no call.
+    let call_sid = CallSid::parse(&call_sid).map_err(|_| PageError::NotFound("call"))?;
     let call = state
         .store()
         .load_call(&call_sid)
@@ -380,7 +382,7 @@ pub(super) async fn call(
         "call.html",
         minijinja::context! {
             page => "calls",
-            call_sid => call.call_sid,
+            call_sid => call.call_sid.as_str(),
             flow => call.flow,
             direction => call.direction.as_str(),
             phone => phone,

@@ -14,6 +14,7 @@ use super::session::{SignedIn, html_headers};
 use super::{PageError, render};
 use crate::http::AppState;
 use crate::http::said::{SaidError, SaidParams, SaidReport};
+use crate::store::CallSid;
 
 /// Calls listed behind one topic at most; the CSV and the API have them all.
 const CALLS_SHOWN: usize = 200;
@@ -243,9 +244,13 @@ pub(super) async fn calls(
     }
     let mut lines = Vec::new();
     for sid in sids.iter().take(CALLS_SHOWN) {
-        if let Some(c) = state.store().load_call(sid).await? {
+        // The report's sids were read from the calls table: each parses.
+        let Ok(sid) = CallSid::parse(sid) else {
+            continue;
+        };
+        if let Some(c) = state.store().load_call(&sid).await? {
             lines.push(CallLine {
-                call_sid: c.call_sid.clone(),
+                call_sid: c.call_sid.to_string(),
                 phone: customer(&c),
                 outcome: outcome_label(c.outcome),
                 started_at: time(&c.started_at),

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 
 use super::super::rows::{all, answer_row, call_row, handoff_row};
 use super::super::{
-    Advance, Advanced, AnswerRow, CallRow, CallStatus, CampaignStore, HandoffRow, HandoffStatus,
-    NewCall, NewOptOut, NewRecording, ReportStore, Store, StoreResult,
+    Advance, Advanced, AnswerRow, CallRow, CallSid, CallStatus, CampaignStore, HandoffRow,
+    HandoffStatus, NewCall, NewOptOut, NewRecording, ReportStore, Store, StoreResult,
 };
 use super::{Backend, On, ProviderStatus, StmtExt, execute, fetch_all, fetch_optional, query};
 
@@ -72,8 +72,8 @@ impl<B: Backend> Store for B {
         Backend::create_call(self, call).await
     }
 
-    async fn load_call(&self, call_sid: &str) -> StoreResult<Option<CallRow>> {
-        let stmt = query::<B>(SELECT_CALL).arg(call_sid);
+    async fn load_call(&self, call_sid: &CallSid) -> StoreResult<Option<CallRow>> {
+        let stmt = query::<B>(SELECT_CALL).arg(call_sid.as_str());
         let row = fetch_optional(self, On::Read, stmt).await?;
         Ok(row.as_ref().map(call_row).transpose()?)
     }
@@ -84,7 +84,7 @@ impl<B: Backend> Store for B {
 
     async fn update_status(
         &self,
-        call_sid: &str,
+        call_sid: &CallSid,
         status: CallStatus,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
@@ -97,8 +97,8 @@ impl<B: Backend> Store for B {
         Backend::update_status(self, update).await
     }
 
-    async fn answers(&self, call_sid: &str) -> StoreResult<Vec<AnswerRow>> {
-        let stmt = query::<B>(SELECT_ANSWERS).arg(call_sid);
+    async fn answers(&self, call_sid: &CallSid) -> StoreResult<Vec<AnswerRow>> {
+        let stmt = query::<B>(SELECT_ANSWERS).arg(call_sid.as_str());
         let rows = fetch_all(self, On::Read, stmt).await?;
         Ok(all(&rows, answer_row)?)
     }
@@ -117,7 +117,7 @@ impl<B: Backend> Store for B {
     async fn add_opt_out(&self, o: NewOptOut) -> StoreResult<()> {
         let stmt = query::<B>(INSERT_OPT_OUT)
             .arg(o.phone.as_str())
-            .arg(o.call_sid.as_deref())
+            .arg(o.call_sid.as_ref().map(CallSid::as_str))
             .at(o.at);
         execute(self, stmt).await.map(drop)
     }

@@ -32,7 +32,7 @@ use sqlx::Database;
 use dialect::Runs;
 pub(super) use dialect::{ColExt, Dialect, Stmt, StmtExt};
 
-use super::{Advance, Advanced, CallStatus, NewCall, StoreResult};
+use super::{Advance, Advanced, CallSid, CallStatus, NewCall, StoreResult};
 
 /// A database the store runs on, and what only it can do.
 pub(in crate::store) trait Backend: Send + Sync + 'static {
@@ -90,7 +90,7 @@ pub(in crate::store) trait Lent: DerefMut + Send {
 /// A provider's status for a call, as
 /// [`Store::update_status`](super::Store::update_status) takes it.
 pub(in crate::store) struct ProviderStatus<'a> {
-    pub(in crate::store) call_sid: &'a str,
+    pub(in crate::store) call_sid: &'a CallSid,
     pub(in crate::store) status: CallStatus,
     pub(in crate::store) at: DateTime<Utc>,
     /// [`CallStatus::is_final`], for the backends' statements.

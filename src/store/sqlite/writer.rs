@@ -14,7 +14,7 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use super::ts;
 use crate::store::group_commit::{ApplyBatch, CallWrite, MAX_BATCH};
-use crate::store::{Advance, CallStatus, NewCall, Outcome, StoreResult};
+use crate::store::{Advance, CallSid, CallStatus, NewCall, Outcome, StoreResult};
 
 /// A write that waits for the writer's next batch.
 ///
@@ -35,7 +35,7 @@ pub(super) enum Write {
 
 /// A provider's status for a call; see [`crate::store::Store::update_status`].
 pub(super) struct StatusUpdate {
-    pub(super) call_sid: String,
+    pub(super) call_sid: CallSid,
     pub(super) status: CallStatus,
     pub(super) at: DateTime<Utc>,
     pub(super) is_final: bool,
@@ -44,9 +44,9 @@ pub(super) struct StatusUpdate {
 impl CallWrite for Write {
     fn call_sid(&self) -> &str {
         match self {
-            Write::Advance(a) => &a.call_sid,
-            Write::Create(c) => &c.call_sid,
-            Write::Status(s) => &s.call_sid,
+            Write::Advance(a) => a.call_sid.as_str(),
+            Write::Create(c) => c.call_sid.as_str(),
+            Write::Status(s) => s.call_sid.as_str(),
         }
     }
 }
@@ -154,7 +154,7 @@ async fn run_batch(w: &mut Writer, writes: &[&Write]) -> Result<HashSet<String>,
     }
     for a in advances {
         query = query
-            .bind(&a.call_sid)
+            .bind(a.call_sid.as_str())
             .bind(a.from_seq)
             .bind(a.to_seq)
             .bind(&a.state)
@@ -198,7 +198,7 @@ struct CreateJson<'a> {
 impl<'a> CreateJson<'a> {
     fn new(c: &'a NewCall) -> Self {
         Self {
-            call_sid: &c.call_sid,
+            call_sid: c.call_sid.as_str(),
             flow: &c.flow,
             flow_hash: &c.flow_hash,
             direction: c.direction.as_str(),
@@ -226,7 +226,7 @@ struct StatusJson<'a> {
 impl<'a> StatusJson<'a> {
     fn new(s: &'a StatusUpdate) -> Self {
         Self {
-            call_sid: &s.call_sid,
+            call_sid: s.call_sid.as_str(),
             status: s.status.as_str(),
             at: ts(&s.at),
             is_final: s.is_final,
@@ -288,7 +288,7 @@ struct RecordingJson<'a> {
 impl<'a> InsertsJson<'a> {
     fn new(a: &'a Advance) -> Self {
         Self {
-            call_sid: &a.call_sid,
+            call_sid: a.call_sid.as_str(),
             from_seq: a.from_seq,
             to_seq: a.to_seq,
             answers: a
@@ -305,7 +305,7 @@ impl<'a> InsertsJson<'a> {
                 .collect(),
             opt_out: a.opt_out.as_ref().map(|o| OptOutJson {
                 phone: &o.phone,
-                call_sid: o.call_sid.as_deref(),
+                call_sid: o.call_sid.as_ref().map(CallSid::as_str),
                 at: ts(&o.at),
             }),
             handoff: a.handoff.as_ref().map(|h| HandoffJson {
@@ -317,7 +317,7 @@ impl<'a> InsertsJson<'a> {
                 created_at: ts(&h.created_at),
             }),
             recording: a.recording.as_ref().map(|r| RecordingJson {
-                call_sid: &r.call_sid,
+                call_sid: r.call_sid.as_str(),
                 question: &r.question,
                 url: &r.url,
                 duration_secs: r.duration_secs,

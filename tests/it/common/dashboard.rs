@@ -31,7 +31,7 @@ use dialback::store::{
 };
 use serde_json::{Value, json};
 
-use super::fixtures::Db;
+use super::fixtures::{Db, sid_for};
 
 pub const WALLET: &str = "wallet-followup";
 pub const NPS: &str = "nps-survey";
@@ -65,7 +65,7 @@ async fn call(
 ) {
     assert!(
         db.create_call(NewCall {
-            call_sid: sid.to_owned(),
+            call_sid: sid_for(sid),
             flow: flow.to_owned(),
             flow_hash: format!("sha256:{flow}"),
             direction: Direction::Outbound,
@@ -83,7 +83,7 @@ async fn call(
     let steps = answers.iter().map(Some).chain([None]);
     for (i, a) in steps.enumerate() {
         let mut adv = Advance {
-            call_sid: sid.to_owned(),
+            call_sid: sid_for(sid),
             from_seq: i as i64,
             to_seq: i as i64 + 1,
             state: "{}".to_owned(),
@@ -178,7 +178,7 @@ pub async fn load(db: &Db, recordings: &Path) -> i64 {
     .await;
     assert!(
         db.create_call(NewCall {
-            call_sid: "W5".into(),
+            call_sid: sid_for("W5"),
             flow: WALLET.into(),
             flow_hash: format!("sha256:{WALLET}"),
             direction: Direction::Outbound,
@@ -194,7 +194,7 @@ pub async fn load(db: &Db, recordings: &Path) -> i64 {
         .unwrap()
     );
     assert!(
-        db.update_status("W5", CallStatus::NoAnswer, at(4030))
+        db.update_status(&sid_for("W5"), CallStatus::NoAnswer, at(4030))
             .await
             .unwrap()
     );
@@ -253,7 +253,7 @@ async fn link_to_campaign(db: &Db, sids: &[&str]) -> i64 {
     assert_eq!(claimed.len(), sids.len());
     for (contact, sid) in claimed.iter().zip(sids) {
         campaigns
-            .record_placed(contact.id, sid, at(-40), at(10_000))
+            .record_placed(contact.id, sid_for(sid).as_str(), at(-40), at(10_000))
             .await
             .unwrap();
     }

@@ -8,6 +8,8 @@ use dialback::store::{
 };
 use serde_json::json;
 
+pub use super::sid::sid_for;
+
 pub type Db = Arc<dyn Store>;
 
 pub const FLOW: &str = "followup";
@@ -22,7 +24,7 @@ pub fn t(secs: i64) -> DateTime<Utc> {
 
 pub fn new_call(call_sid: &str) -> NewCall {
     NewCall {
-        call_sid: call_sid.to_owned(),
+        call_sid: sid_for(call_sid),
         flow: FLOW.to_owned(),
         flow_hash: FLOW_HASH.to_owned(),
         direction: Direction::Outbound,
@@ -47,7 +49,7 @@ pub async fn start_call(store: &Db, call_sid: &str) {
 
 pub fn advance(call_sid: &str, from_seq: i64, to_seq: i64) -> Advance {
     Advance {
-        call_sid: call_sid.to_owned(),
+        call_sid: sid_for(call_sid),
         from_seq,
         to_seq,
         state: format!(r#"{{"seq":{to_seq}}}"#),

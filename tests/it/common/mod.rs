@@ -12,5 +12,6 @@ pub mod phone;
 pub mod queue;
 pub mod redeliver;
 pub mod said;
+pub mod sid;
 pub mod stream;
 pub mod wait;

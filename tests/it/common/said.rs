@@ -24,7 +24,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use dialback::store::{Advance, CallStatus, Direction, NewAnswer, NewCall, Outcome};
 use serde_json::{Value, json};
 
-use super::fixtures::Db;
+use super::fixtures::{Db, sid_for};
 
 pub const FLOW: &str = "wallet-followup";
 
@@ -111,7 +111,7 @@ fn answer(question: &str, value: Value, at: DateTime<Utc>) -> NewAnswer {
 async fn call(db: &Db, sid: &str, phone: &str, at: DateTime<Utc>, answers: Vec<NewAnswer>) {
     assert!(
         db.create_call(NewCall {
-            call_sid: sid.to_owned(),
+            call_sid: sid_for(sid),
             flow: FLOW.to_owned(),
             flow_hash: format!("sha256:{FLOW}"),
             direction: Direction::Outbound,
@@ -127,7 +127,7 @@ async fn call(db: &Db, sid: &str, phone: &str, at: DateTime<Utc>, answers: Vec<N
         .unwrap()
     );
     db.advance_call(Advance {
-        call_sid: sid.to_owned(),
+        call_sid: sid_for(sid),
         from_seq: 0,
         to_seq: 1,
         state: "{}".to_owned(),
@@ -146,7 +146,7 @@ async fn call(db: &Db, sid: &str, phone: &str, at: DateTime<Utc>, answers: Vec<N
 
 /// The CallSid of the fixture's `i`-th answer.
 pub fn sid(i: usize) -> String {
-    format!("CS{i:03}")
+    sid_for(&format!("CS{i:03}")).to_string()
 }
 
 /// Stores the fixture; the calls of this period start on 2026-03-10.

@@ -134,7 +134,7 @@ async fn a_reached_contact_is_called_again_with_another_flow_at_the_chosen_time(
         on_status(
             store.as_ref(),
             &Metrics::new(),
-            call_sid,
+            &sid_for(call_sid),
             CallStatus::Completed,
             None,
             now,
@@ -433,7 +433,7 @@ async fn an_answering_machine_gets_the_flows_message_and_the_contact_is_done() {
         assert!(twiml.contains("<Hangup"), "{backend}: {twiml}");
         let call = db
             .store()
-            .load_call("CA0123456789abcdef0123456789abcdef")
+            .load_call(&sid_for("CA0123456789abcdef0123456789abcdef"))
             .await
             .expect("load")
             .expect("stored");
@@ -549,7 +549,7 @@ async fn an_answering_machine_on_a_retrying_campaign_hears_nothing_and_is_called
         );
         let call = db
             .store()
-            .load_call("CA0123456789abcdef0123456789abcdee")
+            .load_call(&sid_for("CA0123456789abcdef0123456789abcdee"))
             .await
             .expect("load")
             .expect("stored");

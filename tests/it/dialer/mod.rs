@@ -13,6 +13,8 @@ use dialback::store::campaigns::{ContactState, NewCampaign, NewContact};
 use dialback::store::{NewOptOut, Outcome as CallOutcome, Store};
 use dialback::twilio::rest::{Provider, ProviderConfig};
 use dialback::twilio::{AnsweredBy, CallStatus};
+
+use crate::common::sid::sid_for;
 use serde_json::json;
 
 use crate::common::db::{TestDb, each_backend};
@@ -170,7 +172,7 @@ async fn run_campaign(backend: &str, db: &TestDb) {
     let busy = on_status(
         store.as_ref(),
         &Metrics::new(),
-        placed[0],
+        &sid_for(placed[0]),
         CallStatus::Busy,
         None,
         later,
@@ -185,7 +187,7 @@ async fn run_campaign(backend: &str, db: &TestDb) {
     let done = on_status(
         store.as_ref(),
         &Metrics::new(),
-        placed[1],
+        &sid_for(placed[1]),
         CallStatus::Completed,
         Some(AnsweredBy::Human),
         later,
@@ -197,7 +199,7 @@ async fn run_campaign(backend: &str, db: &TestDb) {
     let again = on_status(
         store.as_ref(),
         &Metrics::new(),
-        placed[1],
+        &sid_for(placed[1]),
         CallStatus::Completed,
         None,
         later,

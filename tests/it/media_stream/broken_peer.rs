@@ -159,12 +159,12 @@ async fn a_broken_peer_ends_its_own_call_cleanly_and_the_answers_given_stay_stor
             .unwrap_or_else(|e| panic!("{what}: the handler panicked: {e}"));
         let row = db
             .store()
-            .load_call(&sid)
+            .load_call(&sid_for(&sid))
             .await
             .unwrap()
             .expect("the call is stored");
         assert_eq!(row.outcome, Some(Outcome::Abandoned), "{what}");
-        let answers = db.store().answers(&sid).await.unwrap();
+        let answers = db.store().answers(&sid_for(&sid)).await.unwrap();
         assert_eq!(answers.len(), 1, "{what}: the answer given stays stored");
         assert_eq!(answers[0].question, "tried");
     }
@@ -271,7 +271,12 @@ async fn wait_for_outcome_within(
     bound: std::time::Duration,
 ) -> dialback::store::CallRow {
     eventually(bound, "the call did not end", || async move {
-        let row = db.store().load_call(sid).await.unwrap().expect("stored");
+        let row = db
+            .store()
+            .load_call(&sid_for(sid))
+            .await
+            .unwrap()
+            .expect("stored");
         row.outcome.is_some().then_some(row)
     })
     .await
@@ -314,7 +319,7 @@ async fn a_stream_that_stalls_vanishes_or_sends_too_much_ends_its_call_and_keeps
         let row = wait_for_outcome_within(&db, &sid, std::time::Duration::from_secs(9)).await;
         let took = trouble_at.elapsed();
         assert_eq!(row.outcome, Some(Outcome::Abandoned), "{what}");
-        let answers = db.store().answers(&sid).await.unwrap();
+        let answers = db.store().answers(&sid_for(&sid)).await.unwrap();
         assert_eq!(answers.len(), 1, "{what}: the answer given stays stored");
         assert_eq!(answers[0].question, "tried", "{what}");
         if what == "stalls" {
@@ -356,7 +361,12 @@ async fn a_stalled_stream_does_not_delay_another_calls_prompts() {
     other.ended().await;
     let r = call_result(&server, &other_sid).await;
     assert_eq!(r["outcome"], "completed", "{r}");
-    let row = db.store().load_call(&stalled_sid).await.unwrap().unwrap();
+    let row = db
+        .store()
+        .load_call(&sid_for(&stalled_sid))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         row.outcome, None,
         "the other call finished while this one was still stalled"

@@ -15,6 +15,7 @@ use crate::common::fake_provider::{ACCOUNT_SID, FakeProvider};
 use crate::common::phone::{
     ADMIN_TOKEN, AUTH_TOKEN, Options, PUBLIC_URL, Server, Verb, new_call_sid, parse_twiml,
 };
+use crate::common::sid::sid_for;
 use crate::common::stream::{FakeSpeech, StreamCall, speech};
 use crate::common::wait::eventually;
 use axum::extract::ws::Message as AxumMessage;
@@ -96,7 +97,7 @@ async fn the_feature_call_runs_over_a_stream_with_tones_events_and_speech_on_bot
             spoken.iter().any(|t| t.starts_with("您好，这里是示例钱包")),
             "{spoken:?}"
         );
-        let answers = db.store().answers(&sid).await.unwrap();
+        let answers = db.store().answers(&sid_for(&sid)).await.unwrap();
         assert_eq!(answers[2].raw.as_deref(), Some("按钮太小了"));
         server.stop().await;
         db.cleanup().await;
@@ -250,9 +251,9 @@ async fn a_stream_call_in_progress_at_shutdown_finishes_before_the_server_stops(
     call.ended().await;
     server.stop().await;
 
-    let stored = db.store().load_call(&sid).await.unwrap().unwrap();
+    let stored = db.store().load_call(&sid_for(&sid)).await.unwrap().unwrap();
     assert_eq!(stored.outcome, Some(Outcome::Completed));
-    assert_eq!(db.store().answers(&sid).await.unwrap().len(), 3);
+    assert_eq!(db.store().answers(&sid_for(&sid)).await.unwrap().len(), 3);
     db.cleanup().await;
 }
 
@@ -305,7 +306,7 @@ async fn a_transfer_on_a_stream_redirects_the_live_call_and_the_dial_result_ends
         let sid = call.sid.clone();
         let update = api.nth_update(1).await;
 
-        let row = db.store().load_call(&sid).await.unwrap().unwrap();
+        let row = db.store().load_call(&sid_for(&sid)).await.unwrap().unwrap();
         assert_eq!(update.account, ACCOUNT_SID);
         assert_eq!(update.call_sid.as_deref(), Some(sid.as_str()));
         assert_eq!(update.authorization, basic_auth());
@@ -314,7 +315,7 @@ async fn a_transfer_on_a_stream_redirects_the_live_call_and_the_dial_result_ends
         assert_eq!(update.param("Method"), Some("POST"));
         // The provider ends the stream: not a hang-up, the call goes on.
         call.hang_up().await;
-        let row = db.store().load_call(&sid).await.unwrap().unwrap();
+        let row = db.store().load_call(&sid_for(&sid)).await.unwrap().unwrap();
         assert_eq!(row.outcome, None, "the end of the stream is no hang-up");
 
         let form = [
@@ -401,7 +402,7 @@ async fn a_stop_that_comes_before_the_providers_answer_to_the_redirect_is_no_han
     let update = api.nth_update(1).await;
     // The stream ends while the update is still unanswered.
     call.hang_up().await;
-    let row = db.store().load_call(&sid).await.unwrap().unwrap();
+    let row = db.store().load_call(&sid_for(&sid)).await.unwrap().unwrap();
     assert_eq!(row.outcome, None, "the end of the stream is no hang-up");
 
     let transfer_url = update.param("Url").unwrap().to_string();

@@ -4,7 +4,7 @@ use crate::common::fixtures::*;
 pub(crate) async fn a_created_call_loads_back_identical(store: &Db) {
     start_call(store, "CA-created").await;
 
-    let row = store.load_call("CA-created").await.unwrap();
+    let row = store.load_call(&sid_for("CA-created")).await.unwrap();
 
     let c = new_call("CA-created");
     let expected = CallRow {
@@ -23,12 +23,12 @@ pub(crate) async fn a_created_call_loads_back_identical(store: &Db) {
         ended_at: None,
     };
     assert_eq!(row, Some(expected));
-    assert_eq!(store.load_call("CA-unknown").await.unwrap(), None);
+    assert_eq!(store.load_call(&sid_for("CA-unknown")).await.unwrap(), None);
 }
 
 pub(crate) async fn creating_an_existing_call_sid_changes_nothing(store: &Db) {
     start_call(store, "CA-twice").await;
-    let before = store.load_call("CA-twice").await.unwrap();
+    let before = store.load_call(&sid_for("CA-twice")).await.unwrap();
 
     let mut again = new_call("CA-twice");
     again.state = r#"{"step":"other"}"#.to_owned();
@@ -37,7 +37,7 @@ pub(crate) async fn creating_an_existing_call_sid_changes_nothing(store: &Db) {
     let created = store.create_call(again).await.unwrap();
 
     assert!(!created);
-    assert_eq!(store.load_call("CA-twice").await.unwrap(), before);
+    assert_eq!(store.load_call(&sid_for("CA-twice")).await.unwrap(), before);
 }
 
 pub(crate) async fn a_call_must_name_a_saved_flow_version(store: &Db) {
@@ -45,7 +45,7 @@ pub(crate) async fn a_call_must_name_a_saved_flow_version(store: &Db) {
     call.flow_hash = "sha256:never-saved".to_owned();
 
     assert!(store.create_call(call).await.is_err());
-    assert_eq!(store.load_call("CA-no-flow").await.unwrap(), None);
+    assert_eq!(store.load_call(&sid_for("CA-no-flow")).await.unwrap(), None);
 }
 
 pub(crate) async fn an_advance_at_the_right_seq_applies_state_response_and_answers_together(
@@ -59,14 +59,18 @@ pub(crate) async fn an_advance_at_the_right_seq_applies_state_response_and_answe
     let result = store.advance_call(a.clone()).await.unwrap();
 
     assert_eq!(result, Advanced::Applied);
-    let call = store.load_call("CA-advance").await.unwrap().unwrap();
+    let call = store
+        .load_call(&sid_for("CA-advance"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (call.seq, call.state.as_str(), call.response.as_str()),
         (1, a.state.as_str(), a.response.as_str())
     );
     assert_eq!(call.status, CallStatus::InProgress);
     assert_eq!((call.outcome, call.ended_at), (None, None));
-    let answers = store.answers("CA-advance").await.unwrap();
+    let answers = store.answers(&sid_for("CA-advance")).await.unwrap();
     let got: Vec<_> = answers
         .iter()
         .map(|r| (r.seq, r.question.as_str(), r.value.clone()))
@@ -85,7 +89,7 @@ pub(crate) async fn an_advance_at_a_stale_seq_writes_nothing_and_returns_stale(s
         store.advance_call(first.clone()).await.unwrap(),
         Advanced::Applied
     );
-    let before = store.load_call("CA-stale").await.unwrap();
+    let before = store.load_call(&sid_for("CA-stale")).await.unwrap();
 
     // The same webhook again, one from the future, and one for no call.
     let mut replay = advance("CA-stale", 0, 1);
@@ -93,7 +97,7 @@ pub(crate) async fn an_advance_at_a_stale_seq_writes_nothing_and_returns_stale(s
     replay.answers = vec![answer("resolved", json!(false)), answer("csat", json!(1))];
     replay.opt_out = Some(NewOptOut {
         phone: "+8613800138000".to_owned(),
-        call_sid: Some("CA-stale".to_owned()),
+        call_sid: Some(sid_for("CA-stale")),
         at: t(20),
     });
     replay.handoff = Some(handoff(HandoffStatus::Open, t(20)));
@@ -103,14 +107,14 @@ pub(crate) async fn an_advance_at_a_stale_seq_writes_nothing_and_returns_stale(s
     ahead.from_seq = 5;
     ahead.to_seq = 6;
     let mut unknown = replay.clone();
-    unknown.call_sid = "CA-nobody".to_owned();
+    unknown.call_sid = sid_for("CA-nobody");
 
     for a in [replay, ahead, unknown] {
         assert_eq!(store.advance_call(a).await.unwrap(), Advanced::Stale);
     }
 
-    assert_eq!(store.load_call("CA-stale").await.unwrap(), before);
-    let answers = store.answers("CA-stale").await.unwrap();
+    assert_eq!(store.load_call(&sid_for("CA-stale")).await.unwrap(), before);
+    let answers = store.answers(&sid_for("CA-stale")).await.unwrap();
     assert_eq!(answers.len(), 1);
     assert_eq!(answers[0].value, json!(true));
     assert!(!store.is_opted_out("+8613800138000").await.unwrap());
@@ -148,9 +152,9 @@ pub(crate) async fn two_concurrent_advances_from_the_same_seq_apply_exactly_once
     for (c, won) in winners.iter().enumerate() {
         let sid = format!("CA-race-{c}");
         assert_eq!(won.len(), 1, "{sid}: applied by racers {won:?}");
-        let call = store.load_call(&sid).await.unwrap().unwrap();
+        let call = store.load_call(&sid_for(&sid)).await.unwrap().unwrap();
         assert_eq!(call.state, format!(r#"{{"racer":{}}}"#, won[0]));
-        let answers = store.answers(&sid).await.unwrap();
+        let answers = store.answers(&sid_for(&sid)).await.unwrap();
         assert_eq!(answers.len(), 1);
         assert_eq!(answers[0].value, json!(won[0]));
     }
@@ -183,7 +187,7 @@ pub(crate) async fn an_answers_json_value_round_trips(store: &Db) {
     assert_eq!(store.advance_call(a).await.unwrap(), Advanced::Applied);
 
     let stored: Vec<_> = store
-        .answers("CA-json")
+        .answers(&sid_for("CA-json"))
         .await
         .unwrap()
         .into_iter()
@@ -210,12 +214,12 @@ pub(crate) async fn confidence_and_raw_nulls_round_trip(store: &Db) {
     a.answers = vec![keyed.clone(), spoken.clone()];
     assert_eq!(store.advance_call(a).await.unwrap(), Advanced::Applied);
 
-    let stored = store.answers("CA-nulls").await.unwrap();
+    let stored = store.answers(&sid_for("CA-nulls")).await.unwrap();
 
     let expected: Vec<AnswerRow> = [keyed, spoken]
         .into_iter()
         .map(|n| AnswerRow {
-            call_sid: "CA-nulls".to_owned(),
+            call_sid: sid_for("CA-nulls"),
             seq: 1,
             question: n.question,
             value: n.value,
@@ -237,7 +241,7 @@ pub(crate) async fn answers_come_back_in_the_order_they_were_given(store: &Db) {
     }
 
     let order: Vec<_> = store
-        .answers("CA-order")
+        .answers(&sid_for("CA-order"))
         .await
         .unwrap()
         .into_iter()
@@ -252,7 +256,13 @@ pub(crate) async fn answers_come_back_in_the_order_they_were_given(store: &Db) {
             (3, "mid".to_owned())
         ]
     );
-    assert!(store.answers("CA-nobody").await.unwrap().is_empty());
+    assert!(
+        store
+            .answers(&sid_for("CA-nobody"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub(crate) async fn an_opt_out_is_idempotent_and_queryable(store: &Db) {
@@ -263,7 +273,7 @@ pub(crate) async fn an_opt_out_is_idempotent_and_queryable(store: &Db) {
     store
         .add_opt_out(NewOptOut {
             phone: phone.to_owned(),
-            call_sid: Some("CA-optout".to_owned()),
+            call_sid: Some(sid_for("CA-optout")),
             at: t(5),
         })
         .await
@@ -280,7 +290,7 @@ pub(crate) async fn an_opt_out_is_idempotent_and_queryable(store: &Db) {
     let mut a = advance("CA-optout", 0, 1);
     a.opt_out = Some(NewOptOut {
         phone: phone.to_owned(),
-        call_sid: Some("CA-optout".to_owned()),
+        call_sid: Some(sid_for("CA-optout")),
         at: t(60),
     });
     a.outcome = Some(Outcome::OptedOut);
@@ -308,8 +318,11 @@ pub(crate) async fn handoffs_list_newest_first_filter_by_status_and_resolve(stor
     }
 
     let all = store.handoffs(None).await.unwrap();
-    let sids: Vec<_> = all.iter().map(|h| h.call_sid.as_str()).collect();
-    assert_eq!(sids, ["CA-handoff-2", "CA-handoff-1", "CA-handoff-0"]);
+    let sids: Vec<_> = all.iter().map(|h| h.call_sid.clone()).collect();
+    assert_eq!(
+        sids,
+        ["CA-handoff-2", "CA-handoff-1", "CA-handoff-0"].map(sid_for)
+    );
     let newest = &all[0];
     assert_eq!(newest.flow, FLOW);
     assert_eq!(newest.step, "handoff");
@@ -320,8 +333,8 @@ pub(crate) async fn handoffs_list_newest_first_filter_by_status_and_resolve(stor
     assert_eq!(newest.resolved_at, None);
 
     let open = store.handoffs(Some(HandoffStatus::Open)).await.unwrap();
-    let sids: Vec<_> = open.iter().map(|h| h.call_sid.as_str()).collect();
-    assert_eq!(sids, ["CA-handoff-2", "CA-handoff-0"]);
+    let sids: Vec<_> = open.iter().map(|h| h.call_sid.clone()).collect();
+    assert_eq!(sids, ["CA-handoff-2", "CA-handoff-0"].map(sid_for));
 
     let id = open[1].id;
     assert!(store.resolve_handoff(id, t(200)).await.unwrap());
@@ -330,7 +343,7 @@ pub(crate) async fn handoffs_list_newest_first_filter_by_status_and_resolve(stor
 
     let open = store.handoffs(Some(HandoffStatus::Open)).await.unwrap();
     assert_eq!(open.len(), 1);
-    assert_eq!(open[0].call_sid, "CA-handoff-2");
+    assert_eq!(open[0].call_sid, sid_for("CA-handoff-2"));
     let resolved = store.handoffs(Some(HandoffStatus::Resolved)).await.unwrap();
     assert_eq!(resolved.len(), 1);
     assert_eq!(
@@ -343,11 +356,15 @@ pub(crate) async fn a_final_status_sets_ended_at_once_and_keeps_the_outcome(stor
     start_call(store, "CA-status").await;
     assert!(
         store
-            .update_status("CA-status", CallStatus::InProgress, t(1))
+            .update_status(&sid_for("CA-status"), CallStatus::InProgress, t(1))
             .await
             .unwrap()
     );
-    let call = store.load_call("CA-status").await.unwrap().unwrap();
+    let call = store
+        .load_call(&sid_for("CA-status"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((call.status, call.ended_at), (CallStatus::InProgress, None));
 
     let mut a = advance("CA-status", 0, 1);
@@ -356,31 +373,35 @@ pub(crate) async fn a_final_status_sets_ended_at_once_and_keeps_the_outcome(stor
 
     assert!(
         store
-            .update_status("CA-status", CallStatus::Completed, t(30))
+            .update_status(&sid_for("CA-status"), CallStatus::Completed, t(30))
             .await
             .unwrap()
     );
     assert!(
         store
-            .update_status("CA-status", CallStatus::Completed, t(40))
+            .update_status(&sid_for("CA-status"), CallStatus::Completed, t(40))
             .await
             .unwrap()
     );
     // A late, out-of-order callback does not reopen the call.
     assert!(
         store
-            .update_status("CA-status", CallStatus::InProgress, t(41))
+            .update_status(&sid_for("CA-status"), CallStatus::InProgress, t(41))
             .await
             .unwrap()
     );
 
-    let call = store.load_call("CA-status").await.unwrap().unwrap();
+    let call = store
+        .load_call(&sid_for("CA-status"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(call.status, CallStatus::Completed);
     assert_eq!(call.ended_at, Some(t(30)));
     assert_eq!(call.outcome, Some(Outcome::Completed));
     assert!(
         !store
-            .update_status("CA-nobody", CallStatus::Completed, t(30))
+            .update_status(&sid_for("CA-nobody"), CallStatus::Completed, t(30))
             .await
             .unwrap()
     );
@@ -390,7 +411,7 @@ pub(crate) async fn an_advance_that_ends_the_call_keeps_an_earlier_ended_at(stor
     start_call(store, "CA-ended").await;
     assert!(
         store
-            .update_status("CA-ended", CallStatus::Completed, t(30))
+            .update_status(&sid_for("CA-ended"), CallStatus::Completed, t(30))
             .await
             .unwrap()
     );
@@ -399,25 +420,29 @@ pub(crate) async fn an_advance_that_ends_the_call_keeps_an_earlier_ended_at(stor
     a.ended_at = Some(t(35));
     assert_eq!(store.advance_call(a).await.unwrap(), Advanced::Applied);
 
-    let call = store.load_call("CA-ended").await.unwrap().unwrap();
+    let call = store
+        .load_call(&sid_for("CA-ended"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(call.ended_at, Some(t(30)));
     assert_eq!(call.outcome, Some(Outcome::Completed));
 }
 
 pub(crate) async fn a_failing_statement_inside_an_advance_rolls_back_everything(store: &Db) {
     start_call(store, "CA-rollback").await;
-    let before = store.load_call("CA-rollback").await.unwrap();
+    let before = store.load_call(&sid_for("CA-rollback")).await.unwrap();
     let mut a = advance("CA-rollback", 0, 1);
     a.status = Some(CallStatus::InProgress);
     a.outcome = Some(Outcome::Handoff);
     a.opt_out = Some(NewOptOut {
         phone: "+8613700000000".to_owned(),
-        call_sid: Some("CA-rollback".to_owned()),
+        call_sid: Some(sid_for("CA-rollback")),
         at: t(5),
     });
     a.handoff = Some(handoff(HandoffStatus::Open, t(5)));
     a.recording = Some(NewRecording {
-        call_sid: "CA-rollback".to_owned(),
+        call_sid: sid_for("CA-rollback"),
         question: "suggestion".to_owned(),
         url: "https://example.invalid/r.wav".to_owned(),
         duration_secs: Some(12),
@@ -429,15 +454,27 @@ pub(crate) async fn a_failing_statement_inside_an_advance_rolls_back_everything(
 
     assert!(store.advance_call(a.clone()).await.is_err());
 
-    assert_eq!(store.load_call("CA-rollback").await.unwrap(), before);
-    assert!(store.answers("CA-rollback").await.unwrap().is_empty());
+    assert_eq!(
+        store.load_call(&sid_for("CA-rollback")).await.unwrap(),
+        before
+    );
+    assert!(
+        store
+            .answers(&sid_for("CA-rollback"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(!store.is_opted_out("+8613700000000").await.unwrap());
     assert!(store.handoffs(None).await.unwrap().is_empty());
 
     // Nothing was left locked or half-open: the corrected advance applies.
     a.answers.pop();
     assert_eq!(store.advance_call(a).await.unwrap(), Advanced::Applied);
-    assert_eq!(store.answers("CA-rollback").await.unwrap().len(), 1);
+    assert_eq!(
+        store.answers(&sid_for("CA-rollback")).await.unwrap().len(),
+        1
+    );
     assert!(store.is_opted_out("+8613700000000").await.unwrap());
     assert_eq!(
         store
@@ -472,8 +509,8 @@ pub(crate) async fn a_failing_advance_does_not_fail_others_running_at_the_same_t
     for task in tasks {
         let (c, result) = task.await.unwrap();
         let sid = format!("CA-mixed-{c}");
-        let call = store.load_call(&sid).await.unwrap().unwrap();
-        let answers = store.answers(&sid).await.unwrap();
+        let call = store.load_call(&sid_for(&sid)).await.unwrap().unwrap();
+        let answers = store.answers(&sid_for(&sid)).await.unwrap();
         if c % 7 == 3 {
             assert!(result.is_err(), "{sid}");
             assert_eq!((call.seq, answers.len()), (0, 0), "{sid}");
@@ -503,7 +540,7 @@ pub(crate) async fn new_calls_advances_and_statuses_arriving_together_each_get_t
     let create = |call: dialback::store::NewCall| {
         let s = Arc::clone(store);
         spawn(
-            call.call_sid.clone(),
+            call.call_sid.to_string(),
             Box::pin(async move { s.create_call(call).await.map_err(|e| e.to_string()) }),
         )
     };
@@ -512,7 +549,7 @@ pub(crate) async fn new_calls_advances_and_statuses_arriving_together_each_get_t
         spawn(
             sid.clone(),
             Box::pin(async move {
-                s.update_status(&sid, CallStatus::Completed, t(60))
+                s.update_status(&sid_for(&sid), CallStatus::Completed, t(60))
                     .await
                     .map_err(|e| e.to_string())
             }),
@@ -544,7 +581,7 @@ pub(crate) async fn new_calls_advances_and_statuses_arriving_together_each_get_t
 
     for task in tasks {
         let (sid, result) = task.await.unwrap();
-        if sid == "CA-orphan" {
+        if sid == sid_for("CA-orphan").as_str() {
             assert!(result.is_err(), "{sid}: {result:?}");
         } else if sid.starts_with("CA-gone-") {
             assert_eq!(result, Ok(false), "{sid}");
@@ -553,19 +590,25 @@ pub(crate) async fn new_calls_advances_and_statuses_arriving_together_each_get_t
         }
     }
     for c in 0..N {
-        let created = store.load_call(&format!("CA-new-{c}")).await.unwrap();
+        let created = store
+            .load_call(&sid_for(&format!("CA-new-{c}")))
+            .await
+            .unwrap();
         assert_eq!(created.map(|r| r.seq), Some(new_call("x").seq));
         let advanced = store
-            .load_call(&format!("CA-adv-{c}"))
+            .load_call(&sid_for(&format!("CA-adv-{c}")))
             .await
             .unwrap()
             .unwrap();
         assert_eq!(advanced.seq, 1);
-        let answers = store.answers(&format!("CA-adv-{c}")).await.unwrap();
+        let answers = store
+            .answers(&sid_for(&format!("CA-adv-{c}")))
+            .await
+            .unwrap();
         assert_eq!(answers.len(), 1);
         assert_eq!(answers[0].value, json!(c));
         let ended = store
-            .load_call(&format!("CA-sta-{c}"))
+            .load_call(&sid_for(&format!("CA-sta-{c}")))
             .await
             .unwrap()
             .unwrap();
@@ -574,14 +617,14 @@ pub(crate) async fn new_calls_advances_and_statuses_arriving_together_each_get_t
             ("completed", Some(t(60)))
         );
     }
-    assert_eq!(store.load_call("CA-orphan").await.unwrap(), None);
-    assert_eq!(store.load_call("CA-gone-0").await.unwrap(), None);
+    assert_eq!(store.load_call(&sid_for("CA-orphan")).await.unwrap(), None);
+    assert_eq!(store.load_call(&sid_for("CA-gone-0")).await.unwrap(), None);
 }
 
 pub(crate) async fn recordings_are_stored_for_known_calls_only(store: &Db) {
     start_call(store, "CA-rec").await;
     let rec = NewRecording {
-        call_sid: "CA-rec".to_owned(),
+        call_sid: sid_for("CA-rec"),
         question: "suggestion".to_owned(),
         url: "https://example.invalid/r.wav".to_owned(),
         duration_secs: None,
@@ -591,7 +634,7 @@ pub(crate) async fn recordings_are_stored_for_known_calls_only(store: &Db) {
 
     store.add_recording(rec.clone()).await.unwrap();
     let orphan = NewRecording {
-        call_sid: "CA-nobody".to_owned(),
+        call_sid: sid_for("CA-nobody"),
         ..rec
     };
     assert!(store.add_recording(orphan).await.is_err());
@@ -627,7 +670,11 @@ pub(crate) async fn timestamps_keep_microseconds(store: &Db) {
     call.started_at = t(0) + chrono::Duration::nanoseconds(789);
     assert!(store.create_call(call).await.unwrap());
 
-    let row = store.load_call("CA-micros").await.unwrap().unwrap();
+    let row = store
+        .load_call(&sid_for("CA-micros"))
+        .await
+        .unwrap()
+        .unwrap();
 
     assert_eq!(row.started_at, t(0));
 }

@@ -90,7 +90,13 @@ mod postgres_only {
         // …and one restarting later, on a migrated database with data in it.
         let again = store::connect(db.url()).await.unwrap();
 
-        assert!(again.load_call("CA-migrated").await.unwrap().is_some());
+        assert!(
+            again
+                .load_call(&sid_for("CA-migrated"))
+                .await
+                .unwrap()
+                .is_some()
+        );
         db.cleanup().await;
     }
 }
@@ -118,7 +124,10 @@ mod sqlite_only {
             drop(s);
             // Opening again finds the data and migrates nothing twice.
             let s = store::connect(url).await.unwrap();
-            assert!(s.load_call("CA-file").await.unwrap().is_some(), "{url}");
+            assert!(
+                s.load_call(&sid_for("CA-file")).await.unwrap().is_some(),
+                "{url}"
+            );
         }
         assert!(nested.exists() && absolute.exists());
     }
@@ -177,8 +186,8 @@ mod sqlite_only {
         assert_eq!(applied, [1; 20]);
         for c in 0..20 {
             let sid = format!("CA-shared-{c}");
-            assert_eq!(b.answers(&sid).await.unwrap().len(), 1);
-            assert_eq!(a.load_call(&sid).await.unwrap().unwrap().seq, 1);
+            assert_eq!(b.answers(&sid_for(&sid)).await.unwrap().len(), 1);
+            assert_eq!(a.load_call(&sid_for(&sid)).await.unwrap().unwrap().seq, 1);
         }
     }
 
@@ -196,7 +205,7 @@ mod sqlite_only {
                     let mut a = advance(&sid, 0, 1);
                     a.answers = vec![answer("csat", json!(i))];
                     assert_eq!(s.advance_call(a).await.unwrap(), Advanced::Applied);
-                    s.load_call(&sid).await.unwrap().unwrap().seq
+                    s.load_call(&sid_for(&sid)).await.unwrap().unwrap().seq
                 })
             })
             .collect();
