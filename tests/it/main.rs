@@ -18,6 +18,7 @@ mod handoff;
 mod machine_props;
 mod media_stream;
 mod outcomes;
+mod readme_tour;
 mod reports;
 mod results_cli;
 mod results_http;
