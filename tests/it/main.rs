@@ -15,6 +15,7 @@ mod dialer;
 mod exactly_once;
 mod flow_paths;
 mod handoff;
+mod handoff_hang_ups;
 mod machine_props;
 mod media_stream;
 mod outcomes;
