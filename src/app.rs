@@ -67,6 +67,9 @@ pub struct App {
     crm: Option<Delivery>,
     dialer: Option<Worker>,
     retention: Option<Retention>,
+    /// Ends calls whose transfer action never came (see `calls::transfer`),
+    /// with [`Settings::transfer_action_grace`].
+    hung_up: (Calls, std::time::Duration),
 }
 
 /// The daily purge of old calls' personal data (see [`crate::report::retention`]).
@@ -139,6 +142,7 @@ impl App {
         let (prompts, recogniser) = speech_backends(&settings);
         let local_mode = settings.auth_token.is_none();
         let stream_drain = settings.stream_drain;
+        let hung_up = (calls.clone(), settings.transfer_action_grace);
         let state = AppState::new(Parts {
             settings,
             store: store.clone(),
@@ -160,6 +164,7 @@ impl App {
             crm,
             dialer,
             retention,
+            hung_up,
         })
     }
 
@@ -238,6 +243,11 @@ impl App {
                 }),
             ));
         }
+        let (calls, grace) = self.hung_up;
+        tasks.push((
+            "hung-up transfers",
+            tokio::spawn(calls.sweep_hung_up(grace, stop.clone())),
+        ));
         let streams = self.state.streams().clone();
         let served = http::serve::serve_with_timeouts(
             without_nagle(self.listener),

@@ -110,7 +110,6 @@ struct Inner {
     cache: CallCache,
     crm: Option<Notifier>,
     metrics: Metrics,
-    transfer_action_grace: std::time::Duration,
 }
 
 impl Calls {
@@ -131,7 +130,6 @@ impl Calls {
                 cache: CallCache::new(CACHED_CALLS),
                 crm,
                 metrics,
-                transfer_action_grace: settings.transfer_action_grace,
             }),
         }
     }
@@ -393,7 +391,13 @@ impl Calls {
     /// Applies one input to a call, if `seq` is its current step, and
     /// answers with the TwiML; a stale `seq` gets the TwiML stored last.
     pub async fn step(&self, sid: &CallSid, seq: i64, input: Input) -> Result<String, CallError> {
-        let cached = self.inner.cache.get(sid).filter(|row| row.seq == seq);
+        // A transfer's action must see whether the final status is stored
+        // (it may have reached another replica): it reads the store.
+        let transfer_ended = matches!(input, Input::TransferEnded(_));
+        let cached = (!transfer_ended)
+            .then(|| self.inner.cache.get(sid))
+            .flatten()
+            .filter(|row| row.seq == seq);
         let loaded = match cached {
             Some(row) => Ok(Some(row)),
             None => self.store().load_call(sid).await,
@@ -415,6 +419,13 @@ impl Calls {
             tracing::debug!(call_sid = %sid, got = seq, at = row.seq, "duplicate or stale webhook");
             return Ok(row.response);
         }
+        // The call's final status came first: the caller is gone.
+        let input = match input {
+            Input::TransferEnded(result) if row.ended_at.is_some() => {
+                Input::TransferEndedAfterHangUp(result)
+            }
+            other => other,
+        };
         let Some(flow) = self.flow(&row.flow).cloned() else {
             tracing::error!(call_sid = %sid, flow = %row.flow, "the call's flow is no longer loaded");
             return Err(CallError::FlowNotLoaded(row.flow));
@@ -540,14 +551,13 @@ impl Calls {
             // the swap just before moved the call on, and the hang-up is
             // applied to where the call is now. A call being transferred is
             // left to the transfer's action (see `transfer`): only it says
-            // whether the caller talked to a person.
+            // whether the caller talked to a person; if it never comes,
+            // the sweep in `transfer` ends the call after a grace.
             self.inner.cache.remove(sid);
             for _ in 0..HANG_UP_ATTEMPTS {
                 match self.store().load_call(sid).await {
                     Ok(Some(row)) if row.outcome.is_none() => {
                         if in_transfer(&row.state) {
-                            let grace = self.inner.transfer_action_grace;
-                            self.hang_up_unless_transferred(sid, row.seq, grace);
                             break;
                         }
                         let _ = self.step(sid, row.seq, Input::HungUp).await;

@@ -244,6 +244,10 @@ impl<'a> Simulation<'a> {
                 json!({"caller": {"recorded_secs": duration_secs}}),
             ),
             Input::TransferEnded(r) => (format!("transfer: {r:?}"), json!({"transfer": r})),
+            Input::TransferEndedAfterHangUp(r) => (
+                format!("transfer: {r:?}, after the caller hung up"),
+                json!({"transfer": r, "caller": "hangup"}),
+            ),
             Input::Machine { .. } => (
                 "an answering machine picks up".into(),
                 json!({"caller": "machine"}),

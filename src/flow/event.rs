@@ -29,6 +29,10 @@ pub enum Input {
     },
     /// The handoff attempt finished.
     TransferEnded(TransferResult),
+    /// The handoff attempt finished after the call's final status came (the
+    /// provider sends both when a transferred call ends, in either order):
+    /// nobody is left to hear the steps after a conversation with a person.
+    TransferEndedAfterHangUp(TransferResult),
     /// The caller hung up.
     HungUp,
     /// An answering machine picked up an outbound call. With

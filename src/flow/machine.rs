@@ -87,6 +87,14 @@ pub enum Engagement {
     Responded,
 }
 
+/// Is the caller still on the line when a transfer ends?
+#[derive(Clone, Copy)]
+enum Line {
+    Open,
+    /// The provider's final status came first.
+    Gone,
+}
+
 enum Failure {
     NoInput,
     NoMatch,
@@ -143,9 +151,14 @@ impl Call {
             return out;
         }
         match (self.at.clone(), input) {
-            (At::Transfer { step }, Input::HungUp) => {
-                self.transfer_ended(flow, &step, TransferResult::CallerHungUp, now, &mut out)
-            }
+            (At::Transfer { step }, Input::HungUp) => self.transfer_ended(
+                flow,
+                &step,
+                TransferResult::CallerHungUp,
+                Line::Gone,
+                now,
+                &mut out,
+            ),
             (_, Input::HungUp) => self.finish(Outcome::Abandoned, &mut out),
             // Nothing for a machine to record (a name, a survey) when the
             // campaign will simply call again.
@@ -187,7 +200,10 @@ impl Call {
                 None => self.broken(flow, &mut out),
             },
             (At::Transfer { step }, Input::TransferEnded(result)) => {
-                self.transfer_ended(flow, &step, result, now, &mut out)
+                self.transfer_ended(flow, &step, result, Line::Open, now, &mut out)
+            }
+            (At::Transfer { step }, Input::TransferEndedAfterHangUp(result)) => {
+                self.transfer_ended(flow, &step, result, Line::Gone, now, &mut out)
             }
             // Anything else (keys during a transfer…) does not move the call.
             (At::Transfer { step }, _) => match flow.step_index(&step) {
@@ -425,7 +441,11 @@ impl Call {
                 }
             }
             // A stray event for another kind of wait: ask again, uncounted.
-            Input::Answered | Input::Machine { .. } | Input::TransferEnded(_) | Input::HungUp => {
+            Input::Answered
+            | Input::Machine { .. }
+            | Input::TransferEnded(_)
+            | Input::TransferEndedAfterHangUp(_)
+            | Input::HungUp => {
                 let prompt = self.render(flow, step, &q.prompt);
                 self.ask(step, q, vec![prompt], out)
             }
@@ -568,6 +588,7 @@ impl Call {
         flow: &Flow,
         step_id: &str,
         result: TransferResult,
+        line: Line,
         now: DateTime<Utc>,
         out: &mut Vec<Output>,
     ) {
@@ -594,9 +615,11 @@ impl Call {
             self.engagement = Engagement::Responded;
         }
         match reason {
-            HandoffReason::Connected => match step.next {
-                Some(next) => self.enter(flow, next, now, out),
-                None => self.finish(Outcome::Handoff, out),
+            // A caller who has hung up cannot go on to the step after
+            // the conversation: the call ends as the handoff it was.
+            HandoffReason::Connected => match (step.next, line) {
+                (Some(next), Line::Open) => self.enter(flow, next, now, out),
+                _ => self.finish(Outcome::Handoff, out),
             },
             HandoffReason::CallerHungUp => self.finish(Outcome::Abandoned, out),
             _ => match t.unavailable {

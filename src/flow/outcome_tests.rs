@@ -245,10 +245,8 @@ fn a_no_that_only_finishes_the_survey_does_not_make_a_gate() {
     assert_eq!(csat.on_fail, OnFail::Skip);
 }
 
-#[test]
-fn a_caller_connected_to_a_person_is_not_counted_as_silent() {
-    let handoff = flow(
-        r#"
+/// A transfer with a step after the conversation.
+const AGENT_THEN_BYE: &str = r#"
 [flow]
 language = "zh-CN"
 agent_key = "0"
@@ -279,14 +277,38 @@ end = "completed"
 id = "ticket"
 say = "稍后给您回电。"
 end = "ticket"
-"#,
-    );
+"#;
+
+#[test]
+fn a_caller_connected_to_a_person_is_not_counted_as_silent() {
+    let handoff = flow(AGENT_THEN_BYE);
     let inputs = vec![
         Input::Keys("0".into()),
         Input::TransferEnded(TransferResult::Completed),
     ];
     let (call, _) = play(&handoff, &[], inputs);
     assert_eq!(call.outcome(), Some(Outcome::Completed));
+}
+
+#[test]
+fn a_caller_gone_when_the_conversation_ends_is_a_handoff_and_hears_no_next_step() {
+    let handoff = flow(AGENT_THEN_BYE);
+    let inputs = vec![
+        Input::Keys("0".into()),
+        Input::TransferEndedAfterHangUp(TransferResult::Completed),
+    ];
+    let (call, out) = play(&handoff, &[], inputs);
+    assert_eq!(call.outcome(), Some(Outcome::Handoff));
+    assert!(
+        matches!(
+            out.last(),
+            Some(Output::End {
+                outcome: Outcome::Handoff
+            })
+        ),
+        "{out:?}"
+    );
+    assert!(!format!("{out:?}").contains("再见"), "{out:?}");
 }
 
 #[test]

@@ -296,6 +296,16 @@ pub trait Store: Send + Sync + 'static {
         at: DateTime<Utc>,
     ) -> StoreResult<bool>;
 
+    /// Calls whose final status was stored at or before `before` but that
+    /// have no outcome yet (a final status that came during a transfer
+    /// waits for the transfer's action), oldest first, at most `limit`:
+    /// each CallSid with its current `seq`.
+    async fn hung_up_unfinished(
+        &self,
+        before: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<(CallSid, i64)>>;
+
     /// The call's answers, in the order they were given.
     async fn answers(&self, call_sid: &CallSid) -> StoreResult<Vec<AnswerRow>>;
 

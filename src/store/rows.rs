@@ -183,7 +183,7 @@ where
 /// status, an outcome) or a value with a grammar (a CallSid). A value outside
 /// it means the row was written by something else: a decode error naming the
 /// column, never a guess.
-fn typed<R: Row, T>(r: &R, column: &str) -> Result<T, sqlx::Error>
+pub(super) fn typed<R: Row, T>(r: &R, column: &str) -> Result<T, sqlx::Error>
 where
     R::Database: Dialect,
     T: FromStr<Err: std::error::Error + Send + Sync + 'static>,

@@ -3,18 +3,26 @@
 
 use chrono::{DateTime, Utc};
 
-use super::super::rows::{all, answer_row, call_row, handoff_row};
+use super::super::rows::{all, answer_row, call_row, handoff_row, typed};
 use super::super::{
     Advance, Advanced, AnswerRow, CallRow, CallSid, CallStatus, CampaignStore, HandoffRow,
     HandoffStatus, NewCall, NewOptOut, NewRecording, ReportStore, Store, StoreResult,
 };
-use super::{Backend, On, ProviderStatus, StmtExt, execute, fetch_all, fetch_optional, query};
+use super::{
+    Backend, ColExt, On, ProviderStatus, StmtExt, execute, fetch_all, fetch_optional, query,
+};
 
 const INSERT_FLOW_VERSION: &str = "INSERT INTO flow_versions (hash, name, source, created_at) \
     VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO NOTHING";
 
 const SELECT_CALL: &str = "SELECT call_sid, flow, flow_hash, direction, from_phone, to_phone, \
     status, outcome, state, seq, response, started_at, ended_at FROM calls WHERE call_sid = $1";
+
+/// `$1`: the newest final status still unfinished; `$2`: how many. The
+/// partial index `calls_hung_up_unfinished` holds exactly these rows.
+const SELECT_HUNG_UP_UNFINISHED: &str = "SELECT call_sid, seq FROM calls \
+    WHERE outcome IS NULL AND ended_at IS NOT NULL AND ended_at <= $1 \
+    ORDER BY ended_at LIMIT $2";
 
 /// JSON columns are read as text: PostgreSQL's are JSONB, SQLite's TEXT.
 const SELECT_ANSWERS: &str = "SELECT call_sid, seq, question, CAST(value AS TEXT) AS value, raw, \
@@ -95,6 +103,20 @@ impl<B: Backend> Store for B {
             is_final: status.is_final(),
         };
         Backend::update_status(self, update).await
+    }
+
+    async fn hung_up_unfinished(
+        &self,
+        before: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<(CallSid, i64)>> {
+        let stmt = query::<B>(SELECT_HUNG_UP_UNFINISHED).at(before).arg(limit);
+        let rows = fetch_all(self, On::Read, stmt).await?;
+        let calls = rows
+            .iter()
+            .map(|r| Ok((typed(r, "call_sid")?, r.col("seq")?)))
+            .collect::<Result<_, sqlx::Error>>()?;
+        Ok(calls)
     }
 
     async fn answers(&self, call_sid: &CallSid) -> StoreResult<Vec<AnswerRow>> {

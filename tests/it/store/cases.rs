@@ -429,6 +429,43 @@ pub(crate) async fn an_advance_that_ends_the_call_keeps_an_earlier_ended_at(stor
     assert_eq!(call.outcome, Some(Outcome::Completed));
 }
 
+pub(crate) async fn calls_hung_up_without_an_outcome_are_listed_once_their_status_is_old_enough(
+    store: &Db,
+) {
+    for sid in ["CA-late", "CA-early", "CA-live", "CA-done"] {
+        start_call(store, sid).await;
+    }
+    store
+        .update_status(&sid_for("CA-late"), CallStatus::Completed, t(40))
+        .await
+        .unwrap();
+    store
+        .update_status(&sid_for("CA-early"), CallStatus::NoAnswer, t(30))
+        .await
+        .unwrap();
+    store
+        .update_status(&sid_for("CA-live"), CallStatus::InProgress, t(20))
+        .await
+        .unwrap();
+    store
+        .update_status(&sid_for("CA-done"), CallStatus::Completed, t(10))
+        .await
+        .unwrap();
+    let mut a = advance("CA-done", 0, 1);
+    a.outcome = Some(Outcome::Abandoned);
+    assert_eq!(store.advance_call(a).await.unwrap(), Advanced::Applied);
+
+    let listed =
+        |before, limit| async move { store.hung_up_unfinished(before, limit).await.unwrap() };
+    assert_eq!(listed(t(29), 10).await, vec![]);
+    assert_eq!(listed(t(30), 10).await, vec![(sid_for("CA-early"), 0)]);
+    assert_eq!(
+        listed(t(60), 10).await,
+        vec![(sid_for("CA-early"), 0), (sid_for("CA-late"), 0)]
+    );
+    assert_eq!(listed(t(60), 1).await, vec![(sid_for("CA-early"), 0)]);
+}
+
 pub(crate) async fn a_failing_statement_inside_an_advance_rolls_back_everything(store: &Db) {
     start_call(store, "CA-rollback").await;
     let before = store.load_call(&sid_for("CA-rollback")).await.unwrap();

@@ -59,6 +59,7 @@ on_every_backend!(
     handoffs_list_newest_first_filter_by_status_and_resolve,
     a_final_status_sets_ended_at_once_and_keeps_the_outcome,
     an_advance_that_ends_the_call_keeps_an_earlier_ended_at,
+    calls_hung_up_without_an_outcome_are_listed_once_their_status_is_old_enough,
     a_failing_statement_inside_an_advance_rolls_back_everything,
     a_failing_advance_does_not_fail_others_running_at_the_same_time,
     new_calls_advances_and_statuses_arriving_together_each_get_their_own_result,
