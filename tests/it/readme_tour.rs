@@ -39,7 +39,10 @@ async fn the_readme_tour_by_curl_stores_the_answers_it_shows() {
         format!(r#"<Gather input="dtmf speech" action="{PUBLIC_URL}/twilio/gather?seq=1""#),
         "现在方便占用您一分钟时间吗？".to_string(),
     ] {
-        assert!(body.contains(&shown), "the README shows {shown}; got {body}");
+        assert!(
+            body.contains(&shown),
+            "the README shows {shown}; got {body}"
+        );
     }
 
     // consent yes, problem solved, CSAT 5, the new feature is "useful", no suggestion:
