@@ -19,8 +19,35 @@ impl fmt::Display for UnknownValue {
 
 impl std::error::Error for UnknownValue {}
 
+/// How a closed set's `parse` reports a spelling outside the set: the
+/// domain's [`UnknownValue`], or the provider edge's log-safe error.
+pub trait Unknown {
+    fn unknown(expected: &'static str, value: &str) -> Self;
+}
+
+impl Unknown for UnknownValue {
+    fn unknown(expected: &'static str, value: &str) -> Self {
+        UnknownValue {
+            expected,
+            value: value.to_owned(),
+        }
+    }
+}
+
+/// `"a, b, c"` from string literals, at compile time: the list of values a
+/// closed set names in its error, written once, in the variants.
+macro_rules! comma_list {
+    ($only:literal) => { $only };
+    ($first:literal, $($rest:literal),+) => {
+        concat!($first, ", ", $crate::domain::comma_list!($($rest),+))
+    };
+}
+
 /// An enum with a fixed spelling per variant: `ALL`, `as_str`, `parse`,
-/// `Display`, `FromStr`, and serde through the same spelling.
+/// `Display`, `FromStr`, and serde through the same spelling. Used for the
+/// domain's sets and for the provider's wire values (`twilio::params`),
+/// which name their own error type. A bad spelling's error says
+/// "`expecting` (every spelling)".
 macro_rules! closed_set {
     (
         $(#[$meta:meta])*
@@ -28,8 +55,24 @@ macro_rules! closed_set {
             $( $(#[$vmeta:meta])* $variant:ident = $text:literal, )+
         }
     ) => {
+        $crate::domain::closed_set! {
+            $(#[$meta])*
+            pub enum $name expecting $expected error $crate::domain::UnknownValue {
+                $( $(#[$vmeta])* $variant = $text, )+
+            }
+        }
+    };
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident expecting $expected:literal error $error:ty {
+            $( $(#[$vmeta:meta])* $variant:ident = $text:literal, )+
+        }
+    ) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
+            ::serde::Serialize, ::serde::Deserialize,
+        )]
         #[serde(try_from = "String", into = "&'static str")]
         pub enum $name {
             $( $(#[$vmeta])* $variant, )+
@@ -39,43 +82,44 @@ macro_rules! closed_set {
             /// Every value, in declaration order.
             pub const ALL: &'static [Self] = &[$(Self::$variant),+];
 
-            /// The stored spelling.
+            /// What a bad spelling's error says was expected.
+            const EXPECTED: &'static str =
+                concat!($expected, " (", $crate::domain::comma_list!($($text),+), ")");
+
+            /// The stored (or wire) spelling.
             pub fn as_str(self) -> &'static str {
                 match self {
                     $( Self::$variant => $text, )+
                 }
             }
 
-            /// Parses the stored spelling exactly (no case folding).
-            pub fn parse(value: &str) -> Result<Self, UnknownValue> {
+            /// Parses the spelling exactly (no case folding or trimming).
+            pub fn parse(value: &str) -> Result<Self, $error> {
                 match value {
                     $( $text => Ok(Self::$variant), )+
-                    _ => Err(UnknownValue {
-                        expected: $expected,
-                        value: value.to_owned(),
-                    }),
+                    _ => Err(<$error as $crate::domain::Unknown>::unknown(Self::EXPECTED, value)),
                 }
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
 
-        impl FromStr for $name {
-            type Err = UnknownValue;
+        impl ::std::str::FromStr for $name {
+            type Err = $error;
 
-            fn from_str(value: &str) -> Result<Self, UnknownValue> {
+            fn from_str(value: &str) -> Result<Self, $error> {
                 Self::parse(value)
             }
         }
 
         impl TryFrom<String> for $name {
-            type Error = UnknownValue;
+            type Error = $error;
 
-            fn try_from(value: String) -> Result<Self, UnknownValue> {
+            fn try_from(value: String) -> Result<Self, $error> {
                 Self::parse(&value)
             }
         }
@@ -89,3 +133,4 @@ macro_rules! closed_set {
 }
 
 pub(crate) use closed_set;
+pub(crate) use comma_list;

@@ -7,19 +7,14 @@
 //! and `flow` produces outcomes, and neither may import the other; a value
 //! type both need belongs below both.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Serialize};
-
 mod closed_set;
 
-pub use closed_set::UnknownValue;
-use closed_set::closed_set;
+pub use closed_set::{Unknown, UnknownValue};
+pub(crate) use closed_set::{closed_set, comma_list};
 
 closed_set! {
     /// Who placed the call: the caller (inbound) or the dialer (outbound).
-    pub enum Direction expecting "a call direction (inbound, outbound)" {
+    pub enum Direction expecting "a call direction" {
         Inbound = "inbound",
         Outbound = "outbound",
     }
@@ -27,7 +22,7 @@ closed_set! {
 
 closed_set! {
     /// How a call ended. The names are stable: they are stored and exported.
-    pub enum Outcome expecting "a call outcome (completed, refused, opted_out, handoff, ticket, abandoned, no_response, failed)" {
+    pub enum Outcome expecting "a call outcome" {
         /// The caller went through the survey.
         Completed = "completed",
         /// The caller declined to take part.
@@ -49,7 +44,7 @@ closed_set! {
 
 closed_set! {
     /// Where a hand-over to a human stands.
-    pub enum HandoffStatus expecting "a handoff status (connected, open, resolved)" {
+    pub enum HandoffStatus expecting "a handoff status" {
         /// The transfer reached a person.
         Connected = "connected",
         /// No agent was free: a ticket waits for a call-back.
@@ -61,7 +56,7 @@ closed_set! {
 
 closed_set! {
     /// Where an outbound campaign stands.
-    pub enum CampaignStatus expecting "a campaign status (draft, running, paused, cancelled, finished)" {
+    pub enum CampaignStatus expecting "a campaign status" {
         /// Created, contacts being added; nobody is called yet.
         Draft = "draft",
         /// The dialer calls its due contacts.
@@ -81,7 +76,7 @@ closed_set! {
     /// (answering machines to the last attempt), `error` (the provider
     /// refused the number, or a broken plan) and `expired` (the end date
     /// passed first) are the rarer endings.
-    pub enum ContactState expecting "a contact state (pending, calling, completed, no_answer, busy, failed, opted_out, handed_off, machine, error, expired)" {
+    pub enum ContactState expecting "a contact state" {
         /// Waiting for its next call.
         Pending = "pending",
         /// Claimed by a worker, or in a call now.
@@ -121,6 +116,11 @@ impl ContactState {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt;
+    use std::str::FromStr;
+
+    use serde::{Deserialize, Serialize};
+
     use super::*;
 
     #[test]

@@ -246,7 +246,7 @@ impl<'a> Calls<'a> {
         self.to_seq.push(a.to_seq);
         self.state.push(&a.state);
         self.response.push(&a.response);
-        self.status.push(a.status.as_ref().map(CallStatus::as_str));
+        self.status.push(a.status.map(CallStatus::as_str));
         self.outcome.push(a.outcome.map(Outcome::as_str));
         self.ended_at.push(a.ended_at);
     }

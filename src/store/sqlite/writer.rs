@@ -159,7 +159,7 @@ async fn run_batch(w: &mut Writer, writes: &[&Write]) -> Result<HashSet<String>,
             .bind(a.to_seq)
             .bind(&a.state)
             .bind(&a.response)
-            .bind(a.status.as_ref().map(CallStatus::as_str))
+            .bind(a.status.map(CallStatus::as_str))
             .bind(a.outcome.map(Outcome::as_str))
             .bind(a.ended_at.as_ref().map(ts));
     }

@@ -40,6 +40,14 @@ impl InvalidValue {
     }
 }
 
+/// The provider's closed sets (`wire.rs`) report a value outside the set
+/// with the value quoted for the log.
+impl crate::domain::Unknown for InvalidValue {
+    fn unknown(expected: &'static str, value: &str) -> Self {
+        InvalidValue::new(expected, value)
+    }
+}
+
 /// Why a webhook form could not be turned into a parameter struct.
 ///
 /// Every variant names the parameter, so a rejected webhook can be diagnosed

@@ -1,84 +1,12 @@
 //! The provider's closed sets of values (call status, dial status, queue
 //! result, answering-machine result) as enums spelled exactly as on the wire.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Serialize};
-
 use super::error::InvalidValue;
+use crate::domain::closed_set;
 
-/// A closed set of provider strings as an enum: the provider's exact
-/// (case-sensitive) spelling parses, `as_str` gives it back, and serde goes
-/// through the same two functions.
-macro_rules! wire_enum {
-    (
-        $(#[$meta:meta])*
-        pub enum $name:ident expecting $expected:literal {
-            $( $(#[$vmeta:meta])* $variant:ident = $wire:literal, )+
-        }
-    ) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub enum $name {
-            $( $(#[$vmeta])* $variant, )+
-        }
-
-        impl $name {
-            /// Every value, in declaration order.
-            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
-
-            /// Parses the provider's exact spelling; no case folding or
-            /// trimming, since the provider never varies it.
-            pub fn parse(value: &str) -> Result<Self, InvalidValue> {
-                match value {
-                    $( $wire => Ok(Self::$variant), )+
-                    _ => Err(InvalidValue::new($expected, value)),
-                }
-            }
-
-            /// The provider's spelling.
-            pub fn as_str(&self) -> &'static str {
-                match self {
-                    $( Self::$variant => $wire, )+
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = InvalidValue;
-
-            fn from_str(value: &str) -> Result<Self, InvalidValue> {
-                Self::parse(value)
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = InvalidValue;
-
-            fn try_from(value: String) -> Result<Self, InvalidValue> {
-                Self::parse(&value)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(value: $name) -> String {
-                value.as_str().to_owned()
-            }
-        }
-    };
-}
-
-wire_enum! {
+closed_set! {
     /// The state of a call (`CallStatus`).
-    pub enum CallStatus expecting "a call status (queued, initiated, ringing, in-progress, completed, busy, no-answer, failed, canceled)" {
+    pub enum CallStatus expecting "a call status" error InvalidValue {
         /// Created, waiting to be dialled.
         Queued = "queued",
         /// Dialling has started. Sent in status callbacks when the
@@ -112,9 +40,9 @@ impl CallStatus {
     }
 }
 
-wire_enum! {
+closed_set! {
     /// The outcome of a `<Dial>` (`DialCallStatus` on its action URL).
-    pub enum DialCallStatus expecting "a dial status (completed, answered, busy, no-answer, failed, canceled)" {
+    pub enum DialCallStatus expecting "a dial status" error InvalidValue {
         /// The dialled party answered and the call ended normally.
         Completed = "completed",
         /// The dialled party answered (reported while still connected).
@@ -130,10 +58,10 @@ wire_enum! {
     }
 }
 
-wire_enum! {
+closed_set! {
     /// Why a call left an `<Enqueue>` (`QueueResult` on its action URL), as
     /// listed in the provider's `<Enqueue>` documentation.
-    pub enum QueueResult expecting "a queue result (bridged, bridging-in-process, queue-full, redirected, redirected-from-bridged, hangup, error, system-error, leave)" {
+    pub enum QueueResult expecting "a queue result" error InvalidValue {
         /// Dequeued and bridged to the dequeuer.
         Bridged = "bridged",
         /// The provider has been told to bridge the caller.
@@ -155,9 +83,9 @@ wire_enum! {
     }
 }
 
-wire_enum! {
+closed_set! {
     /// What answering-machine detection decided answered (`AnsweredBy`).
-    pub enum AnsweredBy expecting "an answered-by value (human, machine_start, machine_end_beep, machine_end_silence, machine_end_other, fax, unknown)" {
+    pub enum AnsweredBy expecting "an answered-by value" error InvalidValue {
         /// A person.
         Human = "human",
         /// A machine; detection returned at the start of the greeting.
@@ -194,18 +122,23 @@ impl AnsweredBy {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt;
+
     use super::*;
 
     // ---- Enums ---------------------------------------------------------
 
     #[test]
     fn every_wire_enum_value_round_trips_through_its_provider_spelling() {
-        fn check<T>(all: &[T], parse: fn(&str) -> Result<T, InvalidValue>, as_str: fn(&T) -> &str)
-        where
-            T: PartialEq + fmt::Debug + fmt::Display,
+        fn check<T>(
+            all: &[T],
+            parse: fn(&str) -> Result<T, InvalidValue>,
+            as_str: fn(T) -> &'static str,
+        ) where
+            T: Copy + PartialEq + fmt::Debug + fmt::Display,
         {
-            for value in all {
-                assert_eq!(&parse(as_str(value)).unwrap(), value);
+            for &value in all {
+                assert_eq!(parse(as_str(value)).unwrap(), value);
                 assert_eq!(value.to_string(), as_str(value));
             }
         }
@@ -221,7 +154,11 @@ mod tests {
 
     #[test]
     fn the_provider_spellings_are_exact() {
-        let spellings: Vec<&str> = CallStatus::ALL.iter().map(CallStatus::as_str).collect();
+        let spellings: Vec<&str> = CallStatus::ALL
+            .iter()
+            .copied()
+            .map(CallStatus::as_str)
+            .collect();
         assert_eq!(
             spellings,
             [
@@ -238,6 +175,7 @@ mod tests {
         );
         let spellings: Vec<&str> = DialCallStatus::ALL
             .iter()
+            .copied()
             .map(DialCallStatus::as_str)
             .collect();
         assert_eq!(
@@ -251,7 +189,11 @@ mod tests {
                 "canceled"
             ]
         );
-        let spellings: Vec<&str> = QueueResult::ALL.iter().map(QueueResult::as_str).collect();
+        let spellings: Vec<&str> = QueueResult::ALL
+            .iter()
+            .copied()
+            .map(QueueResult::as_str)
+            .collect();
         assert_eq!(
             spellings,
             [
@@ -266,7 +208,11 @@ mod tests {
                 "leave"
             ]
         );
-        let spellings: Vec<&str> = AnsweredBy::ALL.iter().map(AnsweredBy::as_str).collect();
+        let spellings: Vec<&str> = AnsweredBy::ALL
+            .iter()
+            .copied()
+            .map(AnsweredBy::as_str)
+            .collect();
         assert_eq!(
             spellings,
             [
