@@ -183,9 +183,9 @@ async fn the_api_counts_the_fixture_topics_against_the_previous_period() {
             .map(|c| c.as_str().unwrap().to_owned())
             .collect();
         assert_eq!(calls, labelled, "{backend}");
-        // Quotes are masked: no phone number survives.
-        let quotes = report["topics"].to_string() + &report["unnamed"].to_string();
-        assert!(!quotes.contains("138001"), "{backend}: {quotes}");
+        // (Masking of quotes is proven where quotes are made:
+        // insight::tests::quotes_are_masked_and_come_from_distinct_callers.
+        // No fixture text holds a number, so a check here could not fail.)
         let unnamed = &report["unnamed"][0];
         assert_eq!(
             (unnamed["phrase"].as_str(), unnamed["callers"].as_i64()),

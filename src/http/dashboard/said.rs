@@ -16,7 +16,8 @@ use crate::http::AppState;
 use crate::http::said::{SaidError, SaidParams, SaidReport};
 use crate::store::CallSid;
 
-/// Calls listed behind one topic at most; the CSV and the API have them all.
+/// Calls listed behind one topic at most; the JSON API has them all (the
+/// CSV counts them).
 const CALLS_SHOWN: usize = 200;
 
 /// The page's parameters: the shared ones, and on the calls list which
