@@ -62,13 +62,26 @@ enum Known {
 
 /// The tags a flow may use for the two languages dialback speaks (see
 /// `flow::phrases`); Taiwanese or Hong Kong variants are not these.
+/// Compared without case and without allocating: this runs for every
+/// `<Say>` of every answer.
 fn known(language: &str) -> Option<Known> {
-    match language.to_ascii_lowercase().as_str() {
-        "zh" | "zh-cn" | "zh-hans" | "zh-hans-cn" | "cmn" | "cmn-cn" | "cmn-hans-cn" => {
-            Some(Known::Mandarin)
-        }
-        "en" | "en-us" => Some(Known::AmericanEnglish),
-        _ => None,
+    const MANDARIN: [&str; 7] = [
+        "zh",
+        "zh-cn",
+        "zh-hans",
+        "zh-hans-cn",
+        "cmn",
+        "cmn-cn",
+        "cmn-hans-cn",
+    ];
+    const ENGLISH: [&str; 2] = ["en", "en-us"];
+    let is = |tags: &[&str]| tags.iter().any(|t| t.eq_ignore_ascii_case(language));
+    if is(&MANDARIN) {
+        Some(Known::Mandarin)
+    } else if is(&ENGLISH) {
+        Some(Known::AmericanEnglish)
+    } else {
+        None
     }
 }
 
