@@ -221,10 +221,12 @@ impl Calls {
         if stream {
             // The call runs over the media stream, which answers it when
             // the provider connects (`http::media_ws`).
-            return match self.create(&flow, new.clone()).await? {
-                true => Ok(new.response),
-                false => self.replay(sid).await,
-            };
+            let response = new.response.clone();
+            if !self.create(&flow, new).await? {
+                return self.replay(sid).await;
+            }
+            tracing::info!(call_sid = %sid, flow = %flow.name, direction = %arrival.direction, stream, "call started");
+            return Ok(response);
         }
         // The first step is taken before the row exists, so that the row is
         // created with its first TwiML: a copy of this webhook that loses
@@ -251,11 +253,7 @@ impl Calls {
         };
         let first_effects = effects(&row, &first_call, &outputs, response.clone(), now)?;
         let a = &first_effects.advance;
-        let only_a_wait = a.answers.is_empty()
-            && a.outcome.is_none()
-            && a.handoff.is_none()
-            && a.opt_out.is_none()
-            && a.recording.is_none();
+        let only_a_wait = a.only_moves_on();
         if only_a_wait {
             // The common case, in one write: the row holds the first wait.
             new.state = a.state.clone();

@@ -249,6 +249,19 @@ pub struct Advance {
     pub ended_at: Option<DateTime<Utc>>,
 }
 
+impl Advance {
+    /// Does this step only move the call on (new state, TwiML and `seq`),
+    /// writing nothing beside the call row? A new call's first step often
+    /// does, and is then stored with the row in one write.
+    pub fn only_moves_on(&self) -> bool {
+        self.answers.is_empty()
+            && self.outcome.is_none()
+            && self.handoff.is_none()
+            && self.opt_out.is_none()
+            && self.recording.is_none()
+    }
+}
+
 /// What [`Store::advance_call`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Advanced {
