@@ -440,7 +440,7 @@ impl Backend for PostgresStore {
 
     async fn update_status(&self, s: ProviderStatus<'_>) -> StoreResult<bool> {
         let done = sqlx::query(UPDATE_STATUS)
-            .bind(s.is_final)
+            .bind(s.status.is_final())
             .bind(s.status.as_str())
             .bind(s.at)
             .bind(s.call_sid.as_str())

@@ -363,7 +363,6 @@ impl Backend for SqliteStore {
             call_sid: s.call_sid.clone(),
             status: s.status,
             at: s.at,
-            is_final: s.is_final,
         };
         self.writes.write(Write::Status(update)).await
     }

@@ -100,7 +100,6 @@ impl<B: Backend> Store for B {
             call_sid,
             status,
             at,
-            is_final: status.is_final(),
         };
         Backend::update_status(self, update).await
     }

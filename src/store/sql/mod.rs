@@ -93,8 +93,6 @@ pub(in crate::store) struct ProviderStatus<'a> {
     pub(in crate::store) call_sid: &'a CallSid,
     pub(in crate::store) status: CallStatus,
     pub(in crate::store) at: DateTime<Utc>,
-    /// [`CallStatus::is_final`], for the backends' statements.
-    pub(in crate::store) is_final: bool,
 }
 
 /// A row of backend `B`'s database.

@@ -38,7 +38,6 @@ pub(super) struct StatusUpdate {
     pub(super) call_sid: CallSid,
     pub(super) status: CallStatus,
     pub(super) at: DateTime<Utc>,
-    pub(super) is_final: bool,
 }
 
 impl CallWrite for Write {
@@ -229,7 +228,7 @@ impl<'a> StatusJson<'a> {
             call_sid: s.call_sid.as_str(),
             status: s.status.as_str(),
             at: ts(&s.at),
-            is_final: s.is_final,
+            is_final: s.status.is_final(),
         }
     }
 }
