@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use jieba_rs::Jieba;
 
 use super::{Limits, PhraseCount, Said, mask};
-use crate::flow::understand::normalise;
+use crate::flow::understand::clauses;
 
 /// Longest candidate, in words.
 const MAX_WORDS: usize = 3;
@@ -70,12 +70,15 @@ impl Discovery {
 
     /// The words of a text: segmented, normalised, stop words kept (they
     /// still break phrases), clause by clause so no phrase spans a comma.
+    /// The clauses are the ones topic matching and the yes/no reading use
+    /// (`flow::understand::clauses`), so discovery and topics agree on
+    /// where a clause ends.
     pub fn words(&self, text: &str) -> Vec<Vec<String>> {
-        text.split(|c: char| is_clause_break(c))
+        clauses(text)
+            .into_iter()
             .map(|clause| {
-                let clean = normalise(clause);
                 self.jieba
-                    .cut(&clean, true)
+                    .cut(&clause, true)
                     .into_iter()
                     .map(|t| t.word.trim())
                     .filter(|w| !w.is_empty())
@@ -235,13 +238,6 @@ impl Phrase {
 /// Amounts, dates and counts are not themes.
 fn numeric(word: &str) -> bool {
     word.chars().all(|c| c.is_ascii_digit() || c == '.')
-}
-
-fn is_clause_break(c: char) -> bool {
-    matches!(
-        c,
-        ',' | '.' | '!' | '?' | ';' | ':' | '，' | '。' | '！' | '？' | '；' | '：' | '、' | '\n'
-    )
 }
 
 #[cfg(test)]
