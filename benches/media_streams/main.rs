@@ -26,9 +26,11 @@
 //! `BENCH_GENERATOR_THREADS` (default 2: one thread carrying every stream
 //! ran at ~80 % of a core, itself the bottleneck),
 //! `BENCH_SERVER_WORKERS` (the server's tokio workers; default one per core,
-//! as `dialback serve`), `BENCH_FLOOR=1` (the same streams against a server
-//! that only reads and drops their messages: what the transport alone costs
-//! on this machine, see [`floor_server`]).
+//! as `dialback serve`), `BENCH_FLOOR` (`both`, the default: each level runs
+//! first against a server that only reads and drops the streams' messages —
+//! what the transport alone costs on this machine, see [`floor_server`] —
+//! then against dialback, and dialback's server CPU is printed as a ratio to
+//! that floor's; `1`: the floor only; `0`: dialback only).
 //!
 //! Reported per level, over the measured window: calls finished and answers
 //! stored as expected (all calls of the level); the server's frame lateness
@@ -245,7 +247,13 @@ async fn main() {
     let seconds: u64 = env("BENCH_SECONDS", 60);
     let generator_threads: usize = env("BENCH_GENERATOR_THREADS", 2).max(1);
     let ramp = Duration::from_secs(env("BENCH_RAMP", 30));
-    let floor = std::env::var("BENCH_FLOOR").is_ok_and(|v| v == "1");
+    // The floor first at each level, then dialback, so that the ratio
+    // between them is of one run on one machine state.
+    let modes: &[bool] = match std::env::var("BENCH_FLOOR").as_deref() {
+        Ok("1") => &[true],
+        Ok("0") => &[false],
+        _ => &[true, false],
+    };
 
     // The fake recogniser: every utterance is "是的，用过" (yes, tried it).
     let stt = axum::Router::new().route(
@@ -265,142 +273,157 @@ async fn main() {
     let probe = start_probe();
     println!(
         "streams  calls  answers-ok  frames      late>20ms  max-late   cpu/stream-s  client-late  ramp-late  \
-         stalled  worst-stall  late-outside-stalls"
+         stalled  worst-stall  late-outside-stalls  server-cpu/stream-s  x-floor"
     );
     for &n in &levels {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut settings = Settings::local("127.0.0.1:0".parse().expect("addr"));
-        let db_url = format!("sqlite:{}", dir.path().join("bench.db").display());
-        settings.database_url = db_url.clone();
-        settings.numbers = Numbers {
-            default: Some("feature-feedback-stream".into()),
-            numbers: Default::default(),
-        };
-        settings.clock = Clock::Fixed("2026-11-23T03:00:00Z".parse().expect("time"));
-        settings.media = MediaSettings {
-            tts: TtsBackend::Espeak,
-            stt: Some(SttBackend {
-                url: format!("http://{stt_addr}/v1/audio/transcriptions"),
-                model: "bench".into(),
-                timeout: Duration::from_secs(5),
-            }),
-            speech_api_key: None,
-            recordings_dir: dir.path().join("recordings"),
-            ..MediaSettings::default()
-        };
-        let (addr, server) = start_server(settings, floor);
-        let metrics = server.metrics.clone();
+        // The floor's server CPU per stream-second at this level.
+        let mut floor_server_cpu: Option<f64> = None;
+        for &floor in modes {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let mut settings = Settings::local("127.0.0.1:0".parse().expect("addr"));
+            let db_url = format!("sqlite:{}", dir.path().join("bench.db").display());
+            settings.database_url = db_url.clone();
+            settings.numbers = Numbers {
+                default: Some("feature-feedback-stream".into()),
+                numbers: Default::default(),
+            };
+            settings.clock = Clock::Fixed("2026-11-23T03:00:00Z".parse().expect("time"));
+            settings.media = MediaSettings {
+                tts: TtsBackend::Espeak,
+                stt: Some(SttBackend {
+                    url: format!("http://{stt_addr}/v1/audio/transcriptions"),
+                    model: "bench".into(),
+                    timeout: Duration::from_secs(5),
+                }),
+                speech_api_key: None,
+                recordings_dir: dir.path().join("recordings"),
+                ..MediaSettings::default()
+            };
+            let (addr, server) = start_server(settings, floor);
+            let metrics = server.metrics.clone();
 
-        if !floor {
-            warm_up(addr, &audio, &db_url).await;
-        }
+            if !floor {
+                warm_up(addr, &audio, &db_url).await;
+            }
 
-        let ramp_late0 = metrics.media_frames().1;
-        let counters = Arc::new(Counters::default());
-        let sids = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let started = Instant::now();
-        let steady = started + ramp;
-        let end = steady + Duration::from_secs(seconds);
-        let generators: Vec<_> = (0..generator_threads)
-            .map(|g| {
-                let (audio, counters, sids) = (audio.clone(), counters.clone(), sids.clone());
-                let thread = std::thread::Builder::new().name("generator".into());
-                thread
-                    .spawn(move || {
-                        let runtime = tokio::runtime::Builder::new_current_thread()
-                            .enable_all()
-                            .build()
-                            .expect("a generator runtime");
-                        runtime.block_on(async move {
-                            let mut tasks = Vec::new();
-                            for i in (g..n).step_by(generator_threads) {
-                                // Arrivals evenly spread over the ramp.
-                                let at = started + ramp.mul_f64(i as f64 / n as f64);
-                                let (audio, counters, sids) =
-                                    (audio.clone(), counters.clone(), sids.clone());
-                                tasks.push(tokio::spawn(async move {
-                                    tokio::time::sleep_until(at).await;
-                                    run_stream(addr, audio, counters, sids, end, usize::MAX).await
-                                }));
-                            }
-                            for t in tasks {
-                                let _ = t.await;
-                            }
+            let ramp_late0 = metrics.media_frames().1;
+            let counters = Arc::new(Counters::default());
+            let sids = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let started = Instant::now();
+            let steady = started + ramp;
+            let end = steady + Duration::from_secs(seconds);
+            let generators: Vec<_> = (0..generator_threads)
+                .map(|g| {
+                    let (audio, counters, sids) = (audio.clone(), counters.clone(), sids.clone());
+                    let thread = std::thread::Builder::new().name("generator".into());
+                    thread
+                        .spawn(move || {
+                            let runtime = tokio::runtime::Builder::new_current_thread()
+                                .enable_all()
+                                .build()
+                                .expect("a generator runtime");
+                            runtime.block_on(async move {
+                                let mut tasks = Vec::new();
+                                for i in (g..n).step_by(generator_threads) {
+                                    // Arrivals evenly spread over the ramp.
+                                    let at = started + ramp.mul_f64(i as f64 / n as f64);
+                                    let (audio, counters, sids) =
+                                        (audio.clone(), counters.clone(), sids.clone());
+                                    tasks.push(tokio::spawn(async move {
+                                        tokio::time::sleep_until(at).await;
+                                        run_stream(addr, audio, counters, sids, end, usize::MAX)
+                                            .await
+                                    }));
+                                }
+                                for t in tasks {
+                                    let _ = t.await;
+                                }
+                            })
                         })
-                    })
-                    .expect("a generator thread")
-            })
-            .collect();
-        let timeline = std::env::var("BENCH_TIMELINE").is_ok_and(|v| v == "1");
-        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let watcher = tokio::spawn(watch(
-            counters.clone(),
-            probe.clone(),
-            steady,
-            done.clone(),
-            timeline,
-            metrics.clone(),
-        ));
-        // The measured window opens once every stream is in a call.
-        tokio::time::sleep_until(steady).await;
-        metrics.take_max_lateness();
-        let ((frames0, late0), ticks0) = (
-            metrics.media_frames(),
-            counters.client_late.load(Ordering::Relaxed),
-        );
-        let ramp_late = late0 - ramp_late0;
-        let cpu0 = cpu_seconds();
-        let (threads0, floor0) = (thread_cpu(), FLOOR_MESSAGES.load(Ordering::Relaxed));
-        let measured = Instant::now();
-        // Joined off this thread: it serves the fake recogniser meanwhile.
-        let _ = tokio::task::spawn_blocking(move || {
-            for g in generators {
-                let _ = g.join();
-            }
-        })
-        .await;
-        // Read before the watcher's last sleep ends, which is not the level's.
-        let wall = measured.elapsed().as_secs_f64();
-        let cpu = cpu_seconds() - cpu0;
-        let threads = thread_cpu();
-        let max_late = metrics.take_max_lateness();
-        done.store(true, Ordering::Relaxed);
-        let stalls = watcher.await.unwrap_or_default();
-        if floor {
-            let per_stream_s = |cpu: f64| cpu * 1000.0 / (n as f64 * wall);
-            let server = threads[0] - threads0[0];
-            // The generator threads have ended and their CPU time went
-            // with them: theirs is what the others did not use.
-            let generator = cpu - server - (threads[2] - threads0[2]);
-            println!(
-                "{n:7}  floor: {} messages read, {:.3} ms per stream-second \
-                 (server {:.3} ms, generator {:.3} ms)",
-                FLOOR_MESSAGES.load(Ordering::Relaxed) - floor0,
-                per_stream_s(cpu),
-                per_stream_s(server),
-                per_stream_s(generator),
+                        .expect("a generator thread")
+                })
+                .collect();
+            let timeline = std::env::var("BENCH_TIMELINE").is_ok_and(|v| v == "1");
+            let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let watcher = tokio::spawn(watch(
+                counters.clone(),
+                probe.clone(),
+                steady,
+                done.clone(),
+                timeline,
+                metrics.clone(),
+            ));
+            // The measured window opens once every stream is in a call.
+            tokio::time::sleep_until(steady).await;
+            metrics.take_max_lateness();
+            let ((frames0, late0), ticks0) = (
+                metrics.media_frames(),
+                counters.client_late.load(Ordering::Relaxed),
             );
-            continue;
-        }
-        let sids = sids.lock().map(|s| s.clone()).unwrap_or_default();
-        let ok = answered_as_expected(&db_url, &sids).await;
-        let (frames, late) = metrics.media_frames();
-        let (frames, late) = (frames - frames0, late - late0);
-        println!(
-            "{n:7}  {:5}  {ok:10}  {frames:10}  {late:9}  {:6.1} ms  {:8.3} ms  {:11}  {ramp_late:9}  \
-             {:4} s  {:6.1} ms  {:8}{}",
-            sids.len(),
-            max_late.as_secs_f64() * 1000.0,
-            cpu * 1000.0 / (n as f64 * wall),
-            counters.client_late.load(Ordering::Relaxed) - ticks0,
-            stalls.seconds,
-            stalls.worst_us as f64 / 1000.0,
-            stalls.late_outside,
-            match counters.failures.load(Ordering::Relaxed) {
-                0 => String::new(),
-                f => format!("  ({f} streams failed)"),
+            let ramp_late = late0 - ramp_late0;
+            let cpu0 = cpu_seconds();
+            let (threads0, floor0) = (thread_cpu(), FLOOR_MESSAGES.load(Ordering::Relaxed));
+            let measured = Instant::now();
+            // Joined off this thread: it serves the fake recogniser meanwhile.
+            let _ = tokio::task::spawn_blocking(move || {
+                for g in generators {
+                    let _ = g.join();
+                }
+            })
+            .await;
+            // Read before the watcher's last sleep ends, which is not the level's.
+            let wall = measured.elapsed().as_secs_f64();
+            let cpu = cpu_seconds() - cpu0;
+            let threads = thread_cpu();
+            let max_late = metrics.take_max_lateness();
+            done.store(true, Ordering::Relaxed);
+            let stalls = watcher.await.unwrap_or_default();
+            let per_stream_s = |cpu: f64| cpu * 1000.0 / (n as f64 * wall);
+            // The server's side: its runtime's threads and the rest of the
+            // process but the generators (SQLite's workers, the main thread
+            // that serves the fake recogniser), counted alike for both servers.
+            let server_side = (threads[0] - threads0[0]) + (threads[2] - threads0[2]);
+            if floor {
+                floor_server_cpu = Some(per_stream_s(server_side));
+                let server = threads[0] - threads0[0];
+                // The generator threads have ended and their CPU time went
+                // with them: theirs is what the others did not use.
+                let generator = cpu - server - (threads[2] - threads0[2]);
+                println!(
+                    "{n:7}  floor: {} messages read, {:.3} ms per stream-second \
+                 (server {:.3} ms, generator {:.3} ms)",
+                    FLOOR_MESSAGES.load(Ordering::Relaxed) - floor0,
+                    per_stream_s(cpu),
+                    per_stream_s(server),
+                    per_stream_s(generator),
+                );
+                continue;
             }
-        );
+            let sids = sids.lock().map(|s| s.clone()).unwrap_or_default();
+            let ok = answered_as_expected(&db_url, &sids).await;
+            let (frames, late) = metrics.media_frames();
+            let (frames, late) = (frames - frames0, late - late0);
+            println!(
+                "{n:7}  {:5}  {ok:10}  {frames:10}  {late:9}  {:6.1} ms  {:8.3} ms  {:11}  {ramp_late:9}  \
+             {:4} s  {:6.1} ms  {:8}  {:10.3} ms  {}{}",
+                sids.len(),
+                max_late.as_secs_f64() * 1000.0,
+                cpu * 1000.0 / (n as f64 * wall),
+                counters.client_late.load(Ordering::Relaxed) - ticks0,
+                stalls.seconds,
+                stalls.worst_us as f64 / 1000.0,
+                stalls.late_outside,
+                per_stream_s(server_side),
+                match floor_server_cpu {
+                    Some(f) if f > 0.0 => format!("{:.2}x", per_stream_s(server_side) / f),
+                    _ => "-".into(),
+                },
+                match counters.failures.load(Ordering::Relaxed) {
+                    0 => String::new(),
+                    f => format!("  ({f} streams failed)"),
+                }
+            );
+        }
     }
 }
 
