@@ -35,6 +35,7 @@ pub mod reports;
 mod rows;
 mod sql;
 mod sqlite;
+pub mod trends;
 
 pub use campaigns::{CallContact, CampaignStore, ClaimedContact, DialerStore};
 pub use postgres::PostgresStore;

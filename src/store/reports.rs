@@ -8,6 +8,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::trends::{Period, PeriodAnswers, PeriodOutcomes, TrendQuestions};
 use super::{AnswerRow, CallRow, CallSid, Outcome, StoreResult};
 
 /// Which calls a report covers. Every field but `flow` narrows it.
@@ -84,6 +85,21 @@ pub trait ReportStore: Send + Sync {
 
     /// Calls in which the person opted out.
     async fn opt_out_calls(&self, filter: &ReportFilter) -> StoreResult<i64>;
+
+    /// Calls and reached calls per period and outcome (Trends' completion).
+    async fn outcomes_by_period(
+        &self,
+        filter: &ReportFilter,
+        by: Period,
+    ) -> StoreResult<Vec<PeriodOutcomes>>;
+
+    /// Answer values per period of the questions a trend follows.
+    async fn answers_by_period(
+        &self,
+        filter: &ReportFilter,
+        by: Period,
+        questions: &TrendQuestions,
+    ) -> StoreResult<Vec<PeriodAnswers>>;
 
     /// Up to `limit` calls after `after`, oldest first, with their answers.
     ///

@@ -27,4 +27,5 @@ mod said;
 mod simulate;
 mod store;
 mod store_throughput;
+mod trends;
 mod webhooks;

@@ -12,6 +12,8 @@
 //! - `recordings.rs`: callers' recordings, streamed to `<audio>`.
 //! - `said.rs`: "What callers said", a flow's topics and unnamed phrases
 //!   (`crate::http::said` does the work), and the calls behind each.
+//! - `trends.rs`: Trends, a flow's completion, CSAT, NPS and resolution
+//!   period by period with 95 % intervals (`crate::http::trends`).
 //! - `templates/`: minijinja templates, HTML auto-escaped.
 
 mod login_limit;
@@ -19,6 +21,7 @@ mod pages;
 mod recordings;
 mod said;
 mod session;
+mod trends;
 mod view;
 
 use std::sync::{Arc, LazyLock};
@@ -45,6 +48,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/calls/{call_sid}", get(pages::call))
         .route("/said", get(said::page))
         .route("/said/calls", get(said::calls))
+        .route("/trends", get(trends::page))
         .route("/recordings/{file}", get(recordings::recording))
         .route("/dashboard.css", get(stylesheet))
         // One limiter per server: every sign-in on it shares the count.
@@ -65,6 +69,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("call.html", include_str!("templates/call.html")),
         ("said.html", include_str!("templates/said.html")),
         ("said_calls.html", include_str!("templates/said_calls.html")),
+        ("trends.html", include_str!("templates/trends.html")),
     ] {
         if let Err(e) = env.add_template(name, source) {
             panic!("dashboard template {name} does not compile: {e}");
@@ -176,6 +181,7 @@ mod tests {
             "call.html",
             "said.html",
             "said_calls.html",
+            "trends.html",
         ] {
             assert!(super::TEMPLATES.get_template(name).is_ok(), "{name}");
         }
