@@ -76,6 +76,7 @@ async fn call(
             seq: 0,
             response: "<Response/>".to_owned(),
             started_at: at(start),
+            follows: None,
         })
         .await
         .unwrap()
@@ -189,6 +190,7 @@ pub async fn load(db: &Db, recordings: &Path) -> i64 {
             seq: 0,
             response: "<Response/>".into(),
             started_at: at(4000),
+            follows: None,
         })
         .await
         .unwrap()
@@ -242,6 +244,7 @@ async fn link_to_campaign(db: &Db, sids: &[&str]) -> i64 {
             vars: json!({"name": "测试"}),
             timezone: None,
             next_at: None,
+            follows: None,
         })
         .collect();
     campaigns.add_contacts(id, &contacts).await.unwrap();
