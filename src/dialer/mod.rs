@@ -9,6 +9,8 @@
 //! - [`contacts`]: contacts read from CSV at the edge into typed rows (E.164
 //!   phone, flow variables, IANA time zone), with every bad row reported by
 //!   line and reason and duplicates merged.
+//! - [`previous`]: an earlier call as variables of the contact that follows
+//!   it up (`previous.csat`, `previous.date`), pure.
 //! - [`plan`]: a campaign's plan as stored (JSON) and parsed for the scheduler.
 //! - [`settings`]: the settings people write (CLI flags, API query) parsed
 //!   into a plan: dates, back-off durations, ring timeout, machines.
@@ -20,6 +22,7 @@
 pub mod cohort;
 pub mod contacts;
 pub mod plan;
+pub mod previous;
 pub mod request;
 pub mod schedule;
 pub mod settings;

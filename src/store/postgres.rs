@@ -113,8 +113,9 @@ impl PostgresStore {
 }
 
 const INSERT_CALL: &str = "INSERT INTO calls \
-    (call_sid, flow, flow_hash, direction, from_phone, to_phone, status, state, seq, response, started_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (call_sid) DO NOTHING";
+    (call_sid, flow, flow_hash, direction, from_phone, to_phone, status, state, seq, response, \
+    started_at, follows_call_sid, follows_handoff_id) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (call_sid) DO NOTHING";
 
 /// Applies batches of advances, each in one statement on one connection.
 struct PgBatches {
@@ -440,6 +441,8 @@ impl Backend for PostgresStore {
             .bind(c.seq)
             .bind(&c.response)
             .bind(c.started_at)
+            .bind(c.follows.as_ref().map(|f| f.call.as_str()))
+            .bind(c.follows.as_ref().and_then(|f| f.handoff).map(|h| h.0))
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)

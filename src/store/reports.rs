@@ -128,6 +128,10 @@ pub trait ReportStore: Send + Sync {
     /// The newest `limit` calls, newest first (the dashboard's list).
     async fn recent_calls(&self, filter: &ReportFilter, limit: i64) -> StoreResult<Vec<CallRow>>;
 
+    /// The calls that follow `call_sid` up (re-calls, confirmation calls),
+    /// oldest first: the other half of the chain a call page shows.
+    async fn follow_ups(&self, call_sid: &CallSid) -> StoreResult<Vec<CallRow>>;
+
     /// Every opt-out, oldest first: the do-not-call list, for compliance.
     async fn opt_outs(&self) -> StoreResult<Vec<OptOutRow>>;
 

@@ -16,6 +16,7 @@ mod exactly_once;
 mod flow_paths;
 mod handoff;
 mod handoff_hang_ups;
+mod linked_calls;
 mod machine_props;
 mod media_stream;
 mod outcomes;

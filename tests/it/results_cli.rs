@@ -63,12 +63,12 @@ async fn the_export_command_writes_masked_csv_and_full_numbers_only_on_request()
         String::from_utf8_lossy(&masked.stderr)
     );
     let mut lines = text.lines();
-    assert!(lines.next().unwrap().starts_with("call_sid,flow_version,direction,from,to,status,outcome,started_at,ended_at,consent,consent_input,resolved,"));
+    assert!(lines.next().unwrap().starts_with("call_sid,flow_version,direction,from,to,status,outcome,started_at,ended_at,follows_call_sid,follows_handoff_id,consent,consent_input,resolved,"));
     let row = lines.next().unwrap();
     let row = row
         .strip_prefix(sid_for("CA1").as_str())
         .unwrap_or_else(|| panic!("{row}"));
-    assert!(row.starts_with(",sha256:0f1e2d,outbound,+86 ******00,+86 138****8000,ringing,completed,2026-03-01T09:30:00.123456Z,2026-03-01T09:31:00.123456Z,yes,1,,,4,1,"), "{row}");
+    assert!(row.starts_with(",sha256:0f1e2d,outbound,+86 ******00,+86 138****8000,ringing,completed,2026-03-01T09:30:00.123456Z,2026-03-01T09:31:00.123456Z,,,yes,1,,,4,1,"), "{row}");
     assert!(String::from_utf8_lossy(&full.stdout).contains(",+8613800138000,"));
     let object: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(

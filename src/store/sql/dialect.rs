@@ -117,6 +117,7 @@ pub(in crate::store) trait Dialect:
     + for<'a> Binds<&'a str>
     + for<'a> Binds<Option<&'a str>>
     + Decodes<i64>
+    + Decodes<Option<i64>>
     + Decodes<i32>
     + Decodes<Option<f32>>
     + Decodes<String>

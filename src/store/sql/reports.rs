@@ -14,7 +14,7 @@ use super::super::rows::{
     outcome_count,
 };
 use super::super::trends::{Period, PeriodAnswers, PeriodOutcomes, TrendQuestions};
-use super::super::{CallRow, StoreResult};
+use super::super::{CallRow, CallSid, StoreResult};
 use super::{Backend, ColExt, Dialect, Lent, On, Stmt, StmtExt, fetch_all, fetch_optional, query};
 
 /// The calls a [`ReportFilter`] selects, parameters `$1`–`$5` (see [`bind`]).
@@ -41,7 +41,8 @@ macro_rules! page {
 macro_rules! call_columns {
     () => {
         "SELECT c.call_sid, c.flow, c.flow_hash, c.direction, c.from_phone, c.to_phone, \
-         c.status, c.outcome, c.state, c.seq, c.response, c.started_at, c.ended_at \
+         c.status, c.outcome, c.state, c.seq, c.response, c.started_at, c.ended_at, \
+         c.follows_call_sid, c.follows_handoff_id \
          FROM calls c WHERE "
     };
 }
@@ -53,6 +54,12 @@ const RECENT_CALLS: &str = concat!(
     call_columns!(),
     filter!(),
     " ORDER BY c.started_at DESC, c.call_sid DESC LIMIT $6"
+);
+
+/// `$1`: the call followed up (the partial index `calls_follows`).
+const FOLLOW_UPS: &str = concat!(
+    call_columns!(),
+    "c.follows_call_sid = $1 ORDER BY c.started_at, c.call_sid"
 );
 
 /// JSON columns are read as text: PostgreSQL's are JSONB, SQLite's TEXT.
@@ -244,6 +251,12 @@ impl<B: Backend> ReportStore for B {
 
     async fn recent_calls(&self, f: &ReportFilter, limit: i64) -> StoreResult<Vec<CallRow>> {
         let rows = fetch_all(self, On::Read, bind(RECENT_CALLS, f).arg(limit)).await?;
+        Ok(all(&rows, call_row)?)
+    }
+
+    async fn follow_ups(&self, call_sid: &CallSid) -> StoreResult<Vec<CallRow>> {
+        let stmt = query::<B>(FOLLOW_UPS).arg(call_sid.as_str());
+        let rows = fetch_all(self, On::Read, stmt).await?;
         Ok(all(&rows, call_row)?)
     }
 

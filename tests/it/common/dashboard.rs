@@ -77,6 +77,7 @@ pub async fn call(
             seq: 0,
             response: "<Response/>".to_owned(),
             started_at: at(start),
+            follows: None,
         })
         .await
         .unwrap()
@@ -216,6 +217,7 @@ pub async fn unanswered(db: &Db, flow: &str, sid: &str, start: i64) {
             seq: 0,
             response: "<Response/>".into(),
             started_at: at(start),
+            follows: None,
         })
         .await
         .unwrap()
@@ -248,6 +250,7 @@ async fn link_to_campaign(db: &Db, sids: &[&str]) -> i64 {
             vars: json!({"name": "测试"}),
             timezone: None,
             next_at: None,
+            follows: None,
         })
         .collect();
     campaigns.add_contacts(id, &contacts).await.unwrap();
