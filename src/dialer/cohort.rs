@@ -5,9 +5,16 @@
 //! The condition is the flow language's own (`flow::condition`), checked
 //! against the *source* flow's answers before anything is read, with a
 //! `--where:LINE:COLUMN:` diagnostic. The calls are read page by page
-//! ([`crate::store::ReportStore::answered_page`]: two statements per 500
+//! ([`crate::store::ReportStore::export_page`]: two statements per 500
 //! calls, never one per call) and the condition is evaluated here, in Rust,
-//! so it means exactly what it means in a flow's `branch`.
+//! so it means exactly what it means in a flow's `branch`. Only calls with
+//! at least one answer are considered: a call nobody picked up matches no
+//! condition, not even `not resolved`.
+//!
+//! Each contact is linked to the call it follows up
+//! (`contacts.follows_call_sid`, taken over by the call placed to it) and
+//! carries that call's answers and date as `previous.*` variables
+//! ([`super::previous`]).
 //!
 //! Who is chosen: per customer phone, the latest call in the period that
 //! matches. A phone on the do-not-call list is left out (and the dialer
@@ -22,8 +29,9 @@ use crate::flow::Flow;
 use crate::flow::condition::{self, Condition, Lookup};
 use crate::flow::model::AnswerType;
 use crate::flow::value::Value;
-use crate::store::reports::{AnsweredCall, ExportCursor, ReportFilter};
-use crate::store::{CallSid, Store, StoreResult};
+use crate::store::campaigns::NewContact;
+use crate::store::reports::{ExportCall, ExportCursor, ReportFilter};
+use crate::store::{AnswerRow, CallRow, FollowUp, Store, StoreResult};
 
 /// Calls read from the store at a time.
 const PAGE: i64 = 500;
@@ -107,15 +115,13 @@ fn diagnostic(label: &str, text: &str, flow: &str, e: &condition::ConditionError
     out
 }
 
-/// One person chosen: their latest matching call.
+/// One person chosen: their latest matching call and its answers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chosen {
-    /// E.164, as the call row holds it.
+    /// E.164: the number called (outbound) or calling (inbound).
     pub phone: String,
-    pub call_sid: CallSid,
-    pub started_at: DateTime<Utc>,
-    /// The call's answers, each question's last answer.
-    pub answers: BTreeMap<String, serde_json::Value>,
+    pub call: CallRow,
+    pub answers: Vec<AnswerRow>,
 }
 
 /// What a cohort query found.
@@ -139,42 +145,66 @@ pub struct Selector {
     calls_matched: u64,
 }
 
-/// A call's answers as the condition reads them.
-struct Answers<'a>(&'a BTreeMap<String, serde_json::Value>);
+/// A call's answers as the condition reads them: each question's last
+/// answer, as in the call itself and in reports.
+struct Answers(BTreeMap<String, Value>);
 
-impl Lookup for Answers<'_> {
+impl Answers {
+    fn of(answers: &[AnswerRow]) -> Answers {
+        Answers(
+            answers
+                .iter()
+                .filter_map(|a| {
+                    let value = serde_json::from_value::<Value>(a.value.clone()).ok()?;
+                    Some((a.question.clone(), value))
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Lookup for Answers {
     fn value(&self, name: &str) -> Option<Value> {
-        self.0
-            .get(name)
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
+        self.0.get(name).cloned()
+    }
+}
+
+/// The customer's number: the one called, or the one calling.
+fn customer(call: &CallRow) -> &str {
+    match call.direction {
+        crate::store::Direction::Outbound => &call.to,
+        crate::store::Direction::Inbound => &call.from,
     }
 }
 
 impl Selector {
     /// Offers one call; a later matching call of the same phone replaces
-    /// an earlier one.
-    pub fn offer(&mut self, condition: &Condition, call: &AnsweredCall) {
+    /// an earlier one. A call without answers is skipped.
+    pub fn offer(&mut self, condition: &Condition, call: &ExportCall) {
+        if call.answers.is_empty() {
+            return;
+        }
         self.calls_read += 1;
-        // The last answer to each question is the one that counts, as in reports.
-        let answers: BTreeMap<String, serde_json::Value> = call.answers.iter().cloned().collect();
-        if !condition.eval(&Answers(&answers)) {
+        if !condition.eval(&Answers::of(&call.answers)) {
             return;
         }
         self.calls_matched += 1;
+        let phone = customer(&call.call);
         // A purged call has no number left to call.
-        if call.customer.is_empty() {
+        if phone.is_empty() {
             return;
         }
-        let chosen = Chosen {
-            phone: call.customer.clone(),
-            call_sid: call.call_sid.clone(),
-            started_at: call.started_at,
-            answers,
-        };
-        match self.latest.get(&call.customer) {
-            Some(seen) if seen.started_at > call.started_at => {}
+        match self.latest.get(phone) {
+            Some(seen) if seen.call.started_at > call.call.started_at => {}
             _ => {
-                self.latest.insert(call.customer.clone(), chosen);
+                self.latest.insert(
+                    phone.to_owned(),
+                    Chosen {
+                        phone: phone.to_owned(),
+                        call: call.call.clone(),
+                        answers: call.answers.clone(),
+                    },
+                );
             }
         }
     }
@@ -200,6 +230,110 @@ impl Selector {
     }
 }
 
+/// One chosen person as a dry run shows them: the number masked, the date
+/// of the earlier call, and its answers.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Example {
+    pub phone: String,
+    pub call_sid: String,
+    pub called_at: DateTime<Utc>,
+    /// `resolved=false csat=2`, in question order of the call.
+    pub answers: String,
+}
+
+impl Cohort {
+    /// The first `n` chosen, for a dry run: never a full number.
+    pub fn examples(&self, n: usize) -> Vec<Example> {
+        self.chosen
+            .iter()
+            .take(n)
+            .map(|c| Example {
+                phone: crate::phone::PhoneNumber::parse(&c.phone)
+                    .map_or_else(|_| "****".to_owned(), |p| p.masked()),
+                call_sid: c.call.call_sid.to_string(),
+                called_at: c.call.started_at,
+                answers: c
+                    .answers
+                    .iter()
+                    .map(|a| format!("{}={}", a.question, a.value))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            })
+            .collect()
+    }
+
+    /// The summary a dry run and a creation print first.
+    pub fn summary(&self, query: &CohortQuery) -> String {
+        format!(
+            "{} contacts match `{}` in {} ({} calls read, {} matching, {} on the do-not-call list left out)",
+            self.chosen.len(),
+            query.text,
+            query.flow,
+            self.calls_read,
+            self.calls_matched,
+            self.opted_out
+        )
+    }
+}
+
+/// How many chosen people a dry run shows.
+pub const EXAMPLES: usize = 5;
+
+/// A cohort campaign as created: an ordinary campaign of `target` (its
+/// windows, pacing, retries and opt-out check at dial time apply) whose
+/// contacts are the cohort, each linked to the call it follows up.
+pub struct NewCohortCampaign<'a> {
+    pub name: String,
+    pub target: &'a Flow,
+    /// The scheduler's plan, as JSON.
+    pub plan: serde_json::Value,
+    /// The plan's zone: contacts made here have none of their own, so
+    /// `previous.date` is the earlier call's day there.
+    pub zone: chrono_tz::Tz,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Creates the campaign (a draft) and its contacts; returns its id.
+pub async fn create(
+    store: &dyn Store,
+    campaign: NewCohortCampaign<'_>,
+    cohort: &Cohort,
+) -> StoreResult<i64> {
+    let campaigns = store.campaigns();
+    let id = campaigns
+        .create_campaign(crate::store::campaigns::NewCampaign {
+            name: campaign.name,
+            flow: campaign.target.name.clone(),
+            plan: campaign.plan,
+            created_at: campaign.created_at,
+        })
+        .await?;
+    let contacts: Vec<_> = cohort
+        .chosen
+        .iter()
+        .map(|c| contact_for(c, campaign.zone))
+        .collect();
+    campaigns.add_contacts(id, &contacts).await?;
+    Ok(id)
+}
+
+/// A chosen person as a contact: no variables but the earlier call's
+/// (`previous.*`, which the target flow declares in `[vars]`), linked to
+/// that call.
+fn contact_for(chosen: &Chosen, zone: chrono_tz::Tz) -> NewContact {
+    let previous = super::previous::previous_vars(&chosen.call, &chosen.answers, zone);
+    NewContact {
+        phone: chosen.phone.clone(),
+        vars: super::previous::with_previous(serde_json::json!({}), previous),
+        timezone: None,
+        next_at: None,
+        follows: Some(FollowUp {
+            call: chosen.call.call_sid.clone(),
+            handoff: None,
+        }),
+    }
+}
+
 /// Reads the source calls page by page and selects the cohort.
 pub async fn find(store: &dyn Store, query: &CohortQuery) -> StoreResult<Cohort> {
     let reports = store.reports();
@@ -207,7 +341,7 @@ pub async fn find(store: &dyn Store, query: &CohortQuery) -> StoreResult<Cohort>
     let mut selector = Selector::default();
     let mut after: Option<ExportCursor> = None;
     loop {
-        let page = reports.answered_page(&filter, after.as_ref(), PAGE).await?;
+        let page = reports.export_page(&filter, after.as_ref(), PAGE).await?;
         for call in &page {
             selector.offer(&query.condition, call);
         }
@@ -271,12 +405,35 @@ end = "completed"
         chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, day, 10, 0, 0).unwrap()
     }
 
-    fn call(sid: &str, phone: &str, day: u32, resolved: bool) -> AnsweredCall {
-        AnsweredCall {
-            call_sid: CallSid::parse(&format!("CA{sid:0>32}")).unwrap(),
-            started_at: at(day),
-            customer: phone.into(),
-            answers: vec![("resolved".into(), json!(resolved))],
+    fn call(sid: &str, phone: &str, day: u32, resolved: bool) -> ExportCall {
+        let call_sid = crate::store::CallSid::parse(&format!("CA{sid:0>32}")).unwrap();
+        ExportCall {
+            call: CallRow {
+                call_sid: call_sid.clone(),
+                flow: "wallet-followup".into(),
+                flow_hash: "h".into(),
+                direction: crate::store::Direction::Outbound,
+                from: "+861000000001".into(),
+                to: phone.into(),
+                status: crate::store::CallStatus::Completed,
+                outcome: None,
+                state: String::new(),
+                seq: 3,
+                response: String::new(),
+                started_at: at(day),
+                ended_at: None,
+                follows: None,
+            },
+            answers: vec![AnswerRow {
+                call_sid,
+                seq: 2,
+                question: "resolved".into(),
+                value: json!(resolved),
+                raw: None,
+                confidence: None,
+                attempt: 1,
+                answered_at: at(day),
+            }],
         }
     }
 
@@ -315,13 +472,30 @@ end = "completed"
         let chosen: Vec<(&str, DateTime<Utc>)> = cohort
             .chosen
             .iter()
-            .map(|c| (c.phone.as_str(), c.started_at))
+            .map(|c| (c.phone.as_str(), c.call.started_at))
             .collect();
         assert_eq!(chosen, [("+8613800000001", at(3))]);
         assert_eq!(
             (cohort.calls_read, cohort.calls_matched, cohort.opted_out),
             (6, 4, 1)
         );
+        let contact = contact_for(&cohort.chosen[0], chrono_tz::Asia::Shanghai);
+        assert_eq!(
+            contact.follows.map(|f| f.call.to_string()),
+            Some(format!("CA{:0>32}", "2"))
+        );
+        assert_eq!(contact.vars["previous.resolved"], json!("no"));
+        assert_eq!(contact.vars["previous.date"], json!("2026-11-03"));
+    }
+
+    #[test]
+    fn a_call_nobody_answered_matches_not_even_a_negation() {
+        let q = query("not resolved").unwrap();
+        let mut s = Selector::default();
+        let mut unanswered = call("1", "+8613800000001", 2, false);
+        unanswered.answers.clear();
+        s.offer(&q.condition, &unanswered);
+        assert!(s.finish(&HashSet::new()).chosen.is_empty());
     }
 
     #[test]
