@@ -10,6 +10,7 @@ mod admin;
 mod budget;
 mod campaign_import;
 mod campaigns;
+mod cohort;
 mod dashboard;
 mod guard;
 pub mod media_ws;

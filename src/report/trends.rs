@@ -18,7 +18,7 @@ use crate::flow::Flow;
 use crate::flow::model::QuestionKind;
 use crate::flow::value::Value;
 use crate::store::reports::ReportFilter;
-use crate::store::trends::{Period, PeriodAnswers, PeriodOutcomes, TrendQuestions};
+use crate::store::trends::{AnswerPairs, Period, PeriodAnswers, PeriodOutcomes, TrendQuestions};
 use crate::store::{Outcome, Store, StoreResult};
 
 /// The id of the yes/no question Trends reads as "resolved".
@@ -96,6 +96,74 @@ pub struct Trends {
     pub periods: Vec<PeriodFigures>,
     /// The whole range at once.
     pub total: Figures,
+    /// For a campaign whose calls follow earlier ones (a cohort re-call):
+    /// the same people's answers on the earlier call and on the re-call.
+    pub before_after: Option<BeforeAfter>,
+}
+
+/// Before and after, same people: each re-call of the campaign that
+/// answered the question, paired with the call it follows up, which
+/// answered the same question (id). Not limited to the range: a re-call
+/// is compared with its earlier call whenever each was made.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct BeforeAfter {
+    /// *Yes* to `resolved`.
+    pub resolution: Option<Paired>,
+    /// 4 or 5 on the re-call flow's CSAT question (same id on the earlier call).
+    pub csat: Option<Paired>,
+}
+
+/// One share on the earlier calls and on the re-calls, over the same pairs.
+///
+/// The two intervals are each a Wilson interval over `pairs` people; they
+/// are not an interval of the change, which for paired answers would also
+/// need who changed (`changed_up`, `changed_down`: McNemar's discordant
+/// pairs, given so an analyst can test the change).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Paired {
+    pub pairs: i64,
+    pub before: Rate,
+    pub after: Rate,
+    /// Pairs that were not a success before and are after.
+    pub changed_up: i64,
+    /// Pairs that were a success before and are not after.
+    pub changed_down: i64,
+}
+
+impl BeforeAfter {
+    /// Shapes the pair counts of [`crate::store::ReportStore::answer_pairs`].
+    pub fn from_pairs(questions: &TrendQuestions, pairs: &[AnswerPairs]) -> BeforeAfter {
+        let paired = |id: &Option<String>, success: &dyn Fn(&Value) -> bool| -> Option<Paired> {
+            let id = id.as_deref()?;
+            let (mut n, mut before, mut after, mut up, mut down) = (0, 0, 0, 0, 0);
+            for p in pairs.iter().filter(|p| p.question == id) {
+                let read = |v: &serde_json::Value| serde_json::from_value::<Value>(v.clone()).ok();
+                let (Some(b), Some(a)) = (read(&p.before), read(&p.after)) else {
+                    continue;
+                };
+                let (b, a) = (success(&b), success(&a));
+                n += p.pairs;
+                before += i64::from(b) * p.pairs;
+                after += i64::from(a) * p.pairs;
+                up += i64::from(!b && a) * p.pairs;
+                down += i64::from(b && !a) * p.pairs;
+            }
+            Some(Paired {
+                pairs: n,
+                before: Rate::wilson(before, n)?,
+                after: Rate::wilson(after, n)?,
+                changed_up: up,
+                changed_down: down,
+            })
+        };
+        BeforeAfter {
+            resolution: paired(&questions.resolved, &|v| matches!(v, Value::Bool(true))),
+            csat: paired(
+                &questions.csat,
+                &|v| matches!(v, Value::Number(x) if *x >= 4),
+            ),
+        }
+    }
 }
 
 /// One period's figures.
@@ -174,9 +242,18 @@ impl Trends {
         let reports = store.reports();
         let outcomes = reports.outcomes_by_period(filter, by).await?;
         let answers = reports.answers_by_period(filter, by, &questions).await?;
-        Ok(Trends::from_counts(
-            filter, questions, by, &outcomes, &answers,
-        ))
+        let before_after = match filter.campaign {
+            Some(campaign) => {
+                let binds = [questions.resolved.as_deref(), questions.csat.as_deref()];
+                let pairs = reports.answer_pairs(campaign, binds).await?;
+                // A campaign of fresh contacts has no pairs: nothing to show.
+                (!pairs.is_empty()).then(|| BeforeAfter::from_pairs(&questions, &pairs))
+            }
+            None => None,
+        };
+        let mut trends = Trends::from_counts(filter, questions, by, &outcomes, &answers);
+        trends.before_after = before_after;
+        Ok(trends)
     }
 
     /// The pure part of [`Trends::load`].
@@ -259,6 +336,7 @@ impl Trends {
             questions,
             periods,
             total: total.figures(),
+            before_after: None,
         }
     }
 
@@ -442,6 +520,45 @@ mod tests {
         let nps = t.total.nps.unwrap();
         assert_eq!((nps.promoters, nps.passives, nps.detractors), (2, 2, 1));
         assert!((nps.score - 20.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn before_and_after_counts_each_pair_once_with_who_changed() {
+        // 5 pairs answered `resolved`: no→yes ×3, no→no ×1, yes→yes ×1.
+        // Before: 1 of 5 = 20 %; after: 4 of 5 = 80 %; 3 up, 0 down.
+        // CSAT pairs: 2→4 ×2: before 0 of 2, after 2 of 2.
+        let q = questions();
+        let pair = |question: &str, before, after, pairs| AnswerPairs {
+            question: question.into(),
+            before,
+            after,
+            pairs,
+        };
+        let ba = BeforeAfter::from_pairs(
+            &q,
+            &[
+                pair("resolved", json!(false), json!(true), 3),
+                pair("resolved", json!(false), json!(false), 1),
+                pair("resolved", json!(true), json!(true), 1),
+                pair("csat", json!(2), json!(4), 2),
+            ],
+        );
+        let r = ba.resolution.unwrap();
+        assert_eq!(
+            (
+                r.pairs,
+                r.before.count,
+                r.after.count,
+                r.changed_up,
+                r.changed_down
+            ),
+            (5, 1, 4, 3, 0)
+        );
+        let c = ba.csat.unwrap();
+        assert_eq!((c.pairs, c.before.count, c.after.count), (2, 0, 2));
+        // Wilson 0 of 2: centre = (z²/4)/(1 + z²/2) = 0.960365/2.920730 =
+        // 0.328810 = half: [0, 0.657620].
+        assert!((c.before.high - 0.657620).abs() < 1e-4, "{c:?}");
     }
 
     #[test]

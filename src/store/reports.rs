@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::trends::{Period, PeriodAnswers, PeriodOutcomes, TrendQuestions};
+use super::trends::{AnswerPairs, Period, PeriodAnswers, PeriodOutcomes, TrendQuestions};
 use super::{AnswerRow, CallRow, CallSid, Outcome, StoreResult};
 
 /// Which calls a report covers. Every field but `flow` narrows it.
@@ -100,6 +100,15 @@ pub trait ReportStore: Send + Sync {
         by: Period,
         questions: &TrendQuestions,
     ) -> StoreResult<Vec<PeriodAnswers>>;
+
+    /// Before and after for a cohort campaign: answers to the same
+    /// question (one of `questions`) on each of its re-calls and on the
+    /// call the re-call follows, counted by pair of values.
+    async fn answer_pairs(
+        &self,
+        campaign: i64,
+        questions: [Option<&str>; 2],
+    ) -> StoreResult<Vec<AnswerPairs>>;
 
     /// Up to `limit` calls after `after`, oldest first, with their answers.
     ///

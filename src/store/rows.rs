@@ -9,7 +9,7 @@ use sqlx::Row;
 use super::campaigns::{CallContact, CampaignRow, ClaimedContact, ContactRow, ContactStart};
 use super::reports::{AnswerCount, AnsweredLine, LastAnswered, OptOutRow, OutcomeCount};
 use super::sql::{ColExt, Dialect};
-use super::trends::{PeriodAnswers, PeriodOutcomes};
+use super::trends::{AnswerPairs, PeriodAnswers, PeriodOutcomes};
 use super::{AnswerRow, CallRow, CallSid, FollowUp, HandoffId, HandoffRow, parse_json};
 
 pub(super) fn call_row<R: Row>(r: &R) -> Result<CallRow, sqlx::Error>
@@ -275,6 +275,18 @@ where
         outcome: typed_opt(r, "outcome")?,
         calls: r.col("calls")?,
         reached: r.col("reached")?,
+    })
+}
+
+pub(super) fn answer_pairs_row<R: Row>(r: &R) -> Result<AnswerPairs, sqlx::Error>
+where
+    R::Database: Dialect,
+{
+    Ok(AnswerPairs {
+        question: r.col("question")?,
+        before: parse_json(&r.col::<String>("before_value")?)?,
+        after: parse_json(&r.col::<String>("after_value")?)?,
+        pairs: r.col("pairs")?,
     })
 }
 

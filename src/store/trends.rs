@@ -99,11 +99,12 @@ impl TrendQuestions {
     }
 }
 
-/// One pair of answers of the same person: what they answered on the
-/// earlier call and on the re-call that follows it, with how many pairs
+/// Answers of the same people to one question on an earlier call and on
+/// the re-call that follows it (`calls.follows_call_sid`): how many pairs
 /// gave exactly these two values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnswerPairs {
+    pub question: String,
     pub before: serde_json::Value,
     pub after: serde_json::Value,
     pub pairs: i64,

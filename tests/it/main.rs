@@ -9,6 +9,7 @@ mod common;
 mod campaigns;
 mod check_snapshots;
 mod cli;
+mod cohort;
 mod dashboard;
 mod dashboard_browser;
 mod dialer;

@@ -465,7 +465,10 @@ fn a_cohort_caller_hears_the_day_of_their_earlier_call_and_that_the_fix_is_out()
     assert_eq!(r["outcome"], "completed");
     assert_eq!(r["answers"], json!({"resolved": true, "csat": 5}));
     let said = said(&r);
-    assert!(said[0].contains("您在2026-11-03的回访中反馈的转账问题"), "{said:?}");
+    assert!(
+        said[0].contains("您在2026-11-03的回访中反馈的转账问题"),
+        "{said:?}"
+    );
     assert!(said[0].contains("录音"), "the recording is disclosed");
     assert!(said[1].contains("已经在最新版本中修复"), "{said:?}");
 }

@@ -13,7 +13,7 @@ use super::super::rows::{
     all, answer_count, answer_row, answered_line, call_row, last_answered, opt_out_row,
     outcome_count,
 };
-use super::super::trends::{Period, PeriodAnswers, PeriodOutcomes, TrendQuestions};
+use super::super::trends::{AnswerPairs, Period, PeriodAnswers, PeriodOutcomes, TrendQuestions};
 use super::super::{CallRow, CallSid, StoreResult};
 use super::{Backend, ColExt, Dialect, Lent, On, Stmt, StmtExt, fetch_all, fetch_optional, query};
 
@@ -223,6 +223,14 @@ impl<B: Backend> ReportStore for B {
         questions: &TrendQuestions,
     ) -> StoreResult<Vec<PeriodAnswers>> {
         super::trends::answers_by_period(self, f, by, questions).await
+    }
+
+    async fn answer_pairs(
+        &self,
+        campaign: i64,
+        questions: [Option<&str>; 2],
+    ) -> StoreResult<Vec<AnswerPairs>> {
+        super::trends::answer_pairs(self, campaign, questions).await
     }
 
     async fn export_page(

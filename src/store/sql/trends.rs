@@ -5,8 +5,8 @@
 
 use super::super::StoreResult;
 use super::super::reports::ReportFilter;
-use super::super::rows::{all, period_answers, period_outcomes};
-use super::super::trends::{Period, PeriodAnswers, PeriodOutcomes, TrendQuestions};
+use super::super::rows::{all, answer_pairs_row, period_answers, period_outcomes};
+use super::super::trends::{AnswerPairs, Period, PeriodAnswers, PeriodOutcomes, TrendQuestions};
 use super::reports::bind;
 use super::{Backend, Dialect, On, StmtExt, fetch_all};
 
@@ -29,6 +29,35 @@ const ANSWERS: &str = "SELECT {period} AS period, a.question, \
 
 /// A statement's text for `DB`. Assembled only from the constants of this
 /// layer (never from a request's text), hence safe to assert as SQL.
+/// Pairs of answers to the same question (`$2` or `$3`) on a re-call of
+/// campaign `$1` and on the call it follows, each call's last answer.
+const PAIRS: &str = "SELECT r.question, CAST(b.value AS TEXT) AS before_value, \
+    CAST(r.value AS TEXT) AS after_value, COUNT(*) AS pairs \
+    FROM calls c \
+    JOIN answers r ON r.call_sid = c.call_sid \
+    JOIN answers b ON b.call_sid = c.follows_call_sid AND b.question = r.question \
+    WHERE c.follows_call_sid IS NOT NULL AND r.question IN ($2, $3) \
+    AND c.call_sid IN (SELECT t.call_sid FROM attempts t \
+        JOIN contacts k ON k.id = t.contact_id WHERE k.campaign_id = $1) \
+    AND r.seq = (SELECT MAX(x.seq) FROM answers x \
+        WHERE x.call_sid = r.call_sid AND x.question = r.question) \
+    AND b.seq = (SELECT MAX(x.seq) FROM answers x \
+        WHERE x.call_sid = b.call_sid AND x.question = b.question) \
+    GROUP BY 1, 2, 3";
+
+pub(super) async fn answer_pairs<B: Backend>(
+    store: &B,
+    campaign: i64,
+    questions: [Option<&str>; 2],
+) -> StoreResult<Vec<AnswerPairs>> {
+    let stmt = super::query::<B>(PAIRS)
+        .arg(campaign)
+        .arg(questions[0])
+        .arg(questions[1]);
+    let rows = fetch_all(store, On::Read, stmt).await?;
+    Ok(all(&rows, answer_pairs_row)?)
+}
+
 fn statement<DB: Dialect>(template: &str, by: Period) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(
         template
