@@ -62,6 +62,55 @@ async fn post_json(server: &Server, body: Value) -> (u16, Value) {
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
+/// A dashboard session: a client and its cookie.
+async fn sign_in(server: &Server) -> (reqwest::Client, String) {
+    let base = format!("http://{}", server.addr);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = http
+        .post(format!("{base}/login"))
+        .header("origin", &base)
+        .form(&[("token", ADMIN_TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = login
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    (http, cookie)
+}
+
+/// The dashboard's "Re-call a cohort" form, sent.
+async fn cohort_form(server: &Server, condition: &str, action: &str) -> (u16, String) {
+    let (http, cookie) = sign_in(server).await;
+    let base = format!("http://{}", server.addr);
+    let page = http
+        .post(format!("{base}/cohort"))
+        .header("cookie", cookie)
+        .header("origin", &base)
+        .form(&[
+            ("flow", "fix-announcement"),
+            ("source", "wallet-followup"),
+            ("where", condition),
+            ("since", "2026-11-01"),
+            ("until", "2026-11-15"),
+            ("window", "09:00-20:00"),
+            ("max_attempts", "2"),
+            ("action", action),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = page.status().as_u16();
+    (status, page.text().await.unwrap())
+}
+
 fn request(dry_run: bool, condition: &str) -> Value {
     json!({
         "flow": "fix-announcement",
@@ -103,6 +152,22 @@ async fn cohort_loop(backend: &str, db: &TestDb, replicas: usize) {
 
     let t0 = utc(2026, 11, 23, 3); // Monday 11:00 in Shanghai
     let server = Server::start_at(db.url(), Clock::Fixed(t0)).await;
+    let (form_status, preview) = cohort_form(&server, "resolved == no", "preview").await;
+    let (form_bad, form_why) = cohort_form(&server, "resolved = no", "create").await;
+    assert_eq!(form_status, 200, "{backend}: {preview}");
+    assert!(
+        preview.contains("data-matched=\"3\""),
+        "{backend}: {preview}"
+    );
+    assert!(
+        preview.contains("+86 138****0001") && !preview.contains(&phone(1)),
+        "{backend}: masked in the preview"
+    );
+    assert_eq!(form_bad, 400, "{backend}");
+    assert!(
+        form_why.contains("where:1:10: a single `=` is not a comparison"),
+        "{backend}: {form_why}"
+    );
     let (bad, why) = post_json(&server, request(true, "resolvd == no")).await;
     let (looked, dry) = post_json(&server, request(true, "resolved == no")).await;
     let campaigns_before = store.campaigns().campaign(1).await.expect("read");
@@ -247,7 +312,29 @@ async fn cohort_loop(backend: &str, db: &TestDb, replicas: usize) {
         "{backend}: the latest matching call"
     );
 
-    // Before and after, same people: resolution 0 of 2, then 2 of 2.
+    // Before and after, same people: resolution 0 of 2, then 2 of 2, on
+    // the Trends page and in the API.
+    let (http, cookie) = sign_in(&server).await;
+    let page = http
+        .get(format!(
+            "http://{}/trends?flow=fix-announcement&campaign={id}&from=2026-11-16&to=2026-11-29",
+            server.addr
+        ))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(
+            "data-metric=\"resolution\" data-pairs=\"2\" data-before=\"0.0%\" \
+             data-before-interval=\"0.0–65.8%\" data-after=\"100.0%\" \
+             data-after-interval=\"34.2–100.0%\""
+        ),
+        "{backend}: {page}"
+    );
     let (status, trends) = server
         .admin_get(&format!(
             "/api/trends/fix-announcement?campaign={id}&since=2026-11-16&until=2026-11-29"

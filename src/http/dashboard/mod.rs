@@ -14,8 +14,11 @@
 //!   (`crate::http::said` does the work), and the calls behind each.
 //! - `trends.rs`: Trends, a flow's completion, CSAT, NPS and resolution
 //!   period by period with 95 % intervals (`crate::http::trends`).
+//! - `cohort.rs`: "Re-call a cohort", the form for a cohort campaign
+//!   (`crate::http::cohort`).
 //! - `templates/`: minijinja templates, HTML auto-escaped.
 
+mod cohort;
 mod login_limit;
 mod pages;
 mod recordings;
@@ -49,6 +52,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/said", get(said::page))
         .route("/said/calls", get(said::calls))
         .route("/trends", get(trends::page))
+        .route("/cohort", get(cohort::form).post(cohort::submit))
         .route("/recordings/{file}", get(recordings::recording))
         .route("/dashboard.css", get(stylesheet))
         // One limiter per server: every sign-in on it shares the count.
@@ -70,6 +74,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("said.html", include_str!("templates/said.html")),
         ("said_calls.html", include_str!("templates/said_calls.html")),
         ("trends.html", include_str!("templates/trends.html")),
+        ("cohort.html", include_str!("templates/cohort.html")),
     ] {
         if let Err(e) = env.add_template(name, source) {
             panic!("dashboard template {name} does not compile: {e}");
@@ -182,6 +187,7 @@ mod tests {
             "said.html",
             "said_calls.html",
             "trends.html",
+            "cohort.html",
         ] {
             assert!(super::TEMPLATES.get_template(name).is_ok(), "{name}");
         }

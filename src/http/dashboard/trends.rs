@@ -15,7 +15,7 @@ use super::{PageError, render};
 use crate::http::AppState;
 use crate::http::trends::{TrendsError, TrendsParams};
 use crate::report::interval::{Nps, Rate};
-use crate::report::trends::{Figures, Trends};
+use crate::report::trends::{Figures, Paired, Trends};
 
 /// The plot area inside each chart's SVG, in SVG units.
 const LEFT: f64 = 48.0;
@@ -255,6 +255,49 @@ fn row(period: String, f: &Figures) -> Row {
     }
 }
 
+/// One metric of before and after, as the page prints and draws it.
+#[derive(Serialize)]
+struct PairedView {
+    key: &'static str,
+    title: &'static str,
+    pairs: i64,
+    before: Cell,
+    after: Cell,
+    /// Bar widths (of 300) and whisker ends for before and after.
+    bars: [(f64, f64, f64); 2],
+    changed_up: i64,
+    changed_down: i64,
+}
+
+fn paired_view(key: &'static str, title: &'static str, p: &Paired) -> PairedView {
+    let w = |x: f64| (x * 3000.0).round() / 10.0;
+    let bar = |r: &Rate| (w(r.value), w(r.low), w(r.high));
+    PairedView {
+        key,
+        title,
+        pairs: p.pairs,
+        before: rate_cell(&Some(p.before)),
+        after: rate_cell(&Some(p.after)),
+        bars: [bar(&p.before), bar(&p.after)],
+        changed_up: p.changed_up,
+        changed_down: p.changed_down,
+    }
+}
+
+fn before_after(trends: &Trends) -> Vec<PairedView> {
+    let Some(ba) = &trends.before_after else {
+        return Vec::new();
+    };
+    let mut views = Vec::new();
+    if let Some(p) = &ba.resolution {
+        views.push(paired_view("resolution", "Resolution (yes)", p));
+    }
+    if let Some(p) = &ba.csat {
+        views.push(paired_view("csat", "CSAT (4–5)", p));
+    }
+    views
+}
+
 /// `GET /trends`: the page.
 pub(super) async fn page(
     State(state): State<AppState>,
@@ -319,6 +362,7 @@ pub(super) async fn page(
             range => format!("{} – {}", day(trends.since), day(trends.until)),
             charts => ser(&charts(&trends)),
             rows => ser(&rows),
+            before_after => ser(&before_after(&trends)),
             csv_url => format!("/api/trends/{}.csv?{query}", trends.flow),
             json_url => format!("/api/trends/{}?{query}", trends.flow),
             ..base
