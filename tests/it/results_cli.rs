@@ -230,7 +230,11 @@ async fn campaign_create_from_calls_dry_runs_with_masked_examples_then_creates()
         "{typo_err}"
     );
     let dry_out = String::from_utf8_lossy(&dry.stdout);
-    assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
     assert!(
         dry_out.starts_with("1 contacts match `resolved == no` in wallet-followup"),
         "{dry_out}"
@@ -239,7 +243,11 @@ async fn campaign_create_from_calls_dry_runs_with_masked_examples_then_creates()
     assert!(!dry_out.contains("+8613800138000"), "never a whole number");
     assert!(dry_out.contains("dry run: nothing created"), "{dry_out}");
     let made_out = String::from_utf8_lossy(&made.stdout);
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
     // Campaign 1 is the fixture's; the cohort's is the second.
     assert!(
         made_out.contains("campaign 2: 1 contacts from earlier calls of wallet-followup"),
