@@ -424,6 +424,7 @@ async fn create_cohort(
         .timezone
         .parse()
         .map_err(|_| format!("timezone: `{}` is not an IANA time zone", spec.timezone))?;
+    cohort::check_target(target)?;
     let source_path = args.flows.join(format!("{}.toml", args.source));
     let Some(source) = super::check::load_one(&source_path, None) else {
         return Err(format!(

@@ -92,6 +92,33 @@ impl CohortQuery {
     }
 }
 
+/// Refuses a flow to call with that needs a variable a cohort cannot give:
+/// its contacts have only the earlier call's `previous.*` (as a CSV import
+/// refuses a file without a column the flow needs). A variable with a
+/// default is fine.
+pub fn check_target(target: &Flow) -> Result<(), String> {
+    let missing: Vec<&str> = target
+        .vars
+        .iter()
+        .filter(|v| v.default.is_none() && !v.name.starts_with("previous."))
+        .map(|v| v.name.as_str())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "flow `{}` needs {} for every contact, which a cohort of earlier calls does not give \
+         (its contacts carry only `previous.*`); give {} a default under `[vars]`",
+        target.name,
+        missing
+            .iter()
+            .map(|m| format!("`{m}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        if missing.len() == 1 { "it" } else { "them" }
+    ))
+}
+
 /// `--where:1:12: no answer or variable is called `resolvd` in
 /// wallet-followup; did you mean `resolved`?`, then the text with a caret.
 /// The expression is one line, so the line is always 1; the column counts
@@ -197,11 +224,15 @@ impl Selector {
         match self.latest.get(phone) {
             Some(seen) if seen.call.started_at > call.call.started_at => {}
             _ => {
+                let mut row = call.call.clone();
+                // The last TwiML is not needed here; a large cohort should
+                // not hold one per person.
+                row.response = String::new();
                 self.latest.insert(
                     phone.to_owned(),
                     Chosen {
                         phone: phone.to_owned(),
-                        call: call.call.clone(),
+                        call: row,
                         answers: call.answers.clone(),
                     },
                 );
@@ -496,6 +527,23 @@ end = "completed"
         unanswered.answers.clear();
         s.offer(&q.condition, &unanswered);
         assert!(s.finish(&HashSet::new()).chosen.is_empty());
+    }
+
+    #[test]
+    fn a_flow_needing_a_variable_without_a_default_cannot_be_called_from_calls() {
+        let mut target = flow();
+        target.vars.push(crate::flow::model::Var {
+            name: "name".into(),
+            kind: crate::flow::model::VarKind::Text,
+            default: None,
+        });
+        let err = check_target(&target).unwrap_err();
+        assert!(
+            err.starts_with("flow `wallet-followup` needs `name` for every contact"),
+            "{err}"
+        );
+        target.vars[0].default = Some(String::new());
+        assert_eq!(check_target(&target), Ok(()));
     }
 
     #[test]

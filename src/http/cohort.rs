@@ -67,6 +67,7 @@ pub(super) async fn run(state: &AppState, r: &CohortRequest) -> Result<Ran, ApiE
     let source = state
         .flow(&r.from_calls.flow)
         .ok_or(ApiError::NotFound("flow"))?;
+    cohort::check_target(target).map_err(ApiError::BadRequest)?;
     let spec = r.plan.to_spec().map_err(ApiError::BadRequest)?;
     crate::dialer::settings::check_against_flow(&spec, target).map_err(ApiError::BadRequest)?;
     let zone = spec.timezone.parse().map_err(|_| {
