@@ -98,6 +98,7 @@ mod tests {
             response: String::new(),
             started_at: Utc::now(),
             ended_at: None,
+            follows: None,
         }
     }
 

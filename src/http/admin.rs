@@ -134,6 +134,22 @@ pub(super) async fn call(
         // A question asked again (a flow that loops back) keeps its latest answer.
         answers.insert(a.question, a.value);
     }
+    let followed_by: Vec<Value> = state
+        .store()
+        .reports()
+        .follow_ups(&call_sid)
+        .await?
+        .into_iter()
+        .map(|c| {
+            json!({
+                "call_sid": c.call_sid,
+                "flow": c.flow,
+                "started_at": c.started_at,
+                "outcome": c.outcome,
+                "handoff_id": c.follows.and_then(|f| f.handoff),
+            })
+        })
+        .collect();
     Ok(Json(json!({
         "call_sid": row.call_sid,
         "flow": row.flow,
@@ -144,6 +160,8 @@ pub(super) async fn call(
         "started_at": row.started_at,
         "ended_at": row.ended_at,
         "answers": answers,
+        "follows": row.follows,
+        "followed_by": followed_by,
     })))
 }
 

@@ -19,7 +19,7 @@ use crate::flow::model::Speech;
 use crate::flow::value::Value;
 use crate::http::AppState;
 use crate::report::export::mask;
-use crate::report::{FlowReport, QuestionSpec, parse_bound};
+use crate::report::{FlowReport, QuestionSpec, parse_campaign, parse_optional_bound};
 use crate::store::{CallRow, CallSid, Direction, HandoffStatus, Outcome, ReportFilter};
 
 /// Calls the recent-calls list shows.
@@ -57,19 +57,9 @@ impl Filters {
                     .ok_or_else(|| PageError::BadRequest(format!("There is no flow {name:?}.")))?,
             ],
         };
-        let campaign = match self.campaign.trim() {
-            "" => None,
-            id => Some(id.parse::<i64>().map_err(|_| {
-                PageError::BadRequest(format!(
-                    "Campaign {id:?} is not a campaign id (a whole number)."
-                ))
-            })?),
-        };
-        let bound = |text: &str, is_until| match text.trim() {
-            "" => Ok(None),
-            t => parse_bound(t, is_until)
-                .map(Some)
-                .map_err(PageError::BadRequest),
+        let campaign = parse_campaign(&self.campaign).map_err(PageError::BadRequest)?;
+        let bound = |text: &str, is_until| {
+            parse_optional_bound(text, is_until).map_err(PageError::BadRequest)
         };
         Ok(Selection {
             flows,
@@ -378,6 +368,20 @@ pub(super) async fn call(
         .ok_or(PageError::NotFound("call"))?;
     let answers = answers_of(&state, &call).await?;
     let phone = customer(&call);
+    let followed_by: Vec<FollowedBy> = state
+        .store()
+        .reports()
+        .follow_ups(&call.call_sid)
+        .await?
+        .iter()
+        .map(|c| FollowedBy {
+            call_sid: c.call_sid.to_string(),
+            flow: c.flow.clone(),
+            started_at: time(&c.started_at),
+            outcome: outcome_label(c.outcome),
+            handoff: c.follows.as_ref().and_then(|f| f.handoff).map(|h| h.0),
+        })
+        .collect();
     page(
         "call.html",
         minijinja::context! {
@@ -391,6 +395,22 @@ pub(super) async fn call(
             started_at => time(&call.started_at),
             ended_at => call.ended_at.as_ref().map(time),
             answers => ser(&answers),
+            follows => call.follows.as_ref().map(|f| minijinja::context! {
+                call_sid => f.call.as_str(),
+                handoff => f.handoff.map(|h| h.0),
+            }),
+            followed_by => ser(&followed_by),
         },
     )
+}
+
+/// A call that followed the shown one up, as its page lists it.
+#[derive(serde::Serialize)]
+struct FollowedBy {
+    call_sid: String,
+    flow: String,
+    started_at: String,
+    outcome: String,
+    /// The handoff it confirmed, for a confirmation call.
+    handoff: Option<i64>,
 }

@@ -21,6 +21,7 @@ mod campaigns;
 mod dialect;
 mod dialer;
 mod reports;
+mod trends;
 
 use std::future::Future;
 use std::ops::DerefMut;
