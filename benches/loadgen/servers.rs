@@ -113,7 +113,10 @@ impl Server {
                 };
                 let url = format!("{url}{db_options}");
                 let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-                let mut c = Command::new(env!("CARGO_BIN_EXE_dialback"));
+                // LOADGEN_DIALBACK: another build to compare (a before/after).
+                let exe = std::env::var_os("LOADGEN_DIALBACK")
+                    .unwrap_or_else(|| env!("CARGO_BIN_EXE_dialback").into());
+                let mut c = Command::new(exe);
                 c.arg("serve")
                     .args(["--listen", &addr.to_string()])
                     .args(["--database-url", &url])
