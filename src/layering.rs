@@ -27,7 +27,16 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "app",
         &[
-            "calls", "config", "dialer", "flow", "http", "metrics", "report", "speech", "store",
+            "calls",
+            "config",
+            "dialer",
+            "flow",
+            "http",
+            "metrics",
+            "recordings",
+            "report",
+            "speech",
+            "store",
             "twilio",
         ],
     ),
@@ -35,8 +44,19 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "http",
         &[
-            "calls", "config", "dialer", "flow", "insight", "media", "metrics", "report", "speech",
-            "store", "twilio", "twiml",
+            "calls",
+            "config",
+            "dialer",
+            "flow",
+            "insight",
+            "media",
+            "metrics",
+            "recordings",
+            "report",
+            "speech",
+            "store",
+            "twilio",
+            "twiml",
         ],
     ),
     // The call service: contact variables from `dialer`, answers rendered
@@ -55,6 +75,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "metrics",
         ],
     ),
+    // The recording pipeline: the provider's media through the REST
+    // client, transcripts through speech to text, the queue in the store.
+    ("recordings", &["speech", "store", "twilio"]),
     // Pure analysis of stored free text: topics come from the flow file.
     ("insight", &["flow"]),
     ("report", &["flow", "phone", "store"]),

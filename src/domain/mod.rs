@@ -154,3 +154,35 @@ mod tests {
         assert!(serde_json::from_str::<Direction>("\"both\"").is_err());
     }
 }
+
+closed_set! {
+    /// Where dialback's own copy of a recording stands: the stages of the
+    /// recording pipeline (fetch, forget the provider's copy, transcribe)
+    /// and where it stopped.
+    pub enum RecordingStage expecting "a recording stage" {
+        /// Waiting to be fetched from the provider.
+        Fetch = "fetch",
+        /// Stored; the provider's copy is still to be deleted.
+        Forget = "forget",
+        /// Stored; the transcript is still to be made.
+        Transcribe = "transcribe",
+        /// Stored, and transcribed.
+        Done = "done",
+        /// The provider never served the media, after every attempt.
+        Unavailable = "unavailable",
+        /// Stored, but speech to text failed after every attempt.
+        Untranscribed = "untranscribed",
+    }
+}
+
+impl RecordingStage {
+    /// Is there work left at this stage (a worker may claim it)?
+    pub fn is_pending(self) -> bool {
+        matches!(self, Self::Fetch | Self::Forget | Self::Transcribe)
+    }
+
+    /// Is the audio in dialback's storage at this stage?
+    pub fn is_stored(self) -> bool {
+        !matches!(self, Self::Fetch | Self::Unavailable)
+    }
+}

@@ -31,6 +31,7 @@ pub mod campaigns;
 mod db_url;
 mod group_commit;
 mod postgres;
+pub mod recordings;
 pub mod reports;
 mod rows;
 mod sql;
@@ -38,6 +39,7 @@ mod sqlite;
 
 pub use campaigns::{CallContact, CampaignStore, ClaimedContact, DialerStore};
 pub use postgres::PostgresStore;
+pub use recordings::{AudioStore, RecordingStore};
 pub use reports::{ReportFilter, ReportStore};
 pub use sqlite::SqliteStore;
 
@@ -341,6 +343,9 @@ pub trait Store: Send + Sync + 'static {
     fn reports(&self) -> &dyn ReportStore;
     /// The outbound campaigns' storage (see [`campaigns`]).
     fn campaigns(&self) -> &dyn CampaignStore;
+    /// Recordings' audio and the pipeline that fetches and transcribes
+    /// them (see [`recordings`]).
+    fn recordings(&self) -> &dyn RecordingStore;
 }
 
 /// Parses JSON text the store wrote itself; a failure means the row was

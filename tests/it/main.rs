@@ -20,6 +20,7 @@ mod machine_props;
 mod media_stream;
 mod outcomes;
 mod readme_tour;
+mod recordings;
 mod reports;
 mod results_cli;
 mod results_http;

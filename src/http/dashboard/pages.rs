@@ -161,18 +161,8 @@ struct AnswerView {
     input: Option<String>,
     attempt: i32,
     at: String,
-    /// Where the page can play the recording, if the answer is one that is
-    /// still on disk.
-    recording: Option<String>,
-    /// A TwiML call's recording stays at the provider: its address there.
-    at_provider: Option<String>,
-}
-
-/// A recording URL the provider gave us (`RecordingUrl`), as a link; only
-/// http(s), so a stored value can never become a `javascript:` link.
-fn provider_link(url: &str) -> Option<String> {
-    let parsed = reqwest::Url::parse(url).ok()?;
-    matches!(parsed.scheme(), "https" | "http").then(|| parsed.to_string())
+    /// A recorded answer: where it plays, its transcript, where it stands.
+    recording: Option<recordings::RecordingView>,
 }
 
 /// How a call ended, or "unfinished".
@@ -212,15 +202,23 @@ fn prompt_of(flow: Option<&Arc<Flow>>, question: &str) -> String {
 async fn answers_of(state: &AppState, call: &CallRow) -> Result<Vec<AnswerView>, PageError> {
     let flow = state.flow(&call.flow);
     let rows = state.store().answers(&call.call_sid).await?;
+    let media = state
+        .store()
+        .recordings()
+        .recordings_of(&call.call_sid)
+        .await?;
     Ok(rows
         .into_iter()
         .map(|a| {
             let value = serde_json::from_value::<Value>(a.value.clone()).ok();
-            let (recording, at_provider) = match &value {
-                Some(Value::Recording { url, .. }) => {
-                    (recordings::link(state, url), provider_link(url))
+            let recording = match &value {
+                Some(Value::Recording { url, sid, .. }) => {
+                    let copy = sid
+                        .as_deref()
+                        .and_then(|sid| media.iter().find(|m| m.recording_sid == sid));
+                    Some(recordings::view(state, url, copy))
                 }
-                _ => (None, None),
+                _ => None,
             };
             let answer = match value {
                 Some(Value::Recording { duration_secs, .. }) => {
@@ -239,7 +237,6 @@ async fn answers_of(state: &AppState, call: &CallRow) -> Result<Vec<AnswerView>,
                 attempt: a.attempt,
                 at: time(&a.answered_at),
                 recording,
-                at_provider,
             }
         })
         .collect())

@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use super::super::rows::{all, answer_row, call_row, handoff_row, typed};
 use super::super::{
     Advance, Advanced, AnswerRow, CallRow, CallSid, CallStatus, CampaignStore, HandoffRow,
-    HandoffStatus, NewCall, NewOptOut, NewRecording, ReportStore, Store, StoreResult,
+    HandoffStatus, NewCall, NewOptOut, NewRecording, RecordingStore, ReportStore, Store,
+    StoreResult,
 };
 use super::{
     Backend, ColExt, On, ProviderStatus, StmtExt, execute, fetch_all, fetch_optional, query,
@@ -54,6 +55,10 @@ impl<B: Backend> Store for B {
     }
 
     fn campaigns(&self) -> &dyn CampaignStore {
+        self
+    }
+
+    fn recordings(&self) -> &dyn RecordingStore {
         self
     }
 

@@ -168,6 +168,19 @@ impl Server {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// An admin GET whose answer is text (a CSV export): status and body.
+    pub async fn admin_get_text(&self, path: &str) -> (u16, String) {
+        let resp = self
+            .client
+            .get(format!("http://{}{path}", self.addr))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("the server answers");
+        let status = resp.status().as_u16();
+        (status, resp.text().await.unwrap_or_default())
+    }
+
     /// `/metrics` as scraped.
     pub async fn metrics_text(&self) -> String {
         self.client

@@ -1,6 +1,8 @@
 use super::*;
 use crate::common::fixtures::*;
 
+pub(crate) use super::recording_cases::*;
+
 pub(crate) async fn a_created_call_loads_back_identical(store: &Db) {
     start_call(store, "CA-created").await;
 

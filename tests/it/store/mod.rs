@@ -16,6 +16,7 @@ use serde_json::json;
 use crate::common::db::TestDb;
 
 mod cases;
+mod recording_cases;
 
 /// `sqlite::<case>` and `postgres::<case>` for every case named.
 macro_rules! on_every_backend {
@@ -67,6 +68,9 @@ on_every_backend!(
     flow_versions_are_idempotent,
     timestamps_keep_microseconds,
     health_works,
+    a_recording_is_enqueued_once_and_claimed_by_one_worker_until_its_lease_runs_out,
+    a_worker_claims_only_the_stages_it_can_do_and_a_retry_waits_its_turn,
+    audio_and_transcript_are_stored_and_read_back_with_the_question,
 );
 
 mod postgres_only {
