@@ -239,6 +239,22 @@ async fn a_twilio_recording_is_fetched_once_transcribed_playable_from_the_other_
             "{backend}: the export has the transcript"
         );
 
+        // "What callers said" groups the transcript like any free text.
+        let (status, said) = last
+            .admin_get("/api/said/wallet-followup?since=2026-11-01&until=2026-12-01")
+            .await;
+        assert_eq!(status, 200, "{said}");
+        let callers = |topic: &str| {
+            said["topics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["name"] == topic)
+                .map(|t| t["callers"].clone())
+        };
+        assert_eq!(callers("转账失败"), Some(1.into()), "{backend}: {said}");
+        assert_eq!(callers("手续费"), Some(1.into()), "{backend}: {said}");
+
         // `purge` removes the stored audio and the transcript.
         let purged = dialback::report::privacy::purge(
             store,
@@ -346,6 +362,50 @@ async fn with_the_flag_the_provider_copy_is_deleted_once_stored_and_without_stt_
             html.contains("not transcribed: no speech-to-text backend is configured"),
             "{html}"
         );
+
+        server.stop().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_callback_taken_by_a_replica_that_cannot_fetch_is_fetched_by_the_next_one_to_start() {
+    for (backend, db) in each_backend().await {
+        eprintln!("-- on {backend}");
+        let provider = FakeProvider::start().await;
+        // This replica has no provider account: it takes the callback and
+        // queues the fetch, but fetches nothing itself.
+        let mut settings = Server::settings(Options {
+            database_url: db.url().to_owned(),
+            crm_webhook: None,
+            auth_token: Some(AUTH_TOKEN.into()),
+            clock: office_hours(),
+        });
+        settings.recordings.first_retry = Duration::from_millis(20);
+        let blind = Server::start_settings(settings).await;
+        let (sid, rec_sid, action, callback) = record_a_suggestion(&blind, &provider, 0).await;
+        complete(action.to(&blind).await);
+        assert_eq!(callback.to(&blind).await.0, 200);
+        blind.stop().await;
+        let store = db.store().as_ref();
+        assert_eq!(
+            stage(store, &sid, &rec_sid).await,
+            Some(RecordingStage::Fetch)
+        );
+        assert_eq!(provider.recording(&rec_sid).requests, 0);
+
+        // The queue is in the store: the next replica takes it up.
+        let server = replica(&db, &provider, None, false).await;
+        let (call, rec) = (sid.as_str(), rec_sid.as_str());
+        eventually(
+            Duration::from_secs(30),
+            format!("{backend}: fetched by the next replica"),
+            || async move {
+                (stage(store, call, rec).await == Some(RecordingStage::Transcribe)).then_some(())
+            },
+        )
+        .await;
+        assert_eq!(provider.recording(&rec_sid).served, 1, "{backend}");
 
         server.stop().await;
         db.cleanup().await;

@@ -109,7 +109,8 @@ async fn the_wallet_call_over_a_stream_stores_spoken_answers_and_the_recorded_su
     for (backend, db) in each_backend().await {
         eprintln!("-- on {backend}");
         let (server, speech_service, recordings) = stream_server(&db, |_| {}).await;
-        speech_service.will_hear(&["嗯，已经解决了", "没用过"]);
+        // The two spoken answers, then the recorded suggestion's transcript.
+        speech_service.will_hear(&["嗯，已经解决了", "没用过", "希望转账快一点"]);
         let spoken = || {
             let mut a = speech("mandarin.wav", 1_200);
             a.extend(vec![0; 8 * 1_200]);
@@ -195,6 +196,20 @@ async fn the_wallet_call_over_a_stream_stores_spoken_answers_and_the_recorded_su
             .expect("the recording is a WAV file");
         assert_eq!(wav.spec().sample_rate, 8_000);
         assert!(wav.duration() >= 8_000 * 2, "silence trimmed, voice kept");
+        // Transcribed in the background, as a TwiML recording is.
+        let store = db.store().as_ref();
+        let call_sid = &sid_for(&sid);
+        let transcript = eventually(
+            Duration::from_secs(20),
+            "the stream recording transcribed",
+            || async move {
+                let rows = store.recordings().recordings_of(call_sid).await.unwrap();
+                rows.into_iter().find_map(|r| r.transcript)
+            },
+        )
+        .await;
+        assert_eq!(transcript.text, "希望转账快一点", "{backend}");
+        assert_eq!(transcript.model, "stt-test");
         server.stop().await;
         db.cleanup().await;
     }
