@@ -211,6 +211,24 @@ async fn a_twilio_recording_is_fetched_once_transcribed_playable_from_the_other_
                 .contains("no-store")
         );
         assert_eq!(played.bytes().await.unwrap().to_vec(), wav(), "{backend}");
+        // The range a browser's player asks for when it seeks.
+        let part = reqwest::Client::new()
+            .get(format!("http://{}/recordings/{rec_sid}", last.addr))
+            .header("cookie", &cookie)
+            .header("range", "bytes=44-99")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(part.status().as_u16(), 206, "{backend}");
+        let total = wav().len();
+        assert_eq!(
+            part.headers()["content-range"].to_str().unwrap(),
+            format!("bytes 44-99/{total}")
+        );
+        assert_eq!(
+            part.bytes().await.unwrap().to_vec(),
+            wav()[44..100].to_vec()
+        );
 
         // The call page shows the player and the transcript beside it.
         let page = get(last, &format!("/calls/{sid}"), Some(&cookie)).await;

@@ -10,11 +10,10 @@
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use tower_http::services::ServeFile;
-
 use serde::Serialize;
+use tower_http::services::ServeFile;
 
 use super::PageError;
 use crate::http::AppState;
@@ -144,7 +143,11 @@ pub(super) async fn recording(
         return Err(PageError::Unauthorized);
     }
     if is_recording_id(&file) {
-        return from_store(&state, &file).await;
+        let range = req
+            .headers()
+            .get(header::RANGE)
+            .and_then(|v| v.to_str().ok());
+        return from_store(&state, &file, range).await;
     }
     if !is_plain_wav_name(&file) {
         return Err(PageError::NotFound("recording"));
@@ -176,9 +179,14 @@ pub(super) async fn recording(
     Ok(response.into_response())
 }
 
-/// The stored audio, whole. Recorded answers are short (tens of
-/// kilobytes), so no range requests: a browser that seeks fetches again.
-async fn from_store(state: &AppState, id: &str) -> Result<Response, PageError> {
+/// The stored audio, whole or the one byte range asked for: browsers
+/// (Safari always, others when seeking) ask `<audio>` sources for ranges
+/// and expect `206 Partial Content`.
+async fn from_store(
+    state: &AppState,
+    id: &str,
+    range: Option<&str>,
+) -> Result<Response, PageError> {
     let audio = state
         .store()
         .recordings()
@@ -193,7 +201,22 @@ async fn from_store(state: &AppState, id: &str) -> Result<Response, PageError> {
     } else {
         HeaderValue::from_static("application/octet-stream")
     };
-    Ok((
+    let len = audio.bytes.len();
+    let (status, body, content_range) = match byte_range(range, len) {
+        Range::Whole => (StatusCode::OK, audio.bytes, None),
+        Range::Part(start, end) => (
+            StatusCode::PARTIAL_CONTENT,
+            audio.bytes[start..=end].to_vec(),
+            Some(format!("bytes {start}-{end}/{len}")),
+        ),
+        Range::Unsatisfiable => (
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            Vec::new(),
+            Some(format!("bytes */{len}")),
+        ),
+    };
+    let mut response = (
+        status,
         [
             (header::CONTENT_TYPE, content_type),
             (
@@ -204,15 +227,75 @@ async fn from_store(state: &AppState, id: &str) -> Result<Response, PageError> {
                 header::X_CONTENT_TYPE_OPTIONS,
                 HeaderValue::from_static("nosniff"),
             ),
+            (header::ACCEPT_RANGES, HeaderValue::from_static("bytes")),
         ],
-        audio.bytes,
+        body,
     )
-        .into_response())
+        .into_response();
+    if let Some(value) = content_range.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        response.headers_mut().insert(header::CONTENT_RANGE, value);
+    }
+    Ok(response)
+}
+
+/// What a `Range` header asks of a body of `len` bytes.
+#[derive(Debug, PartialEq, Eq)]
+enum Range {
+    /// No range, or one this server does not split (several ranges, other
+    /// units): the whole body, 200.
+    Whole,
+    /// Bytes `start..=end`, 206.
+    Part(usize, usize),
+    /// A range outside the body, 416.
+    Unsatisfiable,
+}
+
+/// Reads `bytes=A-B`, `bytes=A-` and `bytes=-N` (RFC 9110 §14.1.2).
+fn byte_range(header: Option<&str>, len: usize) -> Range {
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
+        return Range::Whole;
+    };
+    if spec.contains(',') {
+        return Range::Whole;
+    }
+    let Some((first, last)) = spec.split_once('-') else {
+        return Range::Whole;
+    };
+    let number = |t: &str| t.trim().parse::<usize>().ok();
+    let (start, end) = match (first.trim().is_empty(), number(first), number(last)) {
+        // The last N bytes.
+        (true, _, Some(n)) if n > 0 && len > 0 => (len.saturating_sub(n), len - 1),
+        (false, Some(a), None) if last.trim().is_empty() => (a, len.saturating_sub(1)),
+        (false, Some(a), Some(b)) if a <= b => (a, b.min(len.saturating_sub(1))),
+        _ => return Range::Whole,
+    };
+    if start >= len {
+        return Range::Unsatisfiable;
+    }
+    Range::Part(start, end)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{is_plain_wav_name, is_recording_id};
+    use super::{Range, byte_range, is_plain_wav_name, is_recording_id};
+
+    #[test]
+    fn the_one_range_a_browser_asks_for_is_served_and_others_get_the_whole_body() {
+        let cases = [
+            (None, Range::Whole),
+            (Some("bytes=0-"), Range::Part(0, 99)),
+            (Some("bytes=0-1"), Range::Part(0, 1)),
+            (Some("bytes=90-500"), Range::Part(90, 99)),
+            (Some("bytes=-10"), Range::Part(90, 99)),
+            (Some("bytes=100-"), Range::Unsatisfiable),
+            (Some("bytes=5-2"), Range::Whole),
+            (Some("bytes=0-1,5-6"), Range::Whole),
+            (Some("items=0-1"), Range::Whole),
+        ];
+        for (header, expected) in cases {
+            assert_eq!(byte_range(header, 100), expected, "{header:?}");
+        }
+    }
 
     #[test]
     fn only_plain_ids_are_looked_up_in_the_store() {
