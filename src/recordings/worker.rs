@@ -38,6 +38,18 @@ pub enum Worked {
     Retried(String),
     /// The stage failed for the last time; the recording stopped here.
     GaveUp(RecordingStage, String),
+    /// The job's lease ran out before the report: another worker took it
+    /// over, and this report was not written.
+    LeaseLost,
+}
+
+/// What a stage that succeeded did.
+enum Did {
+    /// Its work is done; the job moves on to this stage.
+    MoveTo(RecordingStage),
+    /// It wrote its own report (a transcript); `held`: the lease was
+    /// still the job's, so the report was written.
+    Reported { held: bool },
 }
 
 /// The recording pipeline of one replica.
@@ -156,45 +168,50 @@ impl Pipeline {
             other => Err(format!("nothing to do at stage {}", other.as_str())),
         };
         let now = Utc::now();
-        match done {
-            Ok(Some(to)) => {
-                recordings
-                    .recording_moved(&job.recording_sid, to, now)
-                    .await?;
-                Ok(Worked::Moved(to))
-            }
+        let (held, worked) = match done {
+            Ok(Did::MoveTo(to)) => (
+                recordings.recording_moved(job, to, now).await?,
+                Worked::Moved(to),
+            ),
             // Transcribed: the transcript's write moved it to done.
-            Ok(None) => Ok(Worked::Moved(RecordingStage::Done)),
+            Ok(Did::Reported { held }) => (held, Worked::Moved(RecordingStage::Done)),
             Err(error) => {
                 match policy::after_failure(job.stage, job.attempts, self.first_retry, now) {
                     AfterFailure::Retry(at) => {
                         tracing::info!(%error, attempt = job.attempts, "recording pipeline: will try again");
-                        recordings
-                            .recording_retry(&job.recording_sid, at, &error)
-                            .await?;
-                        Ok(Worked::Retried(error))
+                        (
+                            recordings.recording_retry(job, at, &error).await?,
+                            Worked::Retried(error),
+                        )
                     }
                     AfterFailure::GiveUp(to) => {
                         tracing::warn!(%error, attempts = job.attempts, "recording pipeline: gave up; the recording is marked {}", to.as_str());
-                        recordings
-                            .recording_gave_up(&job.recording_sid, to, &error)
-                            .await?;
-                        Ok(Worked::GaveUp(to, error))
+                        (
+                            recordings.recording_gave_up(job, to, &error).await?,
+                            Worked::GaveUp(to, error),
+                        )
                     }
                     AfterFailure::MoveOn(to) => {
                         tracing::error!(%error, "recording pipeline: the provider's copy could not be deleted; it stays there");
-                        recordings
-                            .recording_moved(&job.recording_sid, to, now)
-                            .await?;
-                        Ok(Worked::Moved(to))
+                        (
+                            recordings.recording_moved(job, to, now).await?,
+                            Worked::Moved(to),
+                        )
                     }
                 }
             }
+        };
+        if !held {
+            // Too slow: the lease ran out and another worker has the job;
+            // what it does counts, this report was not written.
+            tracing::warn!("recording pipeline: the job's lease ran out before its report");
+            return Ok(Worked::LeaseLost);
         }
+        Ok(worked)
     }
 
     /// The provider's media into the store; the next stage.
-    async fn fetch(&self, job: &RecordingJob) -> Result<Option<RecordingStage>, String> {
+    async fn fetch(&self, job: &RecordingJob) -> Result<Did, String> {
         let (Some(provider), Some(url)) = (&self.provider, &job.source_url) else {
             return Err("no provider account, or no recording URL".into());
         };
@@ -215,11 +232,11 @@ impl Pipeline {
             .put_audio(&job.recording_sid, &audio, Utc::now())
             .await
             .map_err(|e| e.to_string())?;
-        Ok(Some(policy::after_fetch(self.delete_at_provider)))
+        Ok(Did::MoveTo(policy::after_fetch(self.delete_at_provider)))
     }
 
     /// The provider's copy deleted; the next stage.
-    async fn forget(&self, job: &RecordingJob) -> Result<Option<RecordingStage>, String> {
+    async fn forget(&self, job: &RecordingJob) -> Result<Did, String> {
         let Some(provider) = &self.provider else {
             return Err("no provider account".into());
         };
@@ -228,11 +245,11 @@ impl Pipeline {
             .await
             .map_err(|e| e.to_string())?;
         tracing::info!("recording pipeline: the provider's copy is deleted");
-        Ok(Some(RecordingStage::Transcribe))
+        Ok(Did::MoveTo(RecordingStage::Transcribe))
     }
 
     /// The stored audio transcribed, in the flow's language.
-    async fn transcribe(&self, job: &RecordingJob) -> Result<Option<RecordingStage>, String> {
+    async fn transcribe(&self, job: &RecordingJob) -> Result<Did, String> {
         let Some(transcriber) = &self.transcriber else {
             return Err("no speech-to-text backend".into());
         };
@@ -255,10 +272,10 @@ impl Pipeline {
             confidence: t.confidence,
             model: t.model,
         };
-        recordings
-            .recording_transcribed(&job.recording_sid, &stored)
+        let held = recordings
+            .recording_transcribed(job, &stored)
             .await
             .map_err(|e| e.to_string())?;
-        Ok(None)
+        Ok(Did::Reported { held })
     }
 }

@@ -74,6 +74,10 @@ pub struct RecordingJob {
     pub stage: RecordingStage,
     /// This claim included: how many times the stage was tried.
     pub attempts: i32,
+    /// The lease this claim holds: a report on the job is written only
+    /// while the job still holds it (another worker may have taken the job
+    /// over from one too slow to report in time).
+    pub lease_until: DateTime<Utc>,
 }
 
 /// A transcript, as stored with its recording.
@@ -123,37 +127,38 @@ pub trait RecordingStore: AudioStore {
     ) -> StoreResult<Vec<RecordingJob>>;
 
     /// The claimed stage is done: the job moves to `to`, due now, with its
-    /// attempts counted afresh.
+    /// attempts counted afresh. Each report on a claimed job is `false`,
+    /// and writes nothing, if the job no longer holds its lease.
     async fn recording_moved(
         &self,
-        recording_sid: &str,
+        job: &RecordingJob,
         to: RecordingStage,
         now: DateTime<Utc>,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<bool>;
 
     /// The claimed stage failed: tried again at `next_at`.
     async fn recording_retry(
         &self,
-        recording_sid: &str,
+        job: &RecordingJob,
         next_at: DateTime<Utc>,
         error: &str,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<bool>;
 
     /// The claimed stage failed for the last time: the job stops at `to`
     /// ([`RecordingStage::Unavailable`], [`RecordingStage::Untranscribed`]).
     async fn recording_gave_up(
         &self,
-        recording_sid: &str,
+        job: &RecordingJob,
         to: RecordingStage,
         error: &str,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<bool>;
 
     /// Stores the transcript; the job is [`RecordingStage::Done`].
     async fn recording_transcribed(
         &self,
-        recording_sid: &str,
+        job: &RecordingJob,
         transcript: &StoredTranscript,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<bool>;
 
     /// The call's recordings, as the call page shows them.
     async fn recordings_of(&self, call_sid: &CallSid) -> StoreResult<Vec<RecordingMediaRow>>;

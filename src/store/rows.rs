@@ -4,6 +4,7 @@
 
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::campaigns::{CallContact, CampaignRow, ClaimedContact, ContactRow};
@@ -226,6 +227,9 @@ where
         source_url: r.col("source_url")?,
         stage: typed(r, "stage")?,
         attempts: r.col("attempts")?,
+        // Set by the claim to the value it bound, so that a report compares
+        // exactly what was stored.
+        lease_until: DateTime::<Utc>::MIN_UTC,
     })
 }
 

@@ -10,24 +10,26 @@ use super::super::recordings::{
 };
 use super::super::rows::{all, recording_job, recording_media};
 use super::super::{CallSid, StoreResult};
-use super::{Backend, ColExt, On, StmtExt, execute, fetch_all, fetch_optional, query};
+use super::{Backend, ColExt, On, Stmt, StmtExt, execute, fetch_all, fetch_optional, query};
 
 /// `$5` is both when it is due and when it was made: now.
 const INSERT_JOB: &str = "INSERT INTO recording_media \
     (recording_sid, call_sid, source_url, stage, next_at, created_at) \
     VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (recording_sid) DO NOTHING";
 
-const MOVED: &str = "UPDATE recording_media SET stage = $2, attempts = 0, next_at = $3, \
-    lease_until = NULL, last_error = NULL WHERE recording_sid = $1";
+/// The reports on a claimed job: `$1` its id, `$2` the lease it holds.
+const MOVED: &str = "UPDATE recording_media SET stage = $3, attempts = 0, next_at = $4, \
+    lease_until = NULL, last_error = NULL WHERE recording_sid = $1 AND lease_until = $2";
 
-const RETRY: &str = "UPDATE recording_media SET next_at = $2, lease_until = NULL, \
-    last_error = $3 WHERE recording_sid = $1";
+const RETRY: &str = "UPDATE recording_media SET next_at = $3, lease_until = NULL, \
+    last_error = $4 WHERE recording_sid = $1 AND lease_until = $2";
 
-const GAVE_UP: &str = "UPDATE recording_media SET stage = $2, lease_until = NULL, \
-    last_error = $3 WHERE recording_sid = $1";
+const GAVE_UP: &str = "UPDATE recording_media SET stage = $3, lease_until = NULL, \
+    last_error = $4 WHERE recording_sid = $1 AND lease_until = $2";
 
 const TRANSCRIBED: &str = "UPDATE recording_media SET stage = 'done', lease_until = NULL, \
-    last_error = NULL, transcript = $2, confidence = $3, model = $4 WHERE recording_sid = $1";
+    last_error = NULL, transcript = $3, confidence = $4, model = $5 \
+    WHERE recording_sid = $1 AND lease_until = $2";
 
 /// A recording's copy, with the question its answer row names.
 macro_rules! media_columns {
@@ -51,6 +53,13 @@ const PUT_AUDIO: &str = "INSERT INTO recording_audio (recording_sid, content_typ
 const GET_AUDIO: &str = "SELECT content_type, audio FROM recording_audio WHERE recording_sid = $1";
 
 const DELETE_AUDIO: &str = "DELETE FROM recording_audio WHERE recording_sid = $1";
+
+/// A report on `job`: its id and the lease it holds as `$1` and `$2`.
+fn held<'q, B: Backend>(sql: &'static str, job: &'q RecordingJob) -> Stmt<'q, B::Db> {
+    query::<B>(sql)
+        .arg(job.recording_sid.as_str())
+        .at(job.lease_until)
+}
 
 #[async_trait::async_trait]
 impl<B: Backend> AudioStore for B {
@@ -116,56 +125,53 @@ impl<B: Backend> RecordingStore for B {
             .arg(stage(1))
             .arg(stage(2));
         let rows = fetch_all(self, On::Write, stmt).await?;
-        Ok(all(&rows, recording_job)?)
+        let mut jobs = all(&rows, recording_job)?;
+        for job in &mut jobs {
+            job.lease_until = lease_until;
+        }
+        Ok(jobs)
     }
 
     async fn recording_moved(
         &self,
-        recording_sid: &str,
+        job: &RecordingJob,
         to: RecordingStage,
         now: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        let stmt = query::<B>(MOVED)
-            .arg(recording_sid)
-            .arg(to.as_str())
-            .at(now);
-        execute(self, stmt).await.map(drop)
+    ) -> StoreResult<bool> {
+        let stmt = held::<B>(MOVED, job).arg(to.as_str()).at(now);
+        Ok(execute(self, stmt).await? == 1)
     }
 
     async fn recording_retry(
         &self,
-        recording_sid: &str,
+        job: &RecordingJob,
         next_at: DateTime<Utc>,
         error: &str,
-    ) -> StoreResult<()> {
-        let stmt = query::<B>(RETRY).arg(recording_sid).at(next_at).arg(error);
-        execute(self, stmt).await.map(drop)
+    ) -> StoreResult<bool> {
+        let stmt = held::<B>(RETRY, job).at(next_at).arg(error);
+        Ok(execute(self, stmt).await? == 1)
     }
 
     async fn recording_gave_up(
         &self,
-        recording_sid: &str,
+        job: &RecordingJob,
         to: RecordingStage,
         error: &str,
-    ) -> StoreResult<()> {
-        let stmt = query::<B>(GAVE_UP)
-            .arg(recording_sid)
-            .arg(to.as_str())
-            .arg(error);
-        execute(self, stmt).await.map(drop)
+    ) -> StoreResult<bool> {
+        let stmt = held::<B>(GAVE_UP, job).arg(to.as_str()).arg(error);
+        Ok(execute(self, stmt).await? == 1)
     }
 
     async fn recording_transcribed(
         &self,
-        recording_sid: &str,
+        job: &RecordingJob,
         t: &StoredTranscript,
-    ) -> StoreResult<()> {
-        let stmt = query::<B>(TRANSCRIBED)
-            .arg(recording_sid)
+    ) -> StoreResult<bool> {
+        let stmt = held::<B>(TRANSCRIBED, job)
             .arg(t.text.as_str())
             .arg(t.confidence)
             .arg(t.model.as_str());
-        execute(self, stmt).await.map(drop)
+        Ok(execute(self, stmt).await? == 1)
     }
 
     async fn recordings_of(&self, call_sid: &CallSid) -> StoreResult<Vec<RecordingMediaRow>> {

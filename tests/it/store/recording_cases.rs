@@ -59,6 +59,15 @@ pub(crate) async fn a_recording_is_enqueued_once_and_claimed_by_one_worker_until
     let again = q.claim_recordings(t(62), t(122), &ALL, 4).await.unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].attempts, 2);
+
+    // The first worker, too slow, reports after the second took over: not
+    // written; the second's report is.
+    assert!(!q.recording_retry(&claimed, t(70), "late").await.unwrap());
+    assert!(
+        q.recording_moved(&again[0], RecordingStage::Transcribe, t(70))
+            .await
+            .unwrap()
+    );
 }
 
 pub(crate) async fn a_worker_claims_only_the_stages_it_can_do_and_a_retry_waits_its_turn(
@@ -82,9 +91,11 @@ pub(crate) async fn a_worker_claims_only_the_stages_it_can_do_and_a_retry_waits_
 
     let fetching = q.claim_recordings(t(1), t(61), &ALL, 4).await.unwrap();
     assert_eq!(fetching.len(), 1);
-    q.recording_retry("RE-fetch", t(10), "HTTP 404")
-        .await
-        .unwrap();
+    assert!(
+        q.recording_retry(&fetching[0], t(10), "HTTP 404")
+            .await
+            .unwrap()
+    );
     assert!(
         q.claim_recordings(t(9), t(69), &ALL, 4)
             .await
@@ -110,18 +121,28 @@ pub(crate) async fn audio_and_transcript_are_stored_and_read_back_with_the_quest
         content_type: "audio/wav".into(),
         bytes: (0..=255u8).cycle().take(70_000).collect(),
     };
+    let fetch = q.claim_recordings(t(1), t(61), &ALL, 1).await.unwrap();
     q.put_audio("RE-a", &audio, t(2)).await.unwrap();
     q.put_audio("RE-a", &audio, t(3)).await.unwrap(); // a retried put
     assert_eq!(q.get_audio("RE-a").await.unwrap(), Some(audio));
-    q.recording_moved("RE-a", RecordingStage::Transcribe, t(3))
-        .await
-        .unwrap();
+    assert!(
+        q.recording_moved(&fetch[0], RecordingStage::Transcribe, t(3))
+            .await
+            .unwrap()
+    );
+    let transcribe = q.claim_recordings(t(3), t(63), &ALL, 1).await.unwrap();
+    assert_eq!(transcribe[0].stage, RecordingStage::Transcribe);
+    assert_eq!(transcribe[0].attempts, 1, "counted afresh per stage");
     let transcript = StoredTranscript {
         text: "手续费太高".into(),
         confidence: None,
         model: "whisper-1".into(),
     };
-    q.recording_transcribed("RE-a", &transcript).await.unwrap();
+    assert!(
+        q.recording_transcribed(&transcribe[0], &transcript)
+            .await
+            .unwrap()
+    );
 
     let rows = q.recordings_of(&sid_for("CA-audio")).await.unwrap();
     assert_eq!(rows.len(), 1);
@@ -130,9 +151,16 @@ pub(crate) async fn audio_and_transcript_are_stored_and_read_back_with_the_quest
     // No answer row names it yet: no question.
     assert_eq!(rows[0].question, "");
 
-    q.recording_gave_up("RE-a", RecordingStage::Untranscribed, "x")
-        .await
-        .unwrap();
+    // A report on a job no longer held writes nothing.
+    assert!(
+        !q.recording_gave_up(&transcribe[0], RecordingStage::Untranscribed, "x")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        q.recordings_of(&sid_for("CA-audio")).await.unwrap()[0].stage,
+        RecordingStage::Done
+    );
     assert!(q.delete_audio("RE-a").await.unwrap());
     assert!(!q.delete_audio("RE-a").await.unwrap());
     assert_eq!(q.get_audio("RE-a").await.unwrap(), None);
