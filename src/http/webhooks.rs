@@ -391,7 +391,9 @@ pub(super) async fn recording_status(
         // (Twilio's RecordingStatusCallback: "the recording is available
         // for access"), so the fetch is enqueued here, not at the
         // `<Record>` action. Once per RecordingSid, however often and
-        // wherever the callback comes.
+        // wherever the callback comes. Due on the wall clock, not the
+        // server's (a fixed clock in tests): the fetch's back-off is the
+        // provider's real time.
         let enqueued = crate::recordings::enqueue_provider_recording(
             state.store(),
             &params.call_sid,
