@@ -134,6 +134,29 @@ pub(super) async fn call(
         // A question asked again (a flow that loops back) keeps its latest answer.
         answers.insert(a.question, a.value);
     }
+    // Dialback's copies of the call's recordings: where each stands in the
+    // pipeline, and its transcript once made.
+    let recordings: Vec<Value> = state
+        .store()
+        .recordings()
+        .recordings_of(&call_sid)
+        .await?
+        .into_iter()
+        .map(|r| {
+            json!({
+                "recording_sid": r.recording_sid,
+                "question": r.question,
+                "stage": r.stage,
+                "attempts": r.attempts,
+                "last_error": r.last_error,
+                "transcript": r.transcript.map(|t| json!({
+                    "text": t.text,
+                    "confidence": t.confidence,
+                    "model": t.model,
+                })),
+            })
+        })
+        .collect();
     Ok(Json(json!({
         "call_sid": row.call_sid,
         "flow": row.flow,
@@ -144,6 +167,7 @@ pub(super) async fn call(
         "started_at": row.started_at,
         "ended_at": row.ended_at,
         "answers": answers,
+        "recordings": recordings,
     })))
 }
 

@@ -240,6 +240,19 @@ async fn a_twilio_recording_is_fetched_once_transcribed_playable_from_the_other_
         assert!(html.contains(SAID), "{backend}: the transcript is shown");
         assert!(html.contains("model stt-test"), "{html}");
 
+        // So does the admin API's call, from either replica.
+        let (status, call) = last.admin_get(&format!("/api/calls/{sid}")).await;
+        assert_eq!(status, 200);
+        assert_eq!(call["recordings"][0]["recording_sid"], rec_sid.as_str());
+        assert_eq!(call["recordings"][0]["question"], "suggestion");
+        assert_eq!(call["recordings"][0]["stage"], "done");
+        assert_eq!(call["recordings"][0]["transcript"]["text"], SAID);
+        assert_eq!(
+            call["recordings"][0]["transcript"]["confidence"],
+            serde_json::Value::Null
+        );
+        assert_eq!(call["recordings"][0]["transcript"]["model"], "stt-test");
+
         // The export carries it.
         let (status, csv) = last
             .admin_get_text("/api/results/wallet-followup.csv")
