@@ -86,6 +86,7 @@ mod tests {
             response: String::new(),
             started_at: Utc::now(),
             ended_at: None,
+            follows: None,
         }
     }
 

@@ -154,6 +154,7 @@ mod tests {
             response: String::new(),
             started_at: now(),
             ended_at: None,
+            follows: None,
         }
     }
 

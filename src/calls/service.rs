@@ -26,8 +26,10 @@ use crate::flow::event::{Input, Output};
 use crate::flow::model::Mode;
 use crate::flow::{Call, Flow};
 use crate::metrics::Metrics;
+use crate::store::campaigns::ContactStart;
 use crate::store::{
-    Advanced, CallRow, CallSid, CallStatus, Direction, NewCall, NewRecording, Store, StoreError,
+    Advanced, CallRow, CallSid, CallStatus, Direction, FollowUp, NewCall, NewRecording, Store,
+    StoreError,
 };
 use crate::twiml;
 
@@ -191,6 +193,7 @@ impl Calls {
                 String::new()
             },
             started_at: self.now(),
+            follows: fields.follows,
         })
     }
 
@@ -201,20 +204,22 @@ impl Calls {
     pub async fn start(&self, arrival: Arrival, first: Input) -> Result<String, CallError> {
         let flow = arrival.flow.clone();
         let sid = &arrival.call_sid;
-        let vars = self
-            .contact_vars(&arrival)
+        let contact = self
+            .contact_start(&arrival)
             .await
             .inspect_err(|e| tracing::error!(call_sid = %sid, error = %e, "store failed loading the contact"))
-            .map_err(CallError::store(Some(&flow)))?
-            .as_ref()
-            .map(crate::dialer::contacts::vars_from_json)
-            .unwrap_or_default();
+            .map_err(CallError::store(Some(&flow)))?;
+        let (vars, follows) = match contact {
+            Some(c) => (crate::dialer::contacts::vars_from_json(&c.vars), c.follows),
+            None => Default::default(),
+        };
         let call = Call::new(vars);
         let fields = NewCallFields {
             direction: arrival.direction,
             from: arrival.from,
             to: arrival.to,
             status: arrival.status,
+            follows,
         };
         let mut new = self.new_call(sid, &flow, &call, fields)?;
         let stream = flow.mode == Mode::Stream;
@@ -250,6 +255,7 @@ impl Calls {
             response: response.clone(),
             started_at: new.started_at,
             ended_at: None,
+            follows: new.follows.clone(),
         };
         let first_effects = effects(&row, &first_call, &outputs, response.clone(), now)?;
         let a = &first_effects.advance;
@@ -304,19 +310,22 @@ impl Calls {
     }
 
     /// The contact row whose variables fill the call's texts: the one the
-    /// dialer called, or, on an inbound call, the caller's own row in the
-    /// most recent campaign of the flow. `None`: the flow's defaults.
-    async fn contact_vars(
-        &self,
-        arrival: &Arrival,
-    ) -> Result<Option<serde_json::Value>, StoreError> {
+    /// dialer called (with the earlier call it follows up), or, on an
+    /// inbound call, the caller's own row in the most recent campaign of the
+    /// flow (an inbound call follows nothing up: the caller rang on their
+    /// own). `None`: the flow's defaults.
+    async fn contact_start(&self, arrival: &Arrival) -> Result<Option<ContactStart>, StoreError> {
         let campaigns = self.store().campaigns();
         match arrival.contact {
-            Some(id) => campaigns.contact_vars(id).await,
+            Some(id) => campaigns.contact_start(id).await,
             None if arrival.direction == Direction::Inbound && !arrival.from.is_empty() => {
-                campaigns
+                let vars = campaigns
                     .inbound_contact_vars(&arrival.flow.name, &arrival.from)
-                    .await
+                    .await?;
+                Ok(vars.map(|vars| ContactStart {
+                    vars,
+                    follows: None,
+                }))
             }
             None => Ok(None),
         }
@@ -345,6 +354,7 @@ impl Calls {
                     from: String::new(),
                     to: String::new(),
                     status: None,
+                    follows: None,
                 };
                 let new = self
                     .new_call(sid, flow, &call, fields)
@@ -590,4 +600,5 @@ struct NewCallFields {
     from: String,
     to: String,
     status: Option<CallStatus>,
+    follows: Option<FollowUp>,
 }

@@ -42,6 +42,7 @@ impl Contact {
             ),
             timezone: self.timezone.map(|z| z.name().to_owned()),
             next_at,
+            follows: None,
         }
     }
 }

@@ -173,7 +173,16 @@ fn lex(src: &str) -> Result<Vec<(Tok, std::ops::Range<usize>)>, ConditionError> 
             }
             c if c.is_alphabetic() || c == '_' => {
                 let mut j = i + 1;
-                while j < chars.len() && (chars[j].1.is_alphanumeric() || chars[j].1 == '_') {
+                let word = |c: char| c.is_alphanumeric() || c == '_';
+                // A dot followed by a letter joins a group and its variable
+                // (`previous.csat`); `..` stays a range.
+                while j < chars.len()
+                    && (word(chars[j].1)
+                        || (chars[j].1 == '.'
+                            && chars
+                                .get(j + 1)
+                                .is_some_and(|(_, c)| c.is_alphabetic() || *c == '_')))
+                {
                     j += 1;
                 }
                 let end = chars.get(j).map_or(src.len(), |(a, _)| *a);
@@ -541,6 +550,32 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect())
+    }
+
+    #[test]
+    fn a_grouped_variable_is_one_name_and_a_range_after_a_name_still_parses() {
+        let mut names = names();
+        names.insert("previous.csat".into(), AnswerType::Number);
+        names.insert("previous.resolved".into(), AnswerType::Text);
+        let e = env(&[
+            ("previous.csat", Value::Number(2)),
+            ("previous.resolved", Value::Text("no".into())),
+            ("csat", Value::Number(5)),
+        ]);
+
+        let c = parse(
+            "previous.csat in 1..2 and previous.resolved == \"no\"",
+            &names,
+        )
+        .unwrap();
+        let unknown = parse("previous.nps > 3", &names).unwrap_err();
+
+        assert!(c.eval(&e));
+        assert_eq!(
+            unknown.message,
+            "no answer or variable is called `previous.nps`"
+        );
+        assert_eq!(unknown.at, 0..12);
     }
 
     #[test]

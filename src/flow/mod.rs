@@ -17,6 +17,8 @@ pub mod model;
 #[cfg(test)]
 mod outcome_tests;
 pub mod phrases;
+#[cfg(test)]
+mod previous_tests;
 pub mod schema;
 pub mod syntax;
 pub mod template;

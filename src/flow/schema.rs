@@ -19,9 +19,11 @@ pub struct FlowFile {
     flow: Header,
     /// Contact variables the flow uses: their type ("text" or "number"), or
     /// a table with the type and a default for calls without the contact's
-    /// value: `name = { type = "text", default = "您" }`.
+    /// value: `name = { type = "text", default = "您" }`. A group of
+    /// variables under one prefix, such as the earlier call's answers on a
+    /// follow-up call: `previous.csat = "number"`.
     #[serde(default)]
-    vars: BTreeMap<String, VarDecl>,
+    vars: BTreeMap<String, VarEntry>,
     /// What callers talk about, for the "what callers said" analysis: each
     /// topic's name and the Mandarin and English words and phrases that mean
     /// it, e.g. `手续费 = ["手续费", "费用", "收费", "fee", "charges"]`. Matching
@@ -38,6 +40,15 @@ pub struct FlowFile {
 enum VarKind {
     Text,
     Number,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(untagged)]
+enum VarEntry {
+    /// One variable.
+    One(VarDecl),
+    /// A group: `previous.csat` is the variable `csat` of `previous`.
+    Group(BTreeMap<String, VarDecl>),
 }
 
 #[derive(Deserialize, JsonSchema)]

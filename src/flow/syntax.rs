@@ -228,7 +228,16 @@ pub fn parse(source: &str) -> (FlowSyntax, Vec<Diagnostic>) {
     if let Some(mut t) = top.table("vars", &mut diags) {
         for (key, value) in t.entries() {
             t.used.push(key.value.clone());
-            if let Some(v) = var(key, value, &mut diags) {
+            if let Some(group) = var_group(value) {
+                // `previous.csat = "number"` is TOML for a table `previous`
+                // holding `csat`: each entry is the variable `previous.csat`.
+                for (inner, value) in group.entries() {
+                    let name = Sp::new(format!("{}.{}", key.value, inner.value), inner.span);
+                    if let Some(v) = var(name, value, &mut diags) {
+                        flow.vars.push(v);
+                    }
+                }
+            } else if let Some(v) = var(key, value, &mut diags) {
                 flow.vars.push(v);
             }
         }
@@ -250,6 +259,20 @@ pub fn parse(source: &str) -> (FlowSyntax, Vec<Diagnostic>) {
     }
     top.finish(TOP_KEYS, "a top-level table", &mut diags);
     (flow, diags)
+}
+
+/// A `[vars]` entry that groups variables under a prefix (`previous.csat`,
+/// `[vars.previous]`, `previous = { csat = "number" }`) rather than
+/// declaring one: a table with a key that is not a variable's (`type`,
+/// `default`).
+fn var_group<'a, 'i>(value: &'a serde_spanned::Spanned<DeValue<'i>>) -> Option<Table<'a, 'i>> {
+    let DeValue::Table(table) = value.get_ref() else {
+        return None;
+    };
+    let grouped = table
+        .iter()
+        .any(|(k, _)| !VAR_KEYS.contains(&k.get_ref().as_ref()));
+    grouped.then(|| Table::new(table, value.span()))
 }
 
 fn var(

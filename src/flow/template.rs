@@ -19,6 +19,7 @@ pub fn environment() -> Environment<'static> {
 }
 
 /// Why a text could not be compiled, with the byte range inside the text.
+#[derive(Debug)]
 pub struct TemplateError {
     pub message: String,
     pub at: Option<std::ops::Range<usize>>,
@@ -42,7 +43,41 @@ pub fn add(
         message: e.to_string(),
         at: None,
     })?;
-    Ok(template.undeclared_variables(false))
+    // Nested: `{{ previous.csat }}` names the variable `previous.csat`
+    // (declared as such), not the group `previous`.
+    Ok(template.undeclared_variables(true))
+}
+
+/// The render context of a call's flat variables: a dotted name
+/// (`previous.csat`) becomes the entry `csat` of the group `previous`, which
+/// is how the template language reads `{{ previous.csat }}`. Calls without
+/// dotted names skip the copy.
+fn context_value<V: AsRef<str>>(context: &BTreeMap<impl AsRef<str>, V>) -> minijinja::Value {
+    let dotted = context.keys().any(|k| k.as_ref().contains('.'));
+    if !dotted {
+        return minijinja::Value::from_pairs(
+            context
+                .iter()
+                .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned())),
+        );
+    }
+    let mut groups: BTreeMap<&str, BTreeMap<&str, &str>> = BTreeMap::new();
+    let mut plain: BTreeMap<&str, minijinja::Value> = BTreeMap::new();
+    for (k, v) in context {
+        match k.as_ref().split_once('.') {
+            Some((group, name)) => {
+                groups.entry(group).or_default().insert(name, v.as_ref());
+            }
+            None => {
+                plain.insert(k.as_ref(), minijinja::Value::from(v.as_ref()));
+            }
+        }
+    }
+    for (group, entries) in groups {
+        // Validation refuses a variable named like a group.
+        plain.insert(group, minijinja::Value::from_pairs(entries));
+    }
+    minijinja::Value::from_pairs(plain.into_iter().map(|(k, v)| (k.to_owned(), v)))
 }
 
 /// Renders a compiled text. A failure (which validation should make
@@ -52,7 +87,15 @@ pub fn render(
     name: &str,
     context: &BTreeMap<String, String>,
 ) -> String {
-    match env.get_template(name).and_then(|t| t.render(context)) {
+    let has_group = context.keys().any(|k| k.contains('.'));
+    let rendered = env.get_template(name).and_then(|t| {
+        if has_group {
+            t.render(context_value(context))
+        } else {
+            t.render(context)
+        }
+    });
+    match rendered {
         Ok(text) => text,
         Err(err) => {
             tracing::error!(template = name, error = %err, "a flow text failed to render");
@@ -75,7 +118,7 @@ pub fn leaves_hole(env: &Environment<'static>, name: &str, var: &str, others: &[
     };
     let mut context: BTreeMap<&str, &str> = others.iter().map(|o| (o.as_str(), "1")).collect();
     context.insert(var, MARK);
-    let Ok(with_value) = template.render(&context) else {
+    let Ok(with_value) = template.render(context_value(&context)) else {
         return false;
     };
     if !with_value.contains(MARK) {
@@ -83,13 +126,15 @@ pub fn leaves_hole(env: &Environment<'static>, name: &str, var: &str, others: &[
     }
     context.insert(var, "");
     template
-        .render(&context)
+        .render(context_value(&context))
         .is_ok_and(|without| without == with_value.replace(MARK, ""))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{add, environment, leaves_hole};
+    use std::collections::BTreeMap;
+
+    use super::{add, environment, leaves_hole, render};
 
     fn hole(source: &str) -> bool {
         let mut env = environment();
@@ -101,6 +146,35 @@ mod tests {
     fn a_variable_printed_as_is_leaves_a_hole() {
         assert!(hole("{{name}}您好"));
         assert!(hole("Hello {{ name }}, you gave {{csat}}."));
+    }
+
+    #[test]
+    fn a_dotted_variable_is_named_whole_and_rendered_from_its_group() {
+        let mut env = environment();
+        let used = add(
+            &mut env,
+            "t",
+            "上次{{ previous.date }}您打了{{previous.csat}}分",
+        )
+        .unwrap();
+        let mut used: Vec<_> = used.into_iter().collect();
+        used.sort();
+
+        let context: BTreeMap<String, String> = [
+            ("previous.csat".to_string(), "2".to_string()),
+            ("previous.date".to_string(), "2026-11-03".to_string()),
+            ("name".to_string(), "张三".to_string()),
+        ]
+        .into();
+
+        assert_eq!(used, ["previous.csat", "previous.date"]);
+        assert_eq!(render(&env, "t", &context), "上次2026-11-03您打了2分");
+        assert!(leaves_hole(
+            &env,
+            "t",
+            "previous.csat",
+            &["previous.date".to_string()]
+        ));
     }
 
     #[test]

@@ -157,6 +157,22 @@ pub(super) async fn call(
             })
         })
         .collect();
+    let followed_by: Vec<Value> = state
+        .store()
+        .reports()
+        .follow_ups(&call_sid)
+        .await?
+        .into_iter()
+        .map(|c| {
+            json!({
+                "call_sid": c.call_sid,
+                "flow": c.flow,
+                "started_at": c.started_at,
+                "outcome": c.outcome,
+                "handoff_id": c.follows.and_then(|f| f.handoff),
+            })
+        })
+        .collect();
     Ok(Json(json!({
         "call_sid": row.call_sid,
         "flow": row.flow,
@@ -168,6 +184,8 @@ pub(super) async fn call(
         "ended_at": row.ended_at,
         "answers": answers,
         "recordings": recordings,
+        "follows": row.follows,
+        "followed_by": followed_by,
     })))
 }
 

@@ -56,6 +56,10 @@ pub fn columns(questions: &[QuestionSpec]) -> Vec<String> {
         "outcome",
         "started_at",
         "ended_at",
+        // The chain: the earlier call this one follows up, and the handoff
+        // it confirmed (a confirmation call).
+        "follows_call_sid",
+        "follows_handoff_id",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -95,6 +99,15 @@ pub fn cells(call: &ExportCall, questions: &[QuestionSpec], unmasked: bool) -> V
         c.outcome.map(|o| o.to_string()).unwrap_or_default(),
         timestamp(&c.started_at),
         c.ended_at.as_ref().map(timestamp).unwrap_or_default(),
+        c.follows
+            .as_ref()
+            .map(|f| f.call.to_string())
+            .unwrap_or_default(),
+        c.follows
+            .as_ref()
+            .and_then(|f| f.handoff)
+            .map(|h| h.to_string())
+            .unwrap_or_default(),
     ];
     // The last answer to a question wins: answers are in the order given.
     let mut last: BTreeMap<&str, (&Json, Option<&str>)> = BTreeMap::new();

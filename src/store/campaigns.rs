@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::StoreResult;
+use super::{FollowUp, StoreResult};
 pub use crate::domain::{CampaignStatus, ContactState};
 
 /// A campaign as created.
@@ -43,6 +43,9 @@ pub struct NewContact {
     pub timezone: Option<String>,
     /// When the first call is due; `None` until the campaign starts.
     pub next_at: Option<DateTime<Utc>>,
+    /// The earlier call (and handoff) the contact is called about; the
+    /// call placed to it takes the link over.
+    pub follows: Option<FollowUp>,
 }
 
 /// [`CampaignStore::contact_counts`] with every [`ContactState`] present
@@ -64,7 +67,7 @@ pub const CANCELLABLE: &[CampaignStatus] = &[
     CampaignStatus::Paused,
 ];
 
-/// How many contacts go into one `INSERT`: 5 parameters each stays far
+/// How many contacts go into one `INSERT`: 7 parameters each stays far
 /// below both backends' parameter limits, and 100,000 contacts take 200
 /// statements in one transaction.
 pub const CONTACTS_PER_INSERT: usize = 500;
@@ -181,6 +184,15 @@ pub struct ClaimedContact {
     pub attempts: i32,
 }
 
+/// What an outbound call takes from its contact when it starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactStart {
+    /// The flow variables, a JSON object.
+    pub vars: serde_json::Value,
+    /// The earlier call (and handoff) the contact is called about.
+    pub follows: Option<FollowUp>,
+}
+
 /// The contact behind an outbound call, for its status callback.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallContact {
@@ -260,8 +272,9 @@ pub trait DialerStore: Send + Sync {
         at: DateTime<Utc>,
     ) -> StoreResult<bool>;
 
-    /// A contact's flow variables, for the outbound call's first webhook.
-    async fn contact_vars(&self, contact_id: i64) -> StoreResult<Option<serde_json::Value>>;
+    /// A contact's flow variables and what it follows up, for the outbound
+    /// call's first webhook.
+    async fn contact_start(&self, contact_id: i64) -> StoreResult<Option<ContactStart>>;
 
     /// The flow variables of an inbound caller who is a contact of a
     /// campaign of `flow` (`phone` in E.164), from the most recent such

@@ -36,6 +36,7 @@ pub mod reports;
 mod rows;
 mod sql;
 mod sqlite;
+pub mod trends;
 
 pub use campaigns::{CallContact, CampaignStore, ClaimedContact, DialerStore};
 pub use postgres::PostgresStore;
@@ -96,6 +97,32 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
     }
 }
 
+/// A handoff's id: what an agent, the API and the CRM name a ticket by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct HandoffId(pub i64);
+
+impl std::fmt::Display for HandoffId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// What a call (or the campaign contact it was placed to) follows up: an
+/// earlier call, and the handoff of it that the call confirms with the
+/// customer (a confirmation call after support resolved the ticket).
+///
+/// Why a pair and not two loose columns: a handoff belongs to one call, so a
+/// follow-up of a handoff always names that call too; a call follows at most
+/// one earlier call.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FollowUp {
+    /// The earlier call.
+    pub call: CallSid,
+    /// The handoff of that call being confirmed, if it is a confirmation.
+    pub handoff: Option<HandoffId>,
+}
+
 /// A call as it starts: the first webhook (inbound) or the dialer (outbound)
 /// creates it together with the machine's first state and TwiML.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,6 +144,9 @@ pub struct NewCall {
     /// The TwiML last answered, replayed to a duplicated webhook.
     pub response: String,
     pub started_at: DateTime<Utc>,
+    /// The earlier call (and handoff) this one follows up, taken over from
+    /// the campaign contact the dialer called.
+    pub follows: Option<FollowUp>,
 }
 
 /// A call as stored.
@@ -136,6 +166,8 @@ pub struct CallRow {
     pub response: String,
     pub started_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
+    /// The earlier call (and handoff) this one follows up.
+    pub follows: Option<FollowUp>,
 }
 
 /// One answer the caller gave, written by the advance that accepted it.

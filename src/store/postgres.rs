@@ -113,8 +113,9 @@ impl PostgresStore {
 }
 
 const INSERT_CALL: &str = "INSERT INTO calls \
-    (call_sid, flow, flow_hash, direction, from_phone, to_phone, status, state, seq, response, started_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (call_sid) DO NOTHING";
+    (call_sid, flow, flow_hash, direction, from_phone, to_phone, status, state, seq, response, \
+    started_at, follows_call_sid, follows_handoff_id) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (call_sid) DO NOTHING";
 
 /// Applies batches of advances, each in one statement on one connection.
 struct PgBatches {
@@ -403,6 +404,17 @@ impl Dialect for Postgres {
         query.bind(at)
     }
 
+    /// `date_trunc('week', …)` starts weeks on Monday (ISO 8601); the time
+    /// is taken in UTC, as SQLite's text is.
+    fn period_start(by: super::trends::Period) -> &'static str {
+        match by {
+            super::trends::Period::Day => "to_char(c.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+            super::trends::Period::Week => {
+                "to_char(date_trunc('week', c.started_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD')"
+            }
+        }
+    }
+
     fn rows_affected(done: &PgQueryResult) -> u64 {
         done.rows_affected()
     }
@@ -444,6 +456,8 @@ impl Backend for PostgresStore {
             .bind(c.seq)
             .bind(&c.response)
             .bind(c.started_at)
+            .bind(c.follows.as_ref().map(|f| f.call.as_str()))
+            .bind(c.follows.as_ref().and_then(|f| f.handoff).map(|h| h.0))
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)

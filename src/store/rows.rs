@@ -7,11 +7,12 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::campaigns::{CallContact, CampaignRow, ClaimedContact, ContactRow};
+use super::campaigns::{CallContact, CampaignRow, ClaimedContact, ContactRow, ContactStart};
 use super::recordings::{RecordingJob, RecordingMediaRow, StoredTranscript};
 use super::reports::{AnswerCount, AnsweredLine, LastAnswered, OptOutRow, OutcomeCount};
 use super::sql::{ColExt, Dialect};
-use super::{AnswerRow, CallRow, HandoffRow, parse_json};
+use super::trends::{AnswerPairs, PeriodAnswers, PeriodOutcomes};
+use super::{AnswerRow, CallRow, CallSid, FollowUp, HandoffId, HandoffRow, parse_json};
 
 pub(super) fn call_row<R: Row>(r: &R) -> Result<CallRow, sqlx::Error>
 where
@@ -31,7 +32,30 @@ where
         response: r.col("response")?,
         started_at: r.col("started_at")?,
         ended_at: r.col("ended_at")?,
+        follows: follow_up(r)?,
     })
+}
+
+/// The `follows_call_sid` and `follows_handoff_id` columns of a call or a
+/// contact. A handoff without its call was never written by the store: a
+/// decode error naming the column, not a link dropped in silence.
+pub(super) fn follow_up<R: Row>(r: &R) -> Result<Option<FollowUp>, sqlx::Error>
+where
+    R::Database: Dialect,
+{
+    let call: Option<CallSid> = typed_opt(r, "follows_call_sid")?;
+    let handoff: Option<i64> = r.col("follows_handoff_id")?;
+    match (call, handoff) {
+        (Some(call), handoff) => Ok(Some(FollowUp {
+            call,
+            handoff: handoff.map(HandoffId),
+        })),
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(sqlx::Error::ColumnDecode {
+            index: "follows_handoff_id".to_owned(),
+            source: "a followed-up handoff without the call it belongs to".into(),
+        }),
+    }
 }
 
 pub(super) fn answer_row<R: Row>(r: &R) -> Result<AnswerRow, sqlx::Error>
@@ -122,6 +146,16 @@ where
         timezone: r.col("timezone")?,
         attempts: r.col("attempts")?,
         state: typed(r, "state")?,
+    })
+}
+
+pub(super) fn contact_start_row<R: Row>(r: &R) -> Result<ContactStart, sqlx::Error>
+where
+    R::Database: Dialect,
+{
+    Ok(ContactStart {
+        vars: parse_json(&r.col::<String>("vars")?)?,
+        follows: follow_up(r)?,
     })
 }
 
@@ -264,6 +298,54 @@ pub(super) fn all<R, T>(
     decode: fn(&R) -> Result<T, sqlx::Error>,
 ) -> Result<Vec<T>, sqlx::Error> {
     rows.iter().map(decode).collect()
+}
+
+/// A period's first day, as the period expression writes it (`2026-03-02`).
+fn period<R: Row>(r: &R) -> Result<chrono::NaiveDate, sqlx::Error>
+where
+    R::Database: Dialect,
+{
+    let text: String = r.col("period")?;
+    chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|e| sqlx::Error::ColumnDecode {
+        index: "period".into(),
+        source: format!("{text:?} is not a day: {e}").into(),
+    })
+}
+
+pub(super) fn period_outcomes<R: Row>(r: &R) -> Result<PeriodOutcomes, sqlx::Error>
+where
+    R::Database: Dialect,
+{
+    Ok(PeriodOutcomes {
+        period: period(r)?,
+        outcome: typed_opt(r, "outcome")?,
+        calls: r.col("calls")?,
+        reached: r.col("reached")?,
+    })
+}
+
+pub(super) fn answer_pairs_row<R: Row>(r: &R) -> Result<AnswerPairs, sqlx::Error>
+where
+    R::Database: Dialect,
+{
+    Ok(AnswerPairs {
+        question: r.col("question")?,
+        before: parse_json(&r.col::<String>("before_value")?)?,
+        after: parse_json(&r.col::<String>("after_value")?)?,
+        pairs: r.col("pairs")?,
+    })
+}
+
+pub(super) fn period_answers<R: Row>(r: &R) -> Result<PeriodAnswers, sqlx::Error>
+where
+    R::Database: Dialect,
+{
+    Ok(PeriodAnswers {
+        period: period(r)?,
+        question: r.col("question")?,
+        value: parse_json(&r.col::<String>("value")?)?,
+        calls: r.col("calls")?,
+    })
 }
 
 #[cfg(test)]

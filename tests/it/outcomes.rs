@@ -33,6 +33,7 @@ fn contact(phone: &str, vars: serde_json::Value) -> NewContact {
         vars,
         timezone: None,
         next_at: None,
+        follows: None,
     }
 }
 

@@ -296,10 +296,10 @@ async fn export_text(db: &Db, filter: ReportFilter, unmasked: bool) -> String {
 /// The export of `fixture`'s first three calls; `{CA1}` and so on stand
 /// for their CallSids.
 const EXPECTED_CSV: &str = "\
-call_sid,flow_version,direction,from,to,status,outcome,started_at,ended_at,resolved,resolved_input,csat,csat_input,nps,nps_input,feature,feature_input\r
-{CA1},sha256:0f1e2d,outbound,+86 ******00,+86 138****8000,in-progress,completed,2026-03-01T09:30:00.123456Z,2026-03-01T09:31:00.123456Z,yes,1,5,1,10,1,wallet,1\r
-{CA2},sha256:0f1e2d,outbound,+86 ******00,+86 138****8000,in-progress,completed,2026-03-01T09:30:10.123456Z,2026-03-01T09:31:10.123456Z,yes,1,4,1,8,1,card,1\r
-{CA3},sha256:0f1e2d,outbound,+86 ******00,+86 138****8000,in-progress,handoff,2026-03-01T09:30:20.123456Z,2026-03-01T09:31:20.123456Z,no,1,,,,,,\r
+call_sid,flow_version,direction,from,to,status,outcome,started_at,ended_at,follows_call_sid,follows_handoff_id,resolved,resolved_input,csat,csat_input,nps,nps_input,feature,feature_input\r
+{CA1},sha256:0f1e2d,outbound,+86 ******00,+86 138****8000,in-progress,completed,2026-03-01T09:30:00.123456Z,2026-03-01T09:31:00.123456Z,,,yes,1,5,1,10,1,wallet,1\r
+{CA2},sha256:0f1e2d,outbound,+86 ******00,+86 138****8000,in-progress,completed,2026-03-01T09:30:10.123456Z,2026-03-01T09:31:10.123456Z,,,yes,1,4,1,8,1,card,1\r
+{CA3},sha256:0f1e2d,outbound,+86 ******00,+86 138****8000,in-progress,handoff,2026-03-01T09:30:20.123456Z,2026-03-01T09:31:20.123456Z,,,no,1,,,,,,\r
 ";
 
 fn expected_csv() -> String {
@@ -545,6 +545,7 @@ async fn the_campaign_filter_counts_only_that_campaigns_calls() {
                 vars: json!({}),
                 timezone: None,
                 next_at: None,
+                follows: None,
             })
             .collect();
         campaigns.add_contacts(id, &contacts).await.unwrap();

@@ -121,13 +121,33 @@ pub(super) fn check(cx: &mut Context<'_>, flow: &FlowSyntax) -> Header {
             .hint("add `agent_step = \"<id of a transfer step>\"` to `[flow]`"),
         );
     }
+    let groups: Vec<&str> = flow
+        .vars
+        .iter()
+        .filter_map(|v| v.name.value.split_once('.').map(|(group, _)| group))
+        .collect();
     let vars = flow
         .vars
         .iter()
         .filter_map(|v| {
             let name = &v.name;
-            if !is_identifier(&name.value) {
-                cx.push(bad_identifier(name, "variable"));
+            if !is_variable_name(&name.value) {
+                cx.push(bad_variable_name(name));
+                return None;
+            }
+            if groups.contains(&name.value.as_str()) {
+                cx.push(
+                    Diagnostic::error(
+                        Code::InvalidValue,
+                        name.span.clone(),
+                        format!(
+                            "`{0}` is both a variable and the group of `{0}.…` variables",
+                            name.value
+                        ),
+                    )
+                    .label("a template could not tell the variable from the group")
+                    .hint("rename one of them"),
+                );
                 return None;
             }
             let kind = match v.kind.as_ref().map(|k| (k, k.value.as_str())) {
@@ -436,6 +456,30 @@ pub(super) fn is_identifier(s: &str) -> bool {
             s,
             "and" | "or" | "not" | "in" | "yes" | "no" | "true" | "false"
         )
+}
+
+/// A variable's name: an identifier, or two joined by a dot
+/// (`previous.csat`: the earlier call's answers and date, see
+/// `dialer::previous`). One level only: templates and conditions read
+/// `previous.csat` as the variable `csat` of the group `previous`.
+pub(super) fn is_variable_name(s: &str) -> bool {
+    match s.split_once('.') {
+        Some((group, name)) => is_identifier(group) && is_identifier(name),
+        None => is_identifier(s),
+    }
+}
+
+fn bad_variable_name(s: &Sp<String>) -> Diagnostic {
+    Diagnostic::error(
+        Code::InvalidValue,
+        s.span.clone(),
+        format!("`{}` is not a valid variable name", s.value),
+    )
+    .label("letters, digits and _ only, starting with a letter; one `.` at most")
+    .hint(format!(
+        "try `{}`, or a group such as `previous.csat`",
+        s.value.replace(['-', ' '], "_")
+    ))
 }
 
 pub(super) fn bad_identifier(s: &Sp<String>, what: &str) -> Diagnostic {

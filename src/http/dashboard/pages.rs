@@ -375,6 +375,20 @@ pub(super) async fn call(
         .ok_or(PageError::NotFound("call"))?;
     let answers = answers_of(&state, &call).await?;
     let phone = customer(&call);
+    let followed_by: Vec<FollowedBy> = state
+        .store()
+        .reports()
+        .follow_ups(&call.call_sid)
+        .await?
+        .iter()
+        .map(|c| FollowedBy {
+            call_sid: c.call_sid.to_string(),
+            flow: c.flow.clone(),
+            started_at: time(&c.started_at),
+            outcome: outcome_label(c.outcome),
+            handoff: c.follows.as_ref().and_then(|f| f.handoff).map(|h| h.0),
+        })
+        .collect();
     page(
         "call.html",
         minijinja::context! {
@@ -388,6 +402,22 @@ pub(super) async fn call(
             started_at => time(&call.started_at),
             ended_at => call.ended_at.as_ref().map(time),
             answers => ser(&answers),
+            follows => call.follows.as_ref().map(|f| minijinja::context! {
+                call_sid => f.call.as_str(),
+                handoff => f.handoff.map(|h| h.0),
+            }),
+            followed_by => ser(&followed_by),
         },
     )
+}
+
+/// A call that followed the shown one up, as its page lists it.
+#[derive(serde::Serialize)]
+struct FollowedBy {
+    call_sid: String,
+    flow: String,
+    started_at: String,
+    outcome: String,
+    /// The handoff it confirmed, for a confirmation call.
+    handoff: Option<i64>,
 }

@@ -17,7 +17,8 @@ const INSERT_FLOW_VERSION: &str = "INSERT INTO flow_versions (hash, name, source
     VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO NOTHING";
 
 const SELECT_CALL: &str = "SELECT call_sid, flow, flow_hash, direction, from_phone, to_phone, \
-    status, outcome, state, seq, response, started_at, ended_at FROM calls WHERE call_sid = $1";
+    status, outcome, state, seq, response, started_at, ended_at, follows_call_sid, \
+    follows_handoff_id FROM calls WHERE call_sid = $1";
 
 /// `$1`: the newest final status still unfinished; `$2`: how many. The
 /// partial index `calls_hung_up_unfinished` holds exactly these rows.

@@ -37,13 +37,16 @@ const LIST_CONTACTS: &str = "SELECT c.id, c.phone, c.state, c.attempts, c.last_r
 /// The statement head of [`set_status_sql`]; `$3` on are the `from` statuses.
 const SET_STATUS: &str = "UPDATE campaigns SET status = $1 WHERE id = $2 AND status IN (";
 
-/// The head of [`insert_contacts_sql`]; VALUES rows of five parameters follow.
-const INSERT_CONTACTS: &str = "INSERT INTO contacts (campaign_id, phone, vars, timezone, next_at) \
+/// The head of [`insert_contacts_sql`]; VALUES rows of seven parameters follow.
+const INSERT_CONTACTS: &str = "INSERT INTO contacts \
+    (campaign_id, phone, vars, timezone, next_at, follows_call_sid, follows_handoff_id) \
     VALUES ";
 
 /// What a phone already in the campaign keeps and what it takes.
 const MERGE_CONTACT: &str = " ON CONFLICT (campaign_id, phone) DO UPDATE SET \
-    vars = excluded.vars, timezone = excluded.timezone";
+    vars = excluded.vars, timezone = excluded.timezone, \
+    follows_call_sid = excluded.follows_call_sid, \
+    follows_handoff_id = excluded.follows_handoff_id";
 
 #[async_trait::async_trait]
 impl<B: Backend> CampaignStore for B {
@@ -126,21 +129,17 @@ fn set_status_sql(n: usize) -> String {
     sql
 }
 
-/// The contacts upsert for `rows` contacts, five parameters each.
+/// The contacts upsert for `rows` contacts, seven parameters each.
 fn insert_contacts_sql(rows: usize) -> String {
+    const PER_ROW: usize = 7;
     let mut sql = String::from(INSERT_CONTACTS);
     for row in 0..rows {
-        let sep = if row == 0 { "" } else { ", " };
-        let p = row * 5;
-        let _ = write!(
-            sql,
-            "{sep}(${}, ${}, ${}, ${}, ${})",
-            p + 1,
-            p + 2,
-            p + 3,
-            p + 4,
-            p + 5
-        );
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for i in 1..=PER_ROW {
+            let sep = if i == 1 { "" } else { ", " };
+            let _ = write!(sql, "{sep}${}", row * PER_ROW + i);
+        }
+        sql.push(')');
     }
     sql.push_str(MERGE_CONTACT);
     sql
@@ -163,7 +162,9 @@ async fn insert_contacts<DB: Dialect>(
                 .arg(c.phone.as_str())
                 .arg(c.vars.to_string())
                 .arg(c.timezone.as_deref())
-                .opt_at(c.next_at);
+                .opt_at(c.next_at)
+                .arg(c.follows.as_ref().map(|f| f.call.as_str()))
+                .arg(c.follows.as_ref().and_then(|f| f.handoff).map(|h| h.0));
         }
         written += stmt.run(&mut *tx).await?;
     }
@@ -183,7 +184,9 @@ mod tests {
         );
         let sql = insert_contacts_sql(2);
         assert!(
-            sql.contains("VALUES ($1, $2, $3, $4, $5), ($6, $7, $8, $9, $10) ON CONFLICT"),
+            sql.contains(
+                "VALUES ($1, $2, $3, $4, $5, $6, $7), ($8, $9, $10, $11, $12, $13, $14) ON CONFLICT"
+            ),
             "{sql}"
         );
     }

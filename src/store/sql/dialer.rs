@@ -9,8 +9,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::Connection;
 
-use super::super::campaigns::{CallContact, ClaimedContact, ContactState, DialerStore};
-use super::super::rows::{all, call_contact_row, claimed_row};
+use super::super::campaigns::{
+    CallContact, ClaimedContact, ContactStart, ContactState, DialerStore,
+};
+use super::super::rows::{all, call_contact_row, claimed_row, contact_start_row};
 use super::super::{StoreResult, parse_json};
 use super::{
     Backend, ColExt, Dialect, Lent, On, StmtExt, execute, fetch_all, fetch_optional, query,
@@ -44,7 +46,8 @@ const RECALL: &str = "UPDATE contacts SET state = 'pending', next_at = $2, lease
     flow = $3, attempts = 0, last_result = 'recall' \
     WHERE id = $1 AND state NOT IN ('calling', 'opted_out')";
 
-const CONTACT_VARS: &str = "SELECT vars FROM contacts WHERE id = $1";
+const CONTACT_START: &str =
+    "SELECT vars, follows_call_sid, follows_handoff_id FROM contacts WHERE id = $1";
 
 /// The caller's row in the most recent campaign of the flow (or whose
 /// closed-loop re-call is with the flow); ids grow with creation time, so
@@ -137,12 +140,10 @@ impl<B: Backend> DialerStore for B {
         Ok(execute(self, stmt).await? == 1)
     }
 
-    async fn contact_vars(&self, contact_id: i64) -> StoreResult<Option<serde_json::Value>> {
-        let stmt = query::<B>(CONTACT_VARS).arg(contact_id);
+    async fn contact_start(&self, contact_id: i64) -> StoreResult<Option<ContactStart>> {
+        let stmt = query::<B>(CONTACT_START).arg(contact_id);
         let row = fetch_optional(self, On::Read, stmt).await?;
-        Ok(row
-            .map(|r| parse_json(&r.col::<String>("vars")?))
-            .transpose()?)
+        Ok(row.as_ref().map(contact_start_row).transpose()?)
     }
 
     async fn inbound_contact_vars(

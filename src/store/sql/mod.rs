@@ -23,6 +23,7 @@ mod dialect;
 mod dialer;
 mod recordings;
 mod reports;
+mod trends;
 
 use std::future::Future;
 use std::ops::DerefMut;

@@ -13,7 +13,8 @@ use super::super::rows::{
     all, answer_count, answer_row, answered_line, call_row, last_answered, opt_out_row,
     outcome_count, recording_media,
 };
-use super::super::{CallRow, StoreResult};
+use super::super::trends::{AnswerPairs, Period, PeriodAnswers, PeriodOutcomes, TrendQuestions};
+use super::super::{CallRow, CallSid, StoreResult};
 use super::{Backend, ColExt, Dialect, Lent, On, Stmt, StmtExt, fetch_all, fetch_optional, query};
 
 /// The calls a [`ReportFilter`] selects, parameters `$1`–`$5` (see [`bind`]).
@@ -26,6 +27,9 @@ macro_rules! filter {
     };
 }
 
+/// The filter's text, for statements assembled at run time (`trends.rs`).
+pub(super) const FILTER: &str = filter!();
+
 /// Calls after the cursor (parameters 6 and 7), at most parameter 8.
 macro_rules! page {
     () => {
@@ -37,7 +41,8 @@ macro_rules! page {
 macro_rules! call_columns {
     () => {
         "SELECT c.call_sid, c.flow, c.flow_hash, c.direction, c.from_phone, c.to_phone, \
-         c.status, c.outcome, c.state, c.seq, c.response, c.started_at, c.ended_at \
+         c.status, c.outcome, c.state, c.seq, c.response, c.started_at, c.ended_at, \
+         c.follows_call_sid, c.follows_handoff_id \
          FROM calls c WHERE "
     };
 }
@@ -49,6 +54,12 @@ const RECENT_CALLS: &str = concat!(
     call_columns!(),
     filter!(),
     " ORDER BY c.started_at DESC, c.call_sid DESC LIMIT $6"
+);
+
+/// `$1`: the call followed up (the partial index `calls_follows`).
+const FOLLOW_UPS: &str = concat!(
+    call_columns!(),
+    "c.follows_call_sid = $1 ORDER BY c.started_at, c.call_sid"
 );
 
 /// JSON columns are read as text: PostgreSQL's are JSONB, SQLite's TEXT.
@@ -166,7 +177,10 @@ const OPT_OUTS_LIST: &str =
     "SELECT phone, call_sid, created_at FROM opt_outs ORDER BY created_at, phone";
 
 /// Binds the filter's parameters in the order [`filter!`] numbers them.
-fn bind<'q, DB: Dialect>(sql: &'static str, f: &'q ReportFilter) -> Stmt<'q, DB> {
+pub(super) fn bind<'q, DB: Dialect>(
+    sql: impl sqlx::SqlSafeStr,
+    f: &'q ReportFilter,
+) -> Stmt<'q, DB> {
     sqlx::query(sql)
         .arg(f.flow.as_str())
         .arg(f.flow_hash.as_deref())
@@ -226,6 +240,31 @@ impl<B: Backend> ReportStore for B {
         read_count(self, OPT_OUTS, f).await
     }
 
+    async fn outcomes_by_period(
+        &self,
+        f: &ReportFilter,
+        by: Period,
+    ) -> StoreResult<Vec<PeriodOutcomes>> {
+        super::trends::outcomes_by_period(self, f, by).await
+    }
+
+    async fn answers_by_period(
+        &self,
+        f: &ReportFilter,
+        by: Period,
+        questions: &TrendQuestions,
+    ) -> StoreResult<Vec<PeriodAnswers>> {
+        super::trends::answers_by_period(self, f, by, questions).await
+    }
+
+    async fn answer_pairs(
+        &self,
+        campaign: i64,
+        questions: [Option<&str>; 2],
+    ) -> StoreResult<Vec<AnswerPairs>> {
+        super::trends::answer_pairs(self, campaign, questions).await
+    }
+
     async fn export_page(
         &self,
         f: &ReportFilter,
@@ -262,6 +301,12 @@ impl<B: Backend> ReportStore for B {
 
     async fn recent_calls(&self, f: &ReportFilter, limit: i64) -> StoreResult<Vec<CallRow>> {
         let rows = fetch_all(self, On::Read, bind(RECENT_CALLS, f).arg(limit)).await?;
+        Ok(all(&rows, call_row)?)
+    }
+
+    async fn follow_ups(&self, call_sid: &CallSid) -> StoreResult<Vec<CallRow>> {
+        let stmt = query::<B>(FOLLOW_UPS).arg(call_sid.as_str());
+        let rows = fetch_all(self, On::Read, stmt).await?;
         Ok(all(&rows, call_row)?)
     }
 

@@ -192,6 +192,8 @@ struct CreateJson<'a> {
     seq: i64,
     response: &'a str,
     started_at: String,
+    follows_call_sid: Option<&'a str>,
+    follows_handoff_id: Option<i64>,
 }
 
 impl<'a> CreateJson<'a> {
@@ -208,6 +210,8 @@ impl<'a> CreateJson<'a> {
             seq: c.seq,
             response: &c.response,
             started_at: ts(&c.started_at),
+            follows_call_sid: c.follows.as_ref().map(|f| f.call.as_str()),
+            follows_handoff_id: c.follows.as_ref().and_then(|f| f.handoff).map(|h| h.0),
         }
     }
 }
@@ -390,11 +394,12 @@ fn batch_sql(n: usize) -> &'static str {
 /// `WHERE true` tells SQLite's parser that ON CONFLICT belongs to the INSERT.
 const CREATE_CALLS: &str = "
 INSERT INTO calls (call_sid, flow, flow_hash, direction, from_phone, to_phone, status, state,
-        seq, response, started_at)
+        seq, response, started_at, follows_call_sid, follows_handoff_id)
     SELECT c.value ->> 'call_sid', c.value ->> 'flow', c.value ->> 'flow_hash',
         c.value ->> 'direction', c.value ->> 'from', c.value ->> 'to', c.value ->> 'status',
         c.value ->> 'state', c.value ->> 'seq', c.value ->> 'response',
-        c.value ->> 'started_at'
+        c.value ->> 'started_at', c.value ->> 'follows_call_sid',
+        c.value ->> 'follows_handoff_id'
     FROM jsonb_each(?) AS c WHERE true
     ON CONFLICT (call_sid) DO NOTHING
     RETURNING call_sid;

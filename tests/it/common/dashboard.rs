@@ -53,9 +53,10 @@ fn answer(question: &str, value: Value, secs: i64) -> NewAnswer {
     }
 }
 
-/// A call created at `start`, picked up, one advance per answer, then
-/// ended with `outcome` (and an open handoff for `ticket`).
-async fn call(
+/// A call created at `start` (seconds after [`at`]'s origin), picked up,
+/// one advance per answer, then ended with `outcome` (and an open handoff
+/// for `ticket`).
+pub async fn call(
     db: &Db,
     flow: &str,
     sid: &str,
@@ -76,6 +77,7 @@ async fn call(
             seq: 0,
             response: "<Response/>".to_owned(),
             started_at: at(start),
+            follows: None,
         })
         .await
         .unwrap()
@@ -176,28 +178,7 @@ pub async fn load(db: &Db, recordings: &Path) -> i64 {
         "abandoned",
     )
     .await;
-    assert!(
-        db.create_call(NewCall {
-            call_sid: sid_for("W5"),
-            flow: WALLET.into(),
-            flow_hash: format!("sha256:{WALLET}"),
-            direction: Direction::Outbound,
-            from: "+861000000001".into(),
-            to: CUSTOMER.into(),
-            status: CallStatus::Ringing,
-            state: "{}".into(),
-            seq: 0,
-            response: "<Response/>".into(),
-            started_at: at(4000),
-        })
-        .await
-        .unwrap()
-    );
-    assert!(
-        db.update_status(&sid_for("W5"), CallStatus::NoAnswer, at(4030))
-            .await
-            .unwrap()
-    );
+    unanswered(db, WALLET, "W5", 4000).await;
     call(
         db,
         WALLET,
@@ -221,6 +202,33 @@ pub async fn load(db: &Db, recordings: &Path) -> i64 {
     link_to_campaign(db, &["W1", "W4"]).await
 }
 
+/// A call of `flow` nobody picked up, placed at `start`.
+pub async fn unanswered(db: &Db, flow: &str, sid: &str, start: i64) {
+    assert!(
+        db.create_call(NewCall {
+            call_sid: sid_for(sid),
+            flow: flow.into(),
+            flow_hash: format!("sha256:{flow}"),
+            direction: Direction::Outbound,
+            from: "+861000000001".into(),
+            to: CUSTOMER.into(),
+            status: CallStatus::Ringing,
+            state: "{}".into(),
+            seq: 0,
+            response: "<Response/>".into(),
+            started_at: at(start),
+            follows: None,
+        })
+        .await
+        .unwrap()
+    );
+    assert!(
+        db.update_status(&sid_for(sid), CallStatus::NoAnswer, at(start + 30))
+            .await
+            .unwrap()
+    );
+}
+
 /// Makes the calls outbound calls of one campaign, as the dialer does:
 /// one contact each, claimed and placed with the call's CallSid.
 async fn link_to_campaign(db: &Db, sids: &[&str]) -> i64 {
@@ -242,6 +250,7 @@ async fn link_to_campaign(db: &Db, sids: &[&str]) -> i64 {
             vars: json!({"name": "测试"}),
             timezone: None,
             next_at: None,
+            follows: None,
         })
         .collect();
     campaigns.add_contacts(id, &contacts).await.unwrap();

@@ -35,6 +35,7 @@ pub fn new_call(call_sid: &str) -> NewCall {
         seq: 0,
         response: "<Response><Say>您好</Say></Response>".to_owned(),
         started_at: t(0),
+        follows: None,
     }
 }
 

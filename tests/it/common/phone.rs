@@ -409,6 +409,37 @@ impl<'a> Phone<'a> {
         Phone::call_url(server, &url, from, "+861000000009").await
     }
 
+    /// An outbound call the dialer placed, answered by a person: the
+    /// provider fetches the call's voice URL (`Url` of the Calls API
+    /// request, which names the flow and the contact) as Twilio does for
+    /// an answered `outbound-api` call (no `AnsweredBy`: Twilio sends it
+    /// only when the request asked for machine detection).
+    pub async fn answer(server: &'a Server, voice_url: &str, sid: &str, to: &str) -> Phone<'a> {
+        let mut p = Phone {
+            server,
+            sid: sid.to_owned(),
+            verbs: Vec::new(),
+            heard: Vec::new(),
+            ended: false,
+        };
+        let (status, body) = server
+            .post(
+                voice_url,
+                &[
+                    ("CallSid", sid),
+                    ("AccountSid", "AC0"),
+                    ("From", "+861000000001"),
+                    ("To", to),
+                    ("CallStatus", "in-progress"),
+                    ("Direction", "outbound-api"),
+                ],
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        p.take(&body).await;
+        p
+    }
+
     async fn call_url(server: &'a Server, url: &str, from: &str, to: &str) -> Phone<'a> {
         let mut p = Phone {
             server,

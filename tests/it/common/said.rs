@@ -122,6 +122,7 @@ async fn call(db: &Db, sid: &str, phone: &str, at: DateTime<Utc>, answers: Vec<N
             seq: 0,
             response: "<Response/>".to_owned(),
             started_at: at,
+            follows: None,
         })
         .await
         .unwrap()

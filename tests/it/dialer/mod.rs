@@ -44,6 +44,7 @@ fn contact(phone: &str, timezone: Option<&str>) -> NewContact {
         vars: json!({"name": "王芳"}),
         timezone: timezone.map(str::to_owned),
         next_at: None,
+        follows: None,
     }
 }
 

@@ -23,6 +23,7 @@ pub(crate) async fn a_created_call_loads_back_identical(store: &Db) {
         response: c.response,
         started_at: c.started_at,
         ended_at: None,
+        follows: None,
     };
     assert_eq!(row, Some(expected));
     assert_eq!(store.load_call(&sid_for("CA-unknown")).await.unwrap(), None);
