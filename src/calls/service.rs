@@ -512,6 +512,15 @@ impl Calls {
     ) -> Result<Advanced, CallError> {
         let effects = effects(row, call, outputs, response, now)?;
         let ended = effects.advance.outcome;
+        // A confirmation call's answer decides its handoff (only calls
+        // that follow a handoff up get past the first check).
+        let verdict = row.follows.as_ref().and_then(|f| f.handoff).and_then(|_| {
+            super::handoffs::verdict(
+                row,
+                self.flow(&row.flow).map(AsRef::as_ref),
+                &effects.advance.answers,
+            )
+        });
         let (new_state, new_response) = (
             effects.advance.state.clone(),
             effects.advance.response.clone(),
@@ -539,6 +548,9 @@ impl Calls {
             if let Some(outcome) = ended {
                 tracing::info!(call_sid = %row.call_sid, outcome = %outcome, "call ended");
                 self.inner.metrics.call_ended(outcome.as_str());
+            }
+            if let Some(verdict) = verdict {
+                self.apply_verdict(verdict, &row.call_sid).await;
             }
         }
         Ok(result)
@@ -591,6 +603,11 @@ impl Calls {
     /// "Now" on the server's clock.
     pub fn clock(&self) -> Clock {
         self.inner.clock
+    }
+
+    /// Where the CRM hears of handoffs, when one is configured.
+    pub(super) fn crm(&self) -> Option<&Notifier> {
+        self.inner.crm.as_ref()
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod condition;
 pub mod diagnostic;
 pub mod diagram;
+pub mod duration;
 pub mod event;
 pub mod hold;
 pub mod hours;

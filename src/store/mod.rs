@@ -30,6 +30,7 @@ pub use crate::twilio::{CallSid, CallStatus};
 pub mod campaigns;
 mod db_url;
 mod group_commit;
+pub mod handoffs;
 mod postgres;
 pub mod reports;
 mod rows;
@@ -37,6 +38,7 @@ mod sql;
 mod sqlite;
 
 pub use campaigns::{CallContact, CampaignStore, ClaimedContact, DialerStore};
+pub use handoffs::HandoffStore;
 pub use postgres::PostgresStore;
 pub use reports::{ReportFilter, ReportStore};
 pub use sqlite::SqliteStore;
@@ -206,7 +208,7 @@ pub struct NewHandoff {
     pub step: String,
     /// Where to (`"queue:wallet-support"`).
     pub target: String,
-    /// Connected or open; [`Store::resolve_handoff`] makes it resolved.
+    /// Connected or open; [`HandoffStore::resolve`] makes it resolved.
     pub status: HandoffStatus,
     pub reason: String,
     /// What the agent should know: the answers so far, the contact's variables.
@@ -356,9 +358,6 @@ pub trait Store: Send + Sync + 'static {
     /// Handoffs, newest first, optionally only those with `status`.
     async fn handoffs(&self, status: Option<HandoffStatus>) -> StoreResult<Vec<HandoffRow>>;
 
-    /// Marks a handoff resolved; `false` if it is unknown or already resolved.
-    async fn resolve_handoff(&self, id: i64, at: DateTime<Utc>) -> StoreResult<bool>;
-
     /// Records an opt-out; idempotent per phone (the first one is kept).
     async fn add_opt_out(&self, opt_out: NewOptOut) -> StoreResult<()>;
 
@@ -372,6 +371,8 @@ pub trait Store: Send + Sync + 'static {
     fn reports(&self) -> &dyn ReportStore;
     /// The outbound campaigns' storage (see [`campaigns`]).
     fn campaigns(&self) -> &dyn CampaignStore;
+    /// A handoff's life cycle after it was opened (see [`handoffs`]).
+    fn handoff_log(&self) -> &dyn HandoffStore;
 }
 
 /// Parses JSON text the store wrote itself; a failure means the row was

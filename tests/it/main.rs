@@ -28,4 +28,5 @@ mod said;
 mod simulate;
 mod store;
 mod store_throughput;
+mod ticket_loop;
 mod webhooks;

@@ -20,6 +20,7 @@ mod calls;
 mod campaigns;
 mod dialect;
 mod dialer;
+mod handoffs;
 mod reports;
 
 use std::future::Future;
