@@ -21,15 +21,16 @@ use crate::flow::Flow;
 use crate::phone::PhoneNumber;
 use crate::store::campaigns::NewContact;
 use crate::store::handoffs::{Confirmation, HandoffActor, HandoffStatus, Resolve, Resolved};
-use crate::store::{
-    CallRow, CallSid, Direction, FollowUp, HandoffId, HandoffRow, NewAnswer, StoreError,
-};
+use crate::store::{CallRow, CallSid, Direction, FollowUp, HandoffId, HandoffRow, StoreError};
 
 /// What a confirmation call's answer decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Verdict {
     pub handoff: HandoffId,
     pub status: HandoffStatus,
+    /// When the confirmation call started: it confirms only a resolve made
+    /// before it, never a later one (a late answer of an older call).
+    pub call_started_at: DateTime<Utc>,
 }
 
 impl Calls {
@@ -141,7 +142,13 @@ impl Calls {
         let now = self.clock().now();
         let log = self.store().handoff_log();
         let changed = log
-            .customer_answered(verdict.handoff, verdict.status, call_sid, now)
+            .customer_answered(
+                verdict.handoff,
+                verdict.status,
+                call_sid,
+                verdict.call_started_at,
+                now,
+            )
             .await;
         match changed {
             Ok(true) => {
@@ -189,21 +196,45 @@ impl Calls {
     }
 }
 
-/// What the answers of one step decide, on a confirmation call (one that
-/// follows a handoff up) of a flow with a `confirms` question: yes
-/// confirms, no reopens. Cheap for every other call: the first check is
-/// whether the call follows a handoff at all.
-pub(super) fn verdict(
+/// What answers decide on a confirmation call (one that follows a handoff
+/// up) of a flow with a `confirms` question: yes confirms, no reopens; the
+/// last answer to it counts. Cheap for every other call: the first check
+/// is whether the call follows a handoff at all.
+pub(super) fn verdict<'a>(
     row: &CallRow,
     flow: Option<&Flow>,
-    answers: &[NewAnswer],
+    answers: impl DoubleEndedIterator<Item = (&'a str, &'a serde_json::Value)>,
 ) -> Option<Verdict> {
     let handoff = row.follows.as_ref()?.handoff?;
     let question = flow?.confirms.as_deref()?;
-    let answer = answers.iter().rev().find(|a| a.question == question)?;
-    let status = match answer.value.as_bool()? {
+    let (_, value) = answers.rev().find(|(q, _)| *q == question)?;
+    let status = match value.as_bool()? {
         true => HandoffStatus::Confirmed,
         false => HandoffStatus::Reopened,
     };
-    Some(Verdict { handoff, status })
+    Some(Verdict {
+        handoff,
+        status,
+        call_started_at: row.started_at,
+    })
+}
+
+impl Calls {
+    /// The provider's final status of a confirmation call: its answer is
+    /// applied again if the step that carried it could not apply it (the
+    /// store failed just then). A no-op when it was applied, or when the
+    /// handoff moved on since.
+    pub(super) async fn settle_verdict(&self, row: &CallRow) {
+        let answers = match self.store().answers(&row.call_sid).await {
+            Ok(answers) => answers,
+            Err(e) => {
+                tracing::error!(call_sid = %row.call_sid, error = %e, "store failed reading a confirmation call's answers");
+                return;
+            }
+        };
+        let given = answers.iter().map(|a| (a.question.as_str(), &a.value));
+        if let Some(v) = verdict(row, self.flow(&row.flow).map(AsRef::as_ref), given) {
+            self.apply_verdict(v, &row.call_sid).await;
+        }
+    }
 }

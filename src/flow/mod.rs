@@ -6,6 +6,8 @@
 //! Nothing here knows HTTP, databases, tokio or the clock.
 
 pub mod condition;
+#[cfg(test)]
+mod confirm_tests;
 pub mod diagnostic;
 pub mod diagram;
 pub mod duration;

@@ -74,15 +74,17 @@ pub trait HandoffStore: Send + Sync {
     /// and schedules the confirmation, in one transaction.
     async fn resolve(&self, resolve: Resolve) -> StoreResult<Resolved>;
 
-    /// The customer answered the confirmation call `call_sid`: the handoff
-    /// becomes `status` (confirmed or reopened) if it is still resolved;
-    /// `false` if it was not (an answer already taken, a handoff resolved
-    /// again since).
+    /// The customer answered the confirmation call `call_sid`, which
+    /// started at `call_started_at`: the handoff becomes `status`
+    /// (confirmed or reopened) if it is still resolved, by a resolve made
+    /// before that call; `false` otherwise (an answer already taken, a
+    /// handoff reopened and resolved again since the call began).
     async fn customer_answered(
         &self,
         id: HandoffId,
         status: HandoffStatus,
         call_sid: &CallSid,
+        call_started_at: DateTime<Utc>,
         at: DateTime<Utc>,
     ) -> StoreResult<bool>;
 }

@@ -36,8 +36,8 @@ const RECORD_OPENING: &str = "INSERT INTO handoff_events (handoff_id, status, ac
 const RESOLVE: &str = "UPDATE handoffs SET status = 'resolved', resolved_at = $2 \
     WHERE id = $1 AND status IN ('open', 'connected', 'reopened')";
 
-const CUSTOMER_ANSWERED: &str =
-    "UPDATE handoffs SET status = $2 WHERE id = $1 AND status = 'resolved'";
+const CUSTOMER_ANSWERED: &str = "UPDATE handoffs SET status = $2 \
+    WHERE id = $1 AND status = 'resolved' AND resolved_at <= $3";
 
 const INSERT_EVENT: &str = "INSERT INTO handoff_events (handoff_id, status, actor, call_sid, at) \
     VALUES ($1, $2, $3, $4, $5)";
@@ -124,10 +124,18 @@ impl<B: Backend> HandoffStore for B {
         id: HandoffId,
         status: HandoffStatus,
         call_sid: &CallSid,
+        call_started_at: DateTime<Utc>,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let mut conn = self.write().await?;
-        let result = answered::<B::Db>(&mut conn, id, status, call_sid, at).await;
+        let answer = Answer {
+            id,
+            status,
+            call_sid,
+            call_started_at,
+            at,
+        };
+        let result = answered::<B::Db>(&mut conn, answer).await;
         conn.finish(result).await
     }
 }
@@ -202,18 +210,25 @@ async fn confirmation<DB: Dialect>(
     row.map(|r| r.col("id")).transpose()
 }
 
+/// The arguments of [`HandoffStore::customer_answered`].
+struct Answer<'a> {
+    id: HandoffId,
+    status: HandoffStatus,
+    call_sid: &'a CallSid,
+    call_started_at: DateTime<Utc>,
+    at: DateTime<Utc>,
+}
+
 /// [`HandoffStore::customer_answered`] in one transaction on `conn`.
 async fn answered<DB: Dialect>(
     conn: &mut DB::Connection,
-    id: HandoffId,
-    status: HandoffStatus,
-    call_sid: &CallSid,
-    at: DateTime<Utc>,
+    a: Answer<'_>,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = conn.begin().await?;
     let moved = sqlx::query::<DB>(CUSTOMER_ANSWERED)
-        .arg(id.0)
-        .arg(status.as_str())
+        .arg(a.id.0)
+        .arg(a.status.as_str())
+        .at(a.call_started_at)
         .run(&mut *tx)
         .await?
         == 1;
@@ -221,15 +236,8 @@ async fn answered<DB: Dialect>(
         tx.rollback().await?;
         return Ok(false);
     }
-    event::<DB>(
-        &mut tx,
-        id,
-        status,
-        HandoffActor::Customer,
-        Some(call_sid),
-        at,
-    )
-    .await?;
+    let (status, actor) = (a.status, HandoffActor::Customer);
+    event::<DB>(&mut tx, a.id, status, actor, Some(a.call_sid), a.at).await?;
     tx.commit().await?;
     Ok(true)
 }
