@@ -14,6 +14,7 @@ use dialback::twilio::rest::{Provider, ProviderConfig};
 use serde_json::{Value, json};
 
 use crate::common::crm::FakeCrm;
+use crate::common::dashboard::signed_in_page;
 use crate::common::db::{TestDb, each_backend};
 use crate::common::fake_provider::FakeProvider;
 use crate::common::phone::{AUTH_TOKEN, Options, PUBLIC_URL, Phone, Server};
@@ -210,7 +211,7 @@ async fn a_no_reopens_the_ticket_and_hands_the_customer_to_a_person_and_a_late_r
         // end of the calling window.
         let t0 = saturday_11() + Duration::hours(8);
         let server = server(&db, None, t0).await;
-        let (id, _) = ticket(&server).await;
+        let (id, first_call) = ticket(&server).await;
         let (status, _) = server
             .post_admin(&format!("/api/handoffs/{id}/resolve"))
             .await;
@@ -263,6 +264,37 @@ async fn a_no_reopens_the_ticket_and_hands_the_customer_to_a_person_and_a_late_r
         );
         let (_, reopened) = server.admin_get("/api/handoffs?status=reopened").await;
         assert_eq!(reopened["handoffs"][0]["id"], id, "{backend}");
+        // Back in the dashboard's queue, its history saying who did what;
+        // the ticket's call page shows the same history and the call that
+        // followed it up.
+        let queue = signed_in_page(&server, "/handoffs").await;
+        let card = &queue[queue
+            .find(&format!("data-handoff=\"{id}\" data-status=\"reopened\""))
+            .unwrap_or_else(|| panic!("{backend}: {queue}"))..];
+        let card = &card[..card.find("</section>").unwrap()];
+        assert!(
+            card.contains("reopened by the customer"),
+            "{backend}: {card}"
+        );
+        assert!(
+            card.contains("open · by caller")
+                && card.contains("resolved · by support")
+                && card.contains(&format!(
+                    "reopened · by customer · <a href=\"/calls/{}\">",
+                    calls[0]
+                )),
+            "{backend}: {card}"
+        );
+        let page = signed_in_page(&server, &format!("/calls/{first_call}")).await;
+        assert!(
+            page.contains(&format!("Handoff #{id} · reopened")),
+            "{backend}: {page}"
+        );
+        assert!(
+            page.contains("data-chain=\"followed-by\"")
+                && page.contains(&format!("confirming handoff #{id}")),
+            "{backend}: {page}"
+        );
         // Support can resolve it again.
         let (status, _) = server
             .post_admin(&format!("/api/handoffs/{id}/resolve"))
