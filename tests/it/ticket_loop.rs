@@ -4,12 +4,15 @@
 //! (twice, and on both replicas at once); exactly one confirmation call
 //! (flow `fix-confirmation`) is placed by the dialer `confirm_after` later,
 //! inside the customer's calling window; their *yes* confirms the ticket,
-//! their *no* reopens it and hands them to a person. The history is in the
+//! their *no* reopens it and hands them to a person; a customer never
+//! reached after every attempt leaves it resolved. The history is in the
 //! API, the dashboard and the CRM's notices.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use dialback::config::Clock;
-use dialback::dialer::worker::{Outcome, Pacer, Worker};
+use dialback::dialer::worker::{Outcome, Pacer, StatusEffect, Worker, on_status};
+use dialback::metrics::Metrics;
+use dialback::twilio::CallStatus;
 use dialback::twilio::rest::{Provider, ProviderConfig};
 use serde_json::{Value, json};
 
@@ -18,6 +21,7 @@ use crate::common::dashboard::signed_in_page;
 use crate::common::db::{TestDb, each_backend};
 use crate::common::fake_provider::FakeProvider;
 use crate::common::phone::{AUTH_TOKEN, Options, PUBLIC_URL, Phone, Server};
+use crate::common::sid::sid_for;
 
 const WALLET: &str = "+861000000001";
 const CUSTOMER: &str = "+8613812346001";
@@ -345,4 +349,66 @@ async fn two_replicas_resolving_one_ticket_at_once_schedule_one_confirmation_cal
     one.stop().await;
     two.stop().await;
     db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_never_reached_after_every_attempt_leaves_the_ticket_resolved() {
+    for (backend, db) in each_backend().await {
+        let t0 = saturday_11();
+        let server = server(&db, None, t0).await;
+        let (id, _) = ticket(&server).await;
+        let (status, _) = server
+            .post_admin(&format!("/api/handoffs/{id}/resolve"))
+            .await;
+        assert_eq!(status, 200, "{backend}");
+        let fake = FakeProvider::start().await;
+        let dialer = worker(&db, &fake);
+
+        // The default plan: 3 attempts, 2 h apart after no answer, all
+        // inside Saturday's window (13:00, 15:00, 17:00 in Shanghai).
+        let mut at = t0 + Duration::hours(2);
+        let mut effects = Vec::new();
+        for _ in 0..3 {
+            let calls = placed(&drain(&dialer, at).await);
+            assert_eq!(calls.len(), 1, "{backend}: at {at}");
+            let effect = on_status(
+                db.store().as_ref(),
+                &Metrics::new(),
+                &sid_for(&calls[0]),
+                CallStatus::NoAnswer,
+                None,
+                at + Duration::seconds(30),
+            )
+            .await
+            .unwrap();
+            if let StatusEffect::Retry(next) = effect {
+                at = next;
+            }
+            effects.push(effect);
+        }
+        let after = drain(&dialer, t0 + Duration::days(3)).await;
+
+        assert!(
+            matches!(
+                effects[..],
+                [
+                    StatusEffect::Retry(_),
+                    StatusEffect::Retry(_),
+                    StatusEffect::GaveUp(_)
+                ]
+            ),
+            "{backend}: {effects:?}"
+        );
+        assert!(placed(&after).is_empty(), "{backend}: {after:?}");
+        assert_eq!(fake.requests().len(), 3, "{backend}");
+        let (_, handoff) = server.admin_get(&format!("/api/handoffs/{id}")).await;
+        assert_eq!(handoff["status"], "resolved", "{backend}: {handoff}");
+        assert_eq!(
+            history(&handoff).last(),
+            Some(&("resolved".to_owned(), "support".to_owned())),
+            "{backend}: {handoff}"
+        );
+        server.stop().await;
+        db.cleanup().await;
+    }
 }
