@@ -223,7 +223,11 @@ impl Calls {
     /// The provider's final status of a confirmation call: its answer is
     /// applied again if the step that carried it could not apply it (the
     /// store failed just then). A no-op when it was applied, or when the
-    /// handoff moved on since.
+    /// handoff moved on since. The dialer asks for the `completed` event
+    /// (`StatusCallbackEvent`), which Twilio posts asynchronously once the
+    /// call has ended ("Completed: The call has ended",
+    /// https://support.twilio.com/hc/en-us/articles/223132267), so this
+    /// second chance comes after every answer the call could store.
     pub(super) async fn settle_verdict(&self, row: &CallRow) {
         let answers = match self.store().answers(&row.call_sid).await {
             Ok(answers) => answers,
