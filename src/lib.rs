@@ -19,13 +19,15 @@
 //!   once; a step's effects computed purely, then one store write.
 //! - [`dialer`]: outbound campaigns — the sans-I/O scheduler (calling windows
 //!   in each contact's time zone, back-off, attempt limits), contacts read
-//!   from CSV, and the worker that places calls through [`twilio::rest`].
+//!   from CSV or chosen from earlier calls (`dialer::cohort`), and the
+//!   worker that places calls through [`twilio::rest`].
 //! - [`insight`]: what callers said — free-text answers grouped into the
 //!   flow's `[topics]`, frequent phrases no topic names yet (Mandarin word
 //!   segmentation), masked quotes and the change against a previous period.
 //!   Pure: the texts come in as arguments.
 //! - [`report`]: results — aggregates per flow (completion, drop-off,
-//!   distributions, CSAT/NPS) from counts the database computes; exports;
+//!   distributions, CSAT/NPS) from counts the database computes; Trends
+//!   per day or week with 95 % intervals (`report::trends`); exports;
 //!   privacy (masking, purge) and the server's daily retention run.
 //! - [`speech`]: text to speech (espeak-ng, OpenAI-compatible HTTP), speech
 //!   recognition (OpenAI-compatible HTTP) and prompt frames for streams.

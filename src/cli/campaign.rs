@@ -1,5 +1,6 @@
-//! `dialback campaign …`: create a campaign from a flow and a contacts CSV,
-//! and start, pause, resume, cancel it or show where its contacts stand.
+//! `dialback campaign …`: create a campaign from a flow and a contacts CSV
+//! (or, with `--from-calls`, from the people whose earlier call matches a
+//! condition: `crate::dialer::cohort`), and start, pause, resume, cancel it or show where its contacts stand.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::dialer::cohort::{self, CohortQuery, NewCohortCampaign};
 use crate::dialer::contacts::{CsvOptions, read_contacts};
 use crate::dialer::settings::PlanSettings;
 use crate::report::export::mask;
@@ -33,10 +35,33 @@ pub(super) struct Args {
 // `campaign create`'s flags: boxed in `Action`, being much larger than the others.
 #[derive(clap::Args)]
 struct CreateArgs {
+    /// The flow to call with: a flow file, or a flow's name in --flows.
     #[arg(long)]
     flow: PathBuf,
-    #[arg(long)]
-    contacts: PathBuf,
+    /// The contacts CSV.
+    #[arg(long, required_unless_present = "from_calls")]
+    contacts: Option<PathBuf>,
+    /// A cohort instead of a CSV: the people whose earlier call of this flow
+    /// (its name in --flows) matches --where.
+    #[arg(long, conflicts_with = "contacts", requires_all = ["where_", "since"])]
+    from_calls: Option<String>,
+    /// With --from-calls: a condition on the earlier call's answers, in the
+    /// flow language (`resolved == no`, `csat <= 2 and resolved == no`).
+    #[arg(long = "where", requires = "from_calls")]
+    where_: Option<String>,
+    /// With --from-calls: earlier calls started on or after this date (or RFC 3339 time).
+    #[arg(long, requires = "from_calls")]
+    since: Option<String>,
+    /// With --from-calls: earlier calls started before the end of this date.
+    #[arg(long, requires = "from_calls")]
+    until: Option<String>,
+    /// With --from-calls: print how many people match and a few examples
+    /// (numbers masked), and create nothing.
+    #[arg(long, requires = "from_calls")]
+    dry_run: bool,
+    /// The flows folder, where flows named by --flow and --from-calls are found.
+    #[arg(long, env = "DIALBACK_FLOWS", default_value = "call-flows")]
+    flows: PathBuf,
     /// Calling window in each contact's own time zone: `09:00-20:00`, `Mon-Fri 09:00-18:00`.
     #[arg(long, default_value = "09:00-20:00")]
     window: String,
@@ -165,6 +190,12 @@ async fn execute(store: &Arc<dyn Store>, action: Action) -> Result<(), String> {
             let CreateArgs {
                 flow,
                 contacts,
+                from_calls,
+                where_,
+                since,
+                until,
+                dry_run,
+                flows,
                 window,
                 max_attempts,
                 timezone,
@@ -178,7 +209,12 @@ async fn execute(store: &Arc<dyn Store>, action: Action) -> Result<(), String> {
                 machine,
                 name,
             } = *args;
-            let Some(flow) = super::check::load_one(&flow, None) else {
+            let path = if flow.is_file() {
+                flow
+            } else {
+                flows.join(format!("{}.toml", flow.display()))
+            };
+            let Some(flow) = super::check::load_one(&path, None) else {
                 return Err("the flow has errors (above)".into());
             };
             let spec = PlanSettings {
@@ -194,6 +230,22 @@ async fn execute(store: &Arc<dyn Store>, action: Action) -> Result<(), String> {
             }
             .to_spec()?;
             crate::dialer::settings::check_against_flow(&spec, &flow)?;
+            let name = name.unwrap_or_else(|| flow.name.clone());
+            let contacts = match (contacts, from_calls) {
+                (_, Some(source)) => {
+                    let cohort = CohortArgs {
+                        source,
+                        condition: where_.unwrap_or_default(),
+                        since: since.unwrap_or_default(),
+                        until,
+                        dry_run,
+                        flows,
+                    };
+                    return create_cohort(store, cohort, &flow, name, &spec).await;
+                }
+                (Some(contacts), None) => contacts,
+                (None, None) => return Err("give --contacts or --from-calls".into()),
+            };
             let file = std::fs::File::open(&contacts)
                 .map_err(|e| format!("cannot open {}: {e}", contacts.display()))?;
             let size = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -217,7 +269,7 @@ async fn execute(store: &Arc<dyn Store>, action: Action) -> Result<(), String> {
             }
             let id = campaigns
                 .create_campaign(NewCampaign {
-                    name: name.unwrap_or_else(|| flow.name.clone()),
+                    name,
                     flow: flow.name.clone(),
                     plan: spec.to_json(),
                     created_at: Utc::now(),
@@ -347,4 +399,82 @@ async fn execute(store: &Arc<dyn Store>, action: Action) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// `campaign create --from-calls`'s own flags.
+struct CohortArgs {
+    source: String,
+    condition: String,
+    since: String,
+    until: Option<String>,
+    dry_run: bool,
+    flows: PathBuf,
+}
+
+/// A cohort campaign: the people are found, counted and shown (masked)
+/// first; then, unless it is a dry run, the campaign is created.
+async fn create_cohort(
+    store: &Arc<dyn Store>,
+    args: CohortArgs,
+    target: &crate::flow::Flow,
+    name: String,
+    spec: &crate::dialer::plan::PlanSpec,
+) -> Result<(), String> {
+    let zone = spec
+        .timezone
+        .parse()
+        .map_err(|_| format!("timezone: `{}` is not an IANA time zone", spec.timezone))?;
+    cohort::check_target(target)?;
+    let source_path = args.flows.join(format!("{}.toml", args.source));
+    let Some(source) = super::check::load_one(&source_path, None) else {
+        return Err(format!(
+            "--from-calls: the flow {} does not load (above)",
+            source_path.display()
+        ));
+    };
+    let since =
+        crate::report::parse_bound(&args.since, false).map_err(|e| format!("--since: {e}"))?;
+    let until = args
+        .until
+        .as_deref()
+        .map(|u| crate::report::parse_bound(u, true))
+        .transpose()
+        .map_err(|e| format!("--until: {e}"))?;
+    let query = CohortQuery::parse("--where", &args.condition, &source, since, until)?;
+    let found = cohort::find(store.as_ref(), &query)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("{}", found.summary(&query));
+    for example in found.examples(cohort::EXAMPLES) {
+        println!(
+            "  {:<18} {}  {}  {}",
+            example.phone,
+            example.called_at.format("%Y-%m-%d %H:%M UTC"),
+            example.call_sid,
+            example.answers
+        );
+    }
+    if args.dry_run {
+        println!("dry run: nothing created");
+        return Ok(());
+    }
+    let id = cohort::create(
+        store.as_ref(),
+        NewCohortCampaign {
+            name,
+            target,
+            plan: spec.to_json(),
+            zone,
+            created_at: Utc::now(),
+        },
+        &found,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    println!(
+        "campaign {id}: {} contacts from earlier calls of {} (a draft: `dialback campaign start {id}`)",
+        found.chosen.len(),
+        query.flow
+    );
+    Ok(())
 }

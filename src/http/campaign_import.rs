@@ -1,5 +1,7 @@
 //! `POST /api/campaigns`: a campaign created from settings in the query
-//! string and the contacts CSV as the body (`Content-Type: text/csv`).
+//! string and the contacts CSV as the body (`Content-Type: text/csv`); or,
+//! with a JSON body naming `from_calls`, a cohort of earlier calls
+//! (`super::cohort`).
 //!
 //! Why a CSV body rather than `multipart/form-data`: the file is the only
 //! part, so a form adds a boundary parser and nothing else, and `curl
@@ -34,6 +36,9 @@ use crate::store::campaigns::{CampaignStatus, NewCampaign};
 /// ones are refused with 413 rather than filling the memory.
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
+/// The largest JSON body taken (a cohort's condition and settings).
+const MAX_JSON: usize = 64 * 1024;
+
 /// The query string: the flow by name, and [`PlanSettings`]' fields.
 /// Listed rather than `#[serde(flatten)]`ed: flattening turns every query
 /// value into a string and `max_attempts=3` would no longer read as a number.
@@ -65,12 +70,21 @@ pub(super) async fn create(
     RawQuery(query): RawQuery,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let is_csv = headers
+    let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/csv"));
-    if !is_csv {
-        let message = "send the contacts file as the body with Content-Type: text/csv";
+        .map(|v| v.trim_start().to_ascii_lowercase())
+        .unwrap_or_default();
+    if content_type.starts_with("application/json") {
+        // A cohort: small (a condition and settings), read whole.
+        let body = axum::body::to_bytes(body, MAX_JSON)
+            .await
+            .map_err(|e| ApiError::BadRequest(format!("the JSON body: {e}")))?;
+        return super::cohort::create(&state, &body).await;
+    }
+    if !content_type.starts_with("text/csv") {
+        let message = "send the contacts file as the body with Content-Type: text/csv, \
+            or a cohort of earlier calls as JSON (`from_calls`) with Content-Type: application/json";
         return Ok((
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Json(json!({ "error": message })),

@@ -1,7 +1,7 @@
 //! The HTTP layer: adapters only. The provider's webhooks (TwiML), the
 //! media-stream WebSocket (`/media`), the admin API, the dashboard
 //! (`dashboard/`), "what callers said" (`said.rs`, for the API and the
-//! dashboard), `/metrics` and the prompt audio the provider fetches.
+//! dashboard), Trends (`trends.rs`, the same), `/metrics` and the prompt audio the provider fetches.
 //! [`router`] builds the routes over an [`AppState`] that
 //! [`crate::app::App::build`] assembles, for `dialback serve` and the tests
 //! alike.
@@ -10,6 +10,7 @@ mod admin;
 mod budget;
 mod campaign_import;
 mod campaigns;
+mod cohort;
 mod dashboard;
 mod guard;
 pub mod media_ws;
@@ -18,6 +19,7 @@ mod results;
 mod said;
 pub mod serve;
 mod signed;
+mod trends;
 mod webhooks;
 
 use std::sync::Arc;
@@ -149,6 +151,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/handoffs/{id}/resolve", post(admin::resolve_handoff))
         .route("/api/results/{file}", get(results::results))
         .route("/api/said/{file}", get(said::said))
+        .route("/api/trends/{file}", get(trends::trends))
         .route("/api/opt-outs.csv", get(results::opt_outs))
         .route("/api/openapi.json", get(results::openapi))
         .route("/healthz", get(admin::healthz))

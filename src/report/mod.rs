@@ -1,11 +1,15 @@
 //! Results: aggregates per flow (completion, drop-off, distributions,
 //! CSAT/NPS, handoff and opt-out rates) computed from the counts the
-//! database returns through [`crate::store::ReportStore`].
+//! database returns through [`crate::store::ReportStore`]; Trends
+//! (`trends.rs`): the same figures period by period, with 95 % intervals
+//! (`interval.rs`).
 
 pub mod aggregate;
 pub mod export;
+pub mod interval;
 pub mod privacy;
 pub mod retention;
+pub mod trends;
 
 pub use aggregate::{FlowReport, QuestionSpec};
 

@@ -36,6 +36,7 @@ pub mod reports;
 mod rows;
 mod sql;
 mod sqlite;
+pub mod trends;
 
 pub use campaigns::{CallContact, CampaignStore, ClaimedContact, DialerStore};
 pub use handoffs::HandoffStore;

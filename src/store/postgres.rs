@@ -390,6 +390,17 @@ impl Dialect for Postgres {
         query.bind(at)
     }
 
+    /// `date_trunc('week', …)` starts weeks on Monday (ISO 8601); the time
+    /// is taken in UTC, as SQLite's text is.
+    fn period_start(by: super::trends::Period) -> &'static str {
+        match by {
+            super::trends::Period::Day => "to_char(c.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+            super::trends::Period::Week => {
+                "to_char(date_trunc('week', c.started_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD')"
+            }
+        }
+    }
+
     fn rows_affected(done: &PgQueryResult) -> u64 {
         done.rows_affected()
     }

@@ -8,6 +8,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::trends::{AnswerPairs, Period, PeriodAnswers, PeriodOutcomes, TrendQuestions};
 use super::{AnswerRow, CallRow, CallSid, Outcome, StoreResult};
 
 /// Which calls a report covers. Every field but `flow` narrows it.
@@ -84,6 +85,30 @@ pub trait ReportStore: Send + Sync {
 
     /// Calls in which the person opted out.
     async fn opt_out_calls(&self, filter: &ReportFilter) -> StoreResult<i64>;
+
+    /// Calls and reached calls per period and outcome (Trends' completion).
+    async fn outcomes_by_period(
+        &self,
+        filter: &ReportFilter,
+        by: Period,
+    ) -> StoreResult<Vec<PeriodOutcomes>>;
+
+    /// Answer values per period of the questions a trend follows.
+    async fn answers_by_period(
+        &self,
+        filter: &ReportFilter,
+        by: Period,
+        questions: &TrendQuestions,
+    ) -> StoreResult<Vec<PeriodAnswers>>;
+
+    /// Before and after for a cohort campaign: answers to the same
+    /// question (one of `questions`) on each of its re-calls and on the
+    /// call the re-call follows, counted by pair of values.
+    async fn answer_pairs(
+        &self,
+        campaign: i64,
+        questions: [Option<&str>; 2],
+    ) -> StoreResult<Vec<AnswerPairs>>;
 
     /// Up to `limit` calls after `after`, oldest first, with their answers.
     ///

@@ -9,6 +9,7 @@ use sqlx::Row;
 use super::campaigns::{CallContact, CampaignRow, ClaimedContact, ContactRow, ContactStart};
 use super::reports::{AnswerCount, AnsweredLine, LastAnswered, OptOutRow, OutcomeCount};
 use super::sql::{ColExt, Dialect};
+use super::trends::{AnswerPairs, PeriodAnswers, PeriodOutcomes};
 use super::{AnswerRow, CallRow, CallSid, FollowUp, HandoffId, HandoffRow, parse_json};
 
 pub(super) fn call_row<R: Row>(r: &R) -> Result<CallRow, sqlx::Error>
@@ -251,6 +252,54 @@ pub(super) fn all<R, T>(
     decode: fn(&R) -> Result<T, sqlx::Error>,
 ) -> Result<Vec<T>, sqlx::Error> {
     rows.iter().map(decode).collect()
+}
+
+/// A period's first day, as the period expression writes it (`2026-03-02`).
+fn period<R: Row>(r: &R) -> Result<chrono::NaiveDate, sqlx::Error>
+where
+    R::Database: Dialect,
+{
+    let text: String = r.col("period")?;
+    chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|e| sqlx::Error::ColumnDecode {
+        index: "period".into(),
+        source: format!("{text:?} is not a day: {e}").into(),
+    })
+}
+
+pub(super) fn period_outcomes<R: Row>(r: &R) -> Result<PeriodOutcomes, sqlx::Error>
+where
+    R::Database: Dialect,
+{
+    Ok(PeriodOutcomes {
+        period: period(r)?,
+        outcome: typed_opt(r, "outcome")?,
+        calls: r.col("calls")?,
+        reached: r.col("reached")?,
+    })
+}
+
+pub(super) fn answer_pairs_row<R: Row>(r: &R) -> Result<AnswerPairs, sqlx::Error>
+where
+    R::Database: Dialect,
+{
+    Ok(AnswerPairs {
+        question: r.col("question")?,
+        before: parse_json(&r.col::<String>("before_value")?)?,
+        after: parse_json(&r.col::<String>("after_value")?)?,
+        pairs: r.col("pairs")?,
+    })
+}
+
+pub(super) fn period_answers<R: Row>(r: &R) -> Result<PeriodAnswers, sqlx::Error>
+where
+    R::Database: Dialect,
+{
+    Ok(PeriodAnswers {
+        period: period(r)?,
+        question: r.col("question")?,
+        value: parse_json(&r.col::<String>("value")?)?,
+        calls: r.col("calls")?,
+    })
 }
 
 #[cfg(test)]

@@ -325,6 +325,18 @@ impl Dialect for Sqlite {
         query.bind(at.as_ref().map(ts))
     }
 
+    /// Times are fixed-width RFC 3339 text: the day is its first ten
+    /// characters. `weekday 0` moves on to the next Sunday (or stays on
+    /// one), six days back is that week's Monday.
+    fn period_start(by: super::trends::Period) -> &'static str {
+        match by {
+            super::trends::Period::Day => "substr(c.started_at, 1, 10)",
+            super::trends::Period::Week => {
+                "date(substr(c.started_at, 1, 10), 'weekday 0', '-6 days')"
+            }
+        }
+    }
+
     fn rows_affected(done: &SqliteQueryResult) -> u64 {
         done.rows_affected()
     }

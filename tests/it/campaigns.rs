@@ -254,11 +254,28 @@ async fn a_campaign_request_with_a_wrong_setting_or_file_creates_nothing_and_say
             server.addr
         ))
         .bearer_auth(ADMIN_TOKEN)
-        .json(&json!({"phone": "13812348000"}))
+        .header("content-type", "application/xml")
+        .body("<phone>13812348000</phone>")
         .send()
         .await
         .expect("answers");
     assert_eq!(response.status().as_u16(), 415);
+    // JSON is a cohort of earlier calls (`from_calls`), not contacts.
+    let response = reqwest::Client::new()
+        .post(format!("http://{}/api/campaigns", server.addr))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"phone": "13812348000"}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status().as_u16(), 400);
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("the JSON body: unknown field `phone`")),
+        "{body}"
+    );
     let unauthorized = reqwest::Client::new()
         .post(format!(
             "http://{}/api/campaigns?flow=wallet-followup",

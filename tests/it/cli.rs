@@ -19,7 +19,7 @@ fn check_passes_on_the_example_flows() {
     );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "ok: 6 flows checked, 0 warnings\n"
+        "ok: 7 flows checked, 0 warnings\n"
     );
 }
 

@@ -248,3 +248,107 @@ async fn a_browser_reads_what_callers_said_filters_by_an_answer_and_follows_a_to
         "{diagnostic}"
     );
 }
+
+/// Each point of one Trends chart: period, value and interval as drawn,
+/// and whether its whisker is drawn (a line taller than zero).
+fn trend_points(metric: &str) -> String {
+    format!(
+        "Array.from(document.querySelectorAll('figure[data-metric=\"{metric}\"] g.point'))\
+         .map(g => [g.dataset.period, g.dataset.value, g.dataset.interval, \
+                    g.querySelector('line.whisker') ? Math.round(g.querySelector('line.whisker').getBBox().height) > 0 : false])"
+    )
+}
+
+/// The table's cell for one period and metric: value, interval, n.
+fn trend_cell(period: &str, metric: &str) -> String {
+    format!(
+        "(c => [c.dataset.value, c.dataset.interval, Number(c.dataset.n)])\
+         (document.querySelector('tr[data-period=\"{period}\"] td[data-figure=\"{metric}\"]'))"
+    )
+}
+
+#[tokio::test]
+async fn a_browser_reads_the_trends_fixture_figures_and_intervals_off_the_page() {
+    use crate::common::trends::{self as trends_fixture, FROM, TO};
+    let db = TestDb::sqlite().await;
+    trends_fixture::load(db.store()).await;
+    let mut settings = Server::settings(Options {
+        database_url: db.url().to_owned(),
+        crm_webhook: None,
+        auth_token: Some(AUTH_TOKEN.into()),
+        clock: Clock::Fixed(Utc.with_ymd_and_hms(2026, 4, 30, 12, 0, 0).unwrap()),
+    });
+    settings.public_url = "http://127.0.0.1".into();
+    let server = Server::start_settings(settings).await;
+    let base = format!("http://{}", server.addr);
+    let mut browser = Browser::launch().await;
+
+    browser
+        .navigate(
+            &format!("{base}/trends"),
+            "document.querySelector('#token')",
+        )
+        .await;
+    browser
+        .submit(
+            &format!(
+                "document.querySelector('#token').value = '{ADMIN_TOKEN}'; \
+                 document.querySelector('form[action=\"/login\"]').submit(); true"
+            ),
+            "location.pathname === '/'",
+        )
+        .await;
+    browser
+        .navigate(
+            &format!("{base}/trends?flow=wallet-followup&from={FROM}&to={TO}&by=week"),
+            "document.querySelector('figure[data-metric]')",
+        )
+        .await;
+    let completion = browser.eval(&trend_points("completion")).await;
+    let csat = browser.eval(&trend_points("csat")).await;
+    let resolution_total = browser.eval(&trend_cell("all", "resolution")).await;
+    let csat_total = browser.eval(&trend_cell("all", "csat")).await;
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-trends.png");
+    let png = browser.screenshot(&shot).await;
+
+    // The form: the NPS survey, the same range.
+    browser
+        .submit(
+            "const f = document.querySelector('form.filters'); \
+             f.querySelector('[name=flow]').value = 'nps-survey'; f.submit(); true",
+            "location.search.includes('flow=nps-survey') && document.querySelector('figure[data-metric=\"nps\"]')",
+        )
+        .await;
+    let nps = browser.eval(&trend_points("nps")).await;
+    let nps_total = browser.eval(&trend_cell("all", "nps")).await;
+    browser.close().await;
+    server.stop().await;
+    db.cleanup().await;
+
+    // Hand-computed in common/trends.rs.
+    assert_eq!(
+        completion,
+        json!([
+            ["2026-04-06", "60.0%", "23.1–88.2%", true],
+            ["2026-04-13", "100.0%", "51.0–100.0%", true]
+        ])
+    );
+    assert_eq!(
+        csat,
+        json!([
+            ["2026-04-06", "66.7%", "20.8–93.9%", true],
+            ["2026-04-13", "75.0%", "30.1–95.4%", true]
+        ])
+    );
+    assert_eq!(resolution_total, json!(["77.8%", "45.3–93.7%", 9]));
+    assert_eq!(csat_total, json!(["71.4%", "35.9–91.8%", 7]));
+    assert_eq!(
+        nps,
+        json!([
+            ["2026-04-06", "+20", "−38.7 to +63.7", true],
+            ["2026-04-13", "+100", "−6.6 to +100.0", true]
+        ])
+    );
+    assert_eq!(nps_total, json!(["+50", "−7.4 to +80.2", 8]));
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+}

@@ -186,3 +186,74 @@ async fn the_export_command_narrows_to_one_campaign() {
     assert!(!bad.status.success());
     db.cleanup().await;
 }
+
+/// `dialback campaign create --from-calls` on the dashboard fixture, where
+/// one call (W3, 2026-03-01) answered `resolved` no.
+#[tokio::test]
+async fn campaign_create_from_calls_dry_runs_with_masked_examples_then_creates() {
+    let db = TestDb::sqlite().await;
+    let recordings = tempfile::tempdir().unwrap();
+    crate::common::dashboard::load(db.store(), recordings.path()).await;
+    let url = db.url().to_owned();
+    let create = |condition: &'static str, extra: &'static [&'static str]| {
+        let mut args = vec![
+            "campaign",
+            "create",
+            "--flow",
+            "fix-announcement",
+            "--from-calls",
+            "wallet-followup",
+            "--where",
+            condition,
+            "--since",
+            "2026-03-01",
+            "--until",
+            "2026-03-02",
+            "--database-url",
+        ];
+        args.push(url.as_str());
+        args.extend_from_slice(extra);
+        dialback(&args)
+    };
+
+    let typo = create("resolvd == no", &["--dry-run"]);
+    let dry = create("resolved == no", &["--dry-run"]);
+    let made = create("resolved == no", &[]);
+
+    let typo_err = String::from_utf8_lossy(&typo.stderr);
+    assert!(!typo.status.success());
+    assert!(
+        typo_err.contains(
+            "--where:1:1: no answer or variable is called `resolvd` in wallet-followup; \
+             did you mean `resolved`?"
+        ),
+        "{typo_err}"
+    );
+    let dry_out = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    assert!(
+        dry_out.starts_with("1 contacts match `resolved == no` in wallet-followup"),
+        "{dry_out}"
+    );
+    assert!(dry_out.contains("+86 138****8000"), "{dry_out}");
+    assert!(!dry_out.contains("+8613800138000"), "never a whole number");
+    assert!(dry_out.contains("dry run: nothing created"), "{dry_out}");
+    let made_out = String::from_utf8_lossy(&made.stdout);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    // Campaign 1 is the fixture's; the cohort's is the second.
+    assert!(
+        made_out.contains("campaign 2: 1 contacts from earlier calls of wallet-followup"),
+        "{made_out}"
+    );
+    let contacts = db.store().campaigns().contact_counts(2).await.unwrap();
+    assert_eq!(contacts.get("pending"), Some(&1), "{contacts:?}");
+    db.cleanup().await;
+}

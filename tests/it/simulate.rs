@@ -451,6 +451,63 @@ fn a_flow_without_a_machine_step_talks_to_a_machine_as_to_a_person() {
     assert!(!said(&r).is_empty());
 }
 
+fn fix_announcement(vars: &[&str], inputs: &[&str], now: &str) -> Value {
+    simulate("fix-announcement", vars, inputs, now)
+}
+
+#[test]
+fn a_cohort_caller_hears_the_day_of_their_earlier_call_and_that_the_fix_is_out() {
+    let r = fix_announcement(
+        &["previous.date=2026-11-03", "previous.resolved=no"],
+        &["1", "5"],
+        OFFICE_HOURS,
+    );
+    assert_eq!(r["outcome"], "completed");
+    assert_eq!(r["answers"], json!({"resolved": true, "csat": 5}));
+    let said = said(&r);
+    assert!(
+        said[0].contains("您在2026-11-03的回访中反馈的转账问题"),
+        "{said:?}"
+    );
+    assert!(said[0].contains("录音"), "the recording is disclosed");
+    assert!(said[1].contains("已经在最新版本中修复"), "{said:?}");
+}
+
+#[test]
+fn a_caller_not_chosen_by_an_unresolved_answer_hears_the_general_update() {
+    // Chosen by another condition (`csat <= 2`): resolved was yes, so the
+    // branch on `previous.resolved` is not taken.
+    let r = fix_announcement(
+        &["previous.date=2026-10-20", "previous.resolved=yes"],
+        &["1", "4"],
+        OFFICE_HOURS,
+    );
+    let said = said(&r);
+    assert!(said[0].contains("您在2026-10-20的回访中"), "{said:?}");
+    assert_eq!(said[1], "我们最近更新了转账功能。");
+    assert_eq!(r["outcome"], "completed");
+}
+
+#[test]
+fn a_cohort_caller_whose_transfers_still_fail_reaches_an_agent_or_a_ticket() {
+    let vars = ["previous.date=2026-11-03", "previous.resolved=no"];
+    let in_hours = fix_announcement(&vars, &["2", "transfer:completed"], OFFICE_HOURS);
+    assert_eq!(in_hours["outcome"], "handoff");
+    assert_eq!(in_hours["answers"], json!({"resolved": false}));
+    let weekend = fix_announcement(&vars, &["2"], WEEKEND);
+    assert_eq!(weekend["outcome"], "ticket");
+}
+
+#[test]
+fn the_fix_announcement_honours_the_opt_out_key() {
+    let r = fix_announcement(
+        &["previous.date=2026-11-03", "previous.resolved=no"],
+        &["9", "9"],
+        OFFICE_HOURS,
+    );
+    assert_eq!(r["outcome"], "opted_out");
+}
+
 /// The confirmation call after support resolved a ticket, with the contact
 /// the resolve makes: the customer's name and the earlier call's variables.
 fn confirmation(inputs: &[&str], now: &str) -> Value {

@@ -12,13 +12,19 @@
 //! - `recordings.rs`: callers' recordings, streamed to `<audio>`.
 //! - `said.rs`: "What callers said", a flow's topics and unnamed phrases
 //!   (`crate::http::said` does the work), and the calls behind each.
+//! - `trends.rs`: Trends, a flow's completion, CSAT, NPS and resolution
+//!   period by period with 95 % intervals (`crate::http::trends`).
+//! - `cohort.rs`: "Re-call a cohort", the form for a cohort campaign
+//!   (`crate::http::cohort`).
 //! - `templates/`: minijinja templates, HTML auto-escaped.
 
+mod cohort;
 mod login_limit;
 mod pages;
 mod recordings;
 mod said;
 mod session;
+mod trends;
 mod view;
 
 use std::sync::{Arc, LazyLock};
@@ -45,6 +51,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/calls/{call_sid}", get(pages::call))
         .route("/said", get(said::page))
         .route("/said/calls", get(said::calls))
+        .route("/trends", get(trends::page))
+        .route("/cohort", get(cohort::form).post(cohort::submit))
         .route("/recordings/{file}", get(recordings::recording))
         .route("/dashboard.css", get(stylesheet))
         // One limiter per server: every sign-in on it shares the count.
@@ -69,6 +77,8 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("call.html", include_str!("templates/call.html")),
         ("said.html", include_str!("templates/said.html")),
         ("said_calls.html", include_str!("templates/said_calls.html")),
+        ("trends.html", include_str!("templates/trends.html")),
+        ("cohort.html", include_str!("templates/cohort.html")),
     ] {
         if let Err(e) = env.add_template(name, source) {
             panic!("dashboard template {name} does not compile: {e}");
@@ -181,6 +191,8 @@ mod tests {
             "call.html",
             "said.html",
             "said_calls.html",
+            "trends.html",
+            "cohort.html",
         ] {
             assert!(super::TEMPLATES.get_template(name).is_ok(), "{name}");
         }

@@ -129,6 +129,11 @@ pub(in crate::store) trait Dialect:
     /// so that text order is time order; PostgreSQL: `TIMESTAMPTZ`).
     fn bind_time<'q>(query: Stmt<'q, Self>, at: Option<DateTime<Utc>>) -> Stmt<'q, Self>;
 
+    /// The SQL expression naming the period a call (`c`) started in, as
+    /// the text of its first day (`2026-03-02`): UTC days, or weeks from
+    /// Monday. Text, so both databases hand back the same type.
+    fn period_start(by: crate::store::trends::Period) -> &'static str;
+
     /// How many rows a statement changed.
     fn rows_affected(done: &Self::QueryResult) -> u64;
 }

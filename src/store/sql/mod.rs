@@ -22,6 +22,7 @@ mod dialect;
 mod dialer;
 mod handoffs;
 mod reports;
+mod trends;
 
 use std::future::Future;
 use std::ops::DerefMut;

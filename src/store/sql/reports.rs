@@ -13,6 +13,7 @@ use super::super::rows::{
     all, answer_count, answer_row, answered_line, call_row, last_answered, opt_out_row,
     outcome_count,
 };
+use super::super::trends::{AnswerPairs, Period, PeriodAnswers, PeriodOutcomes, TrendQuestions};
 use super::super::{CallRow, CallSid, StoreResult};
 use super::{Backend, ColExt, Dialect, Lent, On, Stmt, StmtExt, fetch_all, fetch_optional, query};
 
@@ -25,6 +26,9 @@ macro_rules! filter {
               JOIN contacts k ON k.id = t.contact_id WHERE k.campaign_id = $5))"
     };
 }
+
+/// The filter's text, for statements assembled at run time (`trends.rs`).
+pub(super) const FILTER: &str = filter!();
 
 /// Calls after the cursor (parameters 6 and 7), at most parameter 8.
 macro_rules! page {
@@ -141,7 +145,10 @@ const OPT_OUTS_LIST: &str =
     "SELECT phone, call_sid, created_at FROM opt_outs ORDER BY created_at, phone";
 
 /// Binds the filter's parameters in the order [`filter!`] numbers them.
-fn bind<'q, DB: Dialect>(sql: &'static str, f: &'q ReportFilter) -> Stmt<'q, DB> {
+pub(super) fn bind<'q, DB: Dialect>(
+    sql: impl sqlx::SqlSafeStr,
+    f: &'q ReportFilter,
+) -> Stmt<'q, DB> {
     sqlx::query(sql)
         .arg(f.flow.as_str())
         .arg(f.flow_hash.as_deref())
@@ -199,6 +206,31 @@ impl<B: Backend> ReportStore for B {
 
     async fn opt_out_calls(&self, f: &ReportFilter) -> StoreResult<i64> {
         read_count(self, OPT_OUTS, f).await
+    }
+
+    async fn outcomes_by_period(
+        &self,
+        f: &ReportFilter,
+        by: Period,
+    ) -> StoreResult<Vec<PeriodOutcomes>> {
+        super::trends::outcomes_by_period(self, f, by).await
+    }
+
+    async fn answers_by_period(
+        &self,
+        f: &ReportFilter,
+        by: Period,
+        questions: &TrendQuestions,
+    ) -> StoreResult<Vec<PeriodAnswers>> {
+        super::trends::answers_by_period(self, f, by, questions).await
+    }
+
+    async fn answer_pairs(
+        &self,
+        campaign: i64,
+        questions: [Option<&str>; 2],
+    ) -> StoreResult<Vec<AnswerPairs>> {
+        super::trends::answer_pairs(self, campaign, questions).await
     }
 
     async fn export_page(

@@ -54,9 +54,10 @@ fn answer(question: &str, value: Value, secs: i64) -> NewAnswer {
     }
 }
 
-/// A call created at `start`, picked up, one advance per answer, then
-/// ended with `outcome` (and an open handoff for `ticket`).
-async fn call(
+/// A call created at `start` (seconds after [`at`]'s origin), picked up,
+/// one advance per answer, then ended with `outcome` (and an open handoff
+/// for `ticket`).
+pub async fn call(
     db: &Db,
     flow: &str,
     sid: &str,
@@ -178,29 +179,7 @@ pub async fn load(db: &Db, recordings: &Path) -> i64 {
         "abandoned",
     )
     .await;
-    assert!(
-        db.create_call(NewCall {
-            call_sid: sid_for("W5"),
-            flow: WALLET.into(),
-            flow_hash: format!("sha256:{WALLET}"),
-            direction: Direction::Outbound,
-            from: "+861000000001".into(),
-            to: CUSTOMER.into(),
-            status: CallStatus::Ringing,
-            state: "{}".into(),
-            seq: 0,
-            response: "<Response/>".into(),
-            started_at: at(4000),
-            follows: None,
-        })
-        .await
-        .unwrap()
-    );
-    assert!(
-        db.update_status(&sid_for("W5"), CallStatus::NoAnswer, at(4030))
-            .await
-            .unwrap()
-    );
+    unanswered(db, WALLET, "W5", 4000).await;
     call(
         db,
         WALLET,
@@ -222,6 +201,33 @@ pub async fn load(db: &Db, recordings: &Path) -> i64 {
         .await;
     }
     link_to_campaign(db, &["W1", "W4"]).await
+}
+
+/// A call of `flow` nobody picked up, placed at `start`.
+pub async fn unanswered(db: &Db, flow: &str, sid: &str, start: i64) {
+    assert!(
+        db.create_call(NewCall {
+            call_sid: sid_for(sid),
+            flow: flow.into(),
+            flow_hash: format!("sha256:{flow}"),
+            direction: Direction::Outbound,
+            from: "+861000000001".into(),
+            to: CUSTOMER.into(),
+            status: CallStatus::Ringing,
+            state: "{}".into(),
+            seq: 0,
+            response: "<Response/>".into(),
+            started_at: at(start),
+            follows: None,
+        })
+        .await
+        .unwrap()
+    );
+    assert!(
+        db.update_status(&sid_for(sid), CallStatus::NoAnswer, at(start + 30))
+            .await
+            .unwrap()
+    );
 }
 
 /// Makes the calls outbound calls of one campaign, as the dialer does:

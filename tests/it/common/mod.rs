@@ -15,4 +15,5 @@ pub mod redeliver;
 pub mod said;
 pub mod sid;
 pub mod stream;
+pub mod trends;
 pub mod wait;
