@@ -528,7 +528,7 @@ fn a_customer_whose_problem_is_fixed_confirms_it_with_a_yes() {
     let r = confirmation(&["1"], OFFICE_HOURS);
 
     assert_eq!(r["outcome"], "completed");
-    assert_eq!(r["answers"], json!({"fixed": true}));
+    assert_eq!(r["answers"], json!({"resolved": true}));
     let said = said(&r);
     assert!(
         said[0].starts_with("王芳您好")
@@ -543,7 +543,7 @@ fn a_customer_whose_problem_is_fixed_confirms_it_with_a_yes() {
 fn a_spoken_yes_confirms_the_fix_too() {
     let r = confirmation(&["say:是的@0.9"], OFFICE_HOURS);
 
-    assert_eq!(r["answers"], json!({"fixed": true}));
+    assert_eq!(r["answers"], json!({"resolved": true}));
     assert_eq!(r["outcome"], "completed");
 }
 
@@ -551,7 +551,7 @@ fn a_spoken_yes_confirms_the_fix_too() {
 fn a_customer_whose_problem_is_not_fixed_is_handed_to_a_person_right_away() {
     let r = confirmation(&["2", "transfer:completed"], OFFICE_HOURS);
 
-    assert_eq!(r["answers"], json!({"fixed": false}));
+    assert_eq!(r["answers"], json!({"resolved": false}));
     assert_eq!(r["outcome"], "handoff");
     assert!(
         said(&r).iter().any(|s| s.contains("重新为您打开工单")),

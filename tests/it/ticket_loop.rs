@@ -198,6 +198,40 @@ async fn a_resolved_ticket_gets_one_confirmation_call_two_hours_later_and_yes_co
             calls[0].as_str(),
             "{backend}"
         );
+        // Trends reads the confirmation's `resolved` like the wallet flow's:
+        // the resolution rate of confirmation calls, and before/after beside
+        // the ticket's call (no) for the confirmations campaign (the first
+        // campaign of this fresh database).
+        let (_, campaign) = server.admin_get("/api/campaigns/1").await;
+        assert_eq!(
+            (&campaign["name"], &campaign["flow"], &campaign["status"]),
+            (
+                &json!("confirm: fix-confirmation"),
+                &json!("fix-confirmation"),
+                &json!("running")
+            ),
+            "{backend}: {campaign}"
+        );
+        let range = "since=2026-11-27&until=2026-11-29";
+        let (_, trends) = server
+            .admin_get(&format!("/api/trends/fix-confirmation?campaign=1&{range}"))
+            .await;
+        let total = &trends["total"]["resolution"];
+        assert_eq!(
+            (&total["count"], &total["of"]),
+            (&json!(1), &json!(1)),
+            "{backend}: {trends}"
+        );
+        let pairs = &trends["before_after"]["resolution"];
+        assert_eq!(
+            (
+                &pairs["pairs"],
+                &pairs["before"]["count"],
+                &pairs["after"]["count"]
+            ),
+            (&json!(1), &json!(0), &json!(1)),
+            "{backend}: {trends}"
+        );
         // Done: nobody is called again, however long the dialer runs.
         let later = drain(&dialer, t0 + Duration::days(3)).await;
         assert!(placed(&later).is_empty(), "{backend}: {later:?}");
