@@ -112,10 +112,12 @@ impl Calls {
             .contact_for_call(call.call_sid.as_str())
             .await?
             .and_then(|c| c.timezone);
+        // The zone `previous.date` is written in: the customer's, as the
+        // dialer will use for their window.
         let zone: Tz = contact_zone
             .as_deref()
-            .or(Some(plan.timezone.as_str()))
             .and_then(|z| z.parse().ok())
+            .or_else(|| plan.timezone.parse().ok())
             .unwrap_or(chrono_tz::Asia::Shanghai);
         let answers = store.answers(&call.call_sid).await?;
         let after = chrono::Duration::from_std(confirm.after).unwrap_or(chrono::Duration::MAX);
