@@ -19,7 +19,7 @@ use crate::flow::model::Speech;
 use crate::flow::value::Value;
 use crate::http::AppState;
 use crate::report::export::mask;
-use crate::report::{FlowReport, QuestionSpec, parse_bound};
+use crate::report::{FlowReport, QuestionSpec, parse_campaign, parse_optional_bound};
 use crate::store::handoffs::Resolved;
 use crate::store::{CallRow, CallSid, Direction, HandoffId, HandoffStatus, Outcome, ReportFilter};
 
@@ -58,19 +58,9 @@ impl Filters {
                     .ok_or_else(|| PageError::BadRequest(format!("There is no flow {name:?}.")))?,
             ],
         };
-        let campaign = match self.campaign.trim() {
-            "" => None,
-            id => Some(id.parse::<i64>().map_err(|_| {
-                PageError::BadRequest(format!(
-                    "Campaign {id:?} is not a campaign id (a whole number)."
-                ))
-            })?),
-        };
-        let bound = |text: &str, is_until| match text.trim() {
-            "" => Ok(None),
-            t => parse_bound(t, is_until)
-                .map(Some)
-                .map_err(PageError::BadRequest),
+        let campaign = parse_campaign(&self.campaign).map_err(PageError::BadRequest)?;
+        let bound = |text: &str, is_until| {
+            parse_optional_bound(text, is_until).map_err(PageError::BadRequest)
         };
         Ok(Selection {
             flows,
