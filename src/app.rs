@@ -395,8 +395,12 @@ fn load_flows(settings: &Settings) -> Result<Flows, StartError> {
         .map_err(|e| StartError::FlowsFolder(shown.clone(), e))?;
     let mut flows: BTreeMap<String, Arc<Flow>> = BTreeMap::new();
     let mut broken = Vec::new();
-    for file in files {
-        let loaded = load::load_file(&file, Some(&settings.audio_dir));
+    let mut all: Vec<load::Loaded> = files
+        .iter()
+        .map(|file| load::load_file(file, Some(&settings.audio_dir)))
+        .collect();
+    load::check_confirm_flows(&mut all, &[]);
+    for loaded in all {
         match loaded.flow {
             Some(flow) => {
                 flows.insert(flow.name.clone(), Arc::new(flow));

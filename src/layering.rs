@@ -60,10 +60,13 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     // The call service: contact variables from `dialer`, answers rendered
-    // by `twiml`, one store write per step.
+    // by `twiml`, one store write per step; `phone`: a resolved handoff's
+    // confirmation call needs the customer's number as E.164.
     (
         "calls",
-        &["config", "dialer", "flow", "metrics", "store", "twiml"],
+        &[
+            "config", "dialer", "flow", "metrics", "phone", "store", "twiml",
+        ],
     ),
     (
         "dialer",

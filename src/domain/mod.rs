@@ -43,14 +43,39 @@ closed_set! {
 }
 
 closed_set! {
-    /// Where a hand-over to a human stands.
+    /// Where a hand-over to a human stands. A ticket's life cycle:
+    /// `open` → `resolved` (by support) → `confirmed` or `reopened` (by the
+    /// customer, in a confirmation call); a reopened ticket is resolved
+    /// again the same way.
     pub enum HandoffStatus expecting "a handoff status" {
         /// The transfer reached a person.
         Connected = "connected",
         /// No agent was free: a ticket waits for a call-back.
         Open = "open",
-        /// Staff closed it.
+        /// Support says it is fixed; the customer has not said so yet.
         Resolved = "resolved",
+        /// The customer said, in a confirmation call, that it is fixed.
+        Confirmed = "confirmed",
+        /// The customer said, in a confirmation call, that it is not fixed.
+        Reopened = "reopened",
+    }
+}
+
+impl HandoffStatus {
+    /// The statuses support can resolve a handoff from: any in which the
+    /// customer's issue may still be open.
+    pub const RESOLVABLE: &[HandoffStatus] = &[Self::Open, Self::Connected, Self::Reopened];
+}
+
+closed_set! {
+    /// Who moved a handoff on.
+    pub enum HandoffActor expecting "who changed a handoff" {
+        /// The handoff was made in a call (`open` or `connected`).
+        Caller = "caller",
+        /// Support: the API, the dashboard's Resolved button, the CRM.
+        Support = "support",
+        /// The customer, answering a confirmation call.
+        Customer = "customer",
     }
 }
 
@@ -141,6 +166,7 @@ mod tests {
         check(Direction::ALL);
         check(Outcome::ALL);
         check(HandoffStatus::ALL);
+        check(HandoffActor::ALL);
         check(CampaignStatus::ALL);
         check(ContactState::ALL);
     }

@@ -24,7 +24,7 @@ use crate::flow::condition::{self, Condition, ConditionError};
 use crate::flow::model::{AnswerType, QuestionKind};
 use crate::flow::value::Value;
 use crate::insight::{Discovery, Limits, Said, analyse, compare};
-use crate::report::parse_bound;
+use crate::report::{parse_campaign, parse_period};
 use crate::store::reports::AnsweredCall;
 use crate::store::{ReportFilter, Store, StoreError};
 
@@ -92,27 +92,9 @@ impl SaidParams {
             .flow(self.flow.trim())
             .cloned()
             .ok_or(SaidError::NoFlow)?;
-        let campaign = match self.campaign.trim() {
-            "" => None,
-            id => Some(id.parse::<i64>().map_err(|_| {
-                SaidError::Bad(format!(
-                    "campaign {id:?} is not a campaign id (a whole number)"
-                ))
-            })?),
-        };
-        let bound = |text: &str, is_until| match text.trim() {
-            "" => Ok(None),
-            t => parse_bound(t, is_until).map(Some).map_err(SaidError::Bad),
-        };
-        let until = bound(&self.to, true)?.unwrap_or(now);
-        let since = bound(&self.from, false)?.unwrap_or(until - Duration::days(DEFAULT_DAYS));
-        if since >= until {
-            return Err(SaidError::Bad(format!(
-                "the period is empty: {} is not before {}",
-                since.to_rfc3339(),
-                until.to_rfc3339()
-            )));
-        }
+        let campaign = parse_campaign(&self.campaign).map_err(SaidError::Bad)?;
+        let (since, until) = parse_period(&self.from, &self.to, now, Duration::days(DEFAULT_DAYS))
+            .map_err(SaidError::Bad)?;
         let condition = match self.when.trim() {
             "" => None,
             text => Some((

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::admin::{ApiError, ResultsReader};
-use crate::report::parse_bound;
 use crate::report::trends::{MAX_PERIODS, Trends, default_period, periods_in, trend_questions};
+use crate::report::{parse_campaign, parse_period};
 use crate::store::ReportFilter;
 use crate::store::trends::Period;
 
@@ -75,27 +75,10 @@ impl TrendsParams {
         now: DateTime<Utc>,
     ) -> Result<(ReportFilter, Period), TrendsError> {
         let flow = state.flow(self.flow.trim()).ok_or(TrendsError::NoFlow)?;
-        let campaign = match self.campaign.trim() {
-            "" => None,
-            id => Some(id.parse::<i64>().map_err(|_| {
-                TrendsError::Bad(format!(
-                    "campaign {id:?} is not a campaign id (a whole number)"
-                ))
-            })?),
-        };
-        let bound = |text: &str, is_until| match text.trim() {
-            "" => Ok(None),
-            t => parse_bound(t, is_until).map(Some).map_err(TrendsError::Bad),
-        };
-        let until = bound(&self.to, true)?.unwrap_or(now);
-        let since = bound(&self.from, false)?.unwrap_or(until - Duration::weeks(DEFAULT_WEEKS));
-        if since >= until {
-            return Err(TrendsError::Bad(format!(
-                "the range is empty: {} is not before {}",
-                since.to_rfc3339(),
-                until.to_rfc3339()
-            )));
-        }
+        let campaign = parse_campaign(&self.campaign).map_err(TrendsError::Bad)?;
+        let (since, until) =
+            parse_period(&self.from, &self.to, now, Duration::weeks(DEFAULT_WEEKS))
+                .map_err(TrendsError::Bad)?;
         let by = match self.by.trim() {
             "" => default_period(Some(since), Some(until)),
             text => Period::parse(text).map_err(TrendsError::Bad)?,

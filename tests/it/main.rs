@@ -30,5 +30,6 @@ mod said;
 mod simulate;
 mod store;
 mod store_throughput;
+mod ticket_loop;
 mod trends;
 mod webhooks;

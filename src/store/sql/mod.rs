@@ -21,6 +21,7 @@ mod calls;
 mod campaigns;
 mod dialect;
 mod dialer;
+mod handoffs;
 mod recordings;
 mod reports;
 mod trends;

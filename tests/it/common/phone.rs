@@ -412,8 +412,11 @@ impl<'a> Phone<'a> {
     /// An outbound call the dialer placed, answered by a person: the
     /// provider fetches the call's voice URL (`Url` of the Calls API
     /// request, which names the flow and the contact) as Twilio does for
-    /// an answered `outbound-api` call (no `AnsweredBy`: Twilio sends it
-    /// only when the request asked for machine detection).
+    /// an answered `outbound-api` call. No `AnsweredBy`: Twilio returns it
+    /// only for a call placed with `MachineDetection` ("Use Enable if you
+    /// would like Twilio to return an AnsweredBy value…",
+    /// https://www.twilio.com/docs/voice/answering-machine-detection), which
+    /// the default campaign plan does not ask for.
     pub async fn answer(server: &'a Server, voice_url: &str, sid: &str, to: &str) -> Phone<'a> {
         let mut p = Phone {
             server,
