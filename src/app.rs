@@ -27,8 +27,9 @@ use crate::dialer::worker::{Pacer, Worker};
 use crate::flow::{Flow, load};
 use crate::http::{self, AppState, Parts};
 use crate::metrics::Metrics;
+use crate::recordings::Pipeline;
 use crate::speech::{
-    Espeak, HttpRecogniser, HttpSynthesiser, PromptSource, Recogniser, Synthesiser,
+    Espeak, HttpRecogniser, HttpSynthesiser, PromptSource, Recogniser, Synthesiser, Transcriber,
 };
 use crate::store::{self, Store};
 use crate::twilio::rest::Provider;
@@ -70,6 +71,8 @@ pub struct App {
     /// Ends calls whose transfer action never came (see `calls::transfer`),
     /// with [`Settings::transfer_action_grace`].
     hung_up: (Calls, std::time::Duration),
+    /// Fetches, stores and transcribes recordings (see [`crate::recordings`]).
+    recordings: Pipeline,
 }
 
 /// The daily purge of old calls' personal data (see [`crate::report::retention`]).
@@ -140,6 +143,7 @@ impl App {
             clock: settings.clock,
         });
         let (prompts, recogniser) = speech_backends(&settings);
+        let recordings = recording_pipeline(&settings, store.clone(), provider.clone(), &flows);
         let local_mode = settings.auth_token.is_none();
         let stream_drain = settings.stream_drain;
         let hung_up = (calls.clone(), settings.transfer_action_grace);
@@ -165,6 +169,7 @@ impl App {
             dialer,
             retention,
             hung_up,
+            recordings,
         })
     }
 
@@ -241,6 +246,13 @@ impl App {
                         () = stopped.cancelled() => {}
                     }
                 }),
+            ));
+        }
+        if self.recordings.has_work() {
+            // Stops between two stages: a stage under way is finished.
+            tasks.push((
+                "recording pipeline",
+                tokio::spawn(self.recordings.run(stop.clone())),
             ));
         }
         let (calls, grace) = self.hung_up;
@@ -342,14 +354,53 @@ fn speech_backends(settings: &Settings) -> (PromptSource, Option<Arc<dyn Recogni
     )
 }
 
+/// The recording pipeline of this replica: it fetches with the provider
+/// account, if it has one, and transcribes with the speech-to-text
+/// backend, if there is one (a replica with neither runs no worker; the
+/// queue waits in the store for one that can).
+fn recording_pipeline(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    provider: Option<Provider>,
+    flows: &Flows,
+) -> Pipeline {
+    let media = &settings.media;
+    let transcriber = media.stt.as_ref().map(|stt| {
+        // A whole recording takes longer to transcribe than an utterance.
+        let timeout = stt.timeout.max(std::time::Duration::from_secs(60));
+        Arc::new(HttpRecogniser::new(
+            &stt.url,
+            &stt.model,
+            media.speech_api_key.clone(),
+            timeout,
+        )) as Arc<dyn Transcriber>
+    });
+    if settings.recordings.delete_at_provider && provider.is_none() {
+        tracing::warn!(
+            "--delete-provider-recordings needs the provider account (account SID and auth token): this replica deletes nothing"
+        );
+    }
+    let languages = flows
+        .values()
+        .map(|f| (f.name.clone(), f.language.clone()))
+        .collect();
+    Pipeline::new(store, provider, transcriber, languages)
+        .deleting_at_provider(settings.recordings.delete_at_provider)
+        .first_retry(settings.recordings.first_retry)
+}
+
 fn load_flows(settings: &Settings) -> Result<Flows, StartError> {
     let shown = settings.flows_dir.display().to_string();
     let files = load::flow_files(&settings.flows_dir)
         .map_err(|e| StartError::FlowsFolder(shown.clone(), e))?;
     let mut flows: BTreeMap<String, Arc<Flow>> = BTreeMap::new();
     let mut broken = Vec::new();
-    for file in files {
-        let loaded = load::load_file(&file, Some(&settings.audio_dir));
+    let mut all: Vec<load::Loaded> = files
+        .iter()
+        .map(|file| load::load_file(file, Some(&settings.audio_dir)))
+        .collect();
+    load::check_confirm_flows(&mut all, &[]);
+    for loaded in all {
         match loaded.flow {
             Some(flow) => {
                 flows.insert(flow.name.clone(), Arc::new(flow));

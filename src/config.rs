@@ -54,6 +54,29 @@ pub struct Settings {
     /// caller reached a person; it never comes for a caller who hung up
     /// before the provider reached the `<Enqueue>`/`<Dial>`.
     pub transfer_action_grace: std::time::Duration,
+    /// The recording pipeline (fetch, store, transcribe).
+    pub recordings: RecordingSettings,
+}
+
+/// What the recording pipeline is told (see [`crate::recordings`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RecordingSettings {
+    /// Delete the provider's copy of a recording once dialback stored it
+    /// (`--delete-provider-recordings`), so that retention and `purge`
+    /// govern every copy. Off by default: deleting is not undone.
+    pub delete_at_provider: bool,
+    /// The first wait after a failed fetch or transcript, doubled after
+    /// each further failure.
+    pub first_retry: std::time::Duration,
+}
+
+impl Default for RecordingSettings {
+    fn default() -> Self {
+        Self {
+            delete_at_provider: false,
+            first_retry: std::time::Duration::from_secs(2),
+        }
+    }
 }
 
 /// See [`Settings::transfer_action_grace`]: the provider sends the action
@@ -84,7 +107,8 @@ pub struct MediaSettings {
     pub stt: Option<SttBackend>,
     /// Bearer token for the HTTP speech services, if they want one.
     pub speech_api_key: Option<String>,
-    /// Where callers' recordings are written as WAV files.
+    /// Where stream calls' recordings were written as WAV files before
+    /// they were kept in the store; those are still served from here.
     pub recordings_dir: PathBuf,
     /// A stream with no message from the provider for this long has
     /// vanished (the provider sends audio every 20 ms): its call ends as a
@@ -214,6 +238,7 @@ impl Settings {
             stream_drain: DEFAULT_STREAM_DRAIN,
             dialer: None,
             transfer_action_grace: DEFAULT_TRANSFER_ACTION_GRACE,
+            recordings: RecordingSettings::default(),
         }
     }
 }

@@ -27,7 +27,16 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "app",
         &[
-            "calls", "config", "dialer", "flow", "http", "metrics", "report", "speech", "store",
+            "calls",
+            "config",
+            "dialer",
+            "flow",
+            "http",
+            "metrics",
+            "recordings",
+            "report",
+            "speech",
+            "store",
             "twilio",
         ],
     ),
@@ -35,15 +44,29 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "http",
         &[
-            "calls", "config", "dialer", "flow", "insight", "media", "metrics", "report", "speech",
-            "store", "twilio", "twiml",
+            "calls",
+            "config",
+            "dialer",
+            "flow",
+            "insight",
+            "media",
+            "metrics",
+            "recordings",
+            "report",
+            "speech",
+            "store",
+            "twilio",
+            "twiml",
         ],
     ),
     // The call service: contact variables from `dialer`, answers rendered
-    // by `twiml`, one store write per step.
+    // by `twiml`, one store write per step; `phone`: a resolved handoff's
+    // confirmation call needs the customer's number as E.164.
     (
         "calls",
-        &["config", "dialer", "flow", "metrics", "store", "twiml"],
+        &[
+            "config", "dialer", "flow", "metrics", "phone", "store", "twiml",
+        ],
     ),
     (
         "dialer",
@@ -55,6 +78,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "metrics",
         ],
     ),
+    // The recording pipeline: the provider's media through the REST
+    // client, transcripts through speech to text, the queue in the store.
+    ("recordings", &["speech", "store", "twilio"]),
     // Pure analysis of stored free text: topics come from the flow file.
     ("insight", &["flow"]),
     ("report", &["flow", "phone", "store"]),

@@ -21,6 +21,11 @@
 //!   in each contact's time zone, back-off, attempt limits), contacts read
 //!   from CSV or chosen from earlier calls (`dialer::cohort`), and the
 //!   worker that places calls through [`twilio::rest`].
+//! - [`recordings`]: the recording pipeline — the provider's recordings
+//!   fetched into the store after its status callback (retried, marked
+//!   when never available), optionally deleted at the provider, stream
+//!   recordings stored beside them, and all of them transcribed; a queue
+//!   in the store that any replica's worker takes up.
 //! - [`insight`]: what callers said — free-text answers grouped into the
 //!   flow's `[topics]`, frequent phrases no topic names yet (Mandarin word
 //!   segmentation), masked quotes and the change against a previous period.
@@ -69,6 +74,7 @@ pub mod insight;
 pub mod media;
 pub mod metrics;
 pub mod phone;
+pub mod recordings;
 pub mod report;
 pub mod speech;
 pub mod store;

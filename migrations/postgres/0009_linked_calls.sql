@@ -15,6 +15,10 @@ ALTER TABLE contacts ADD COLUMN follows_handoff_id BIGINT;
 -- `survey` or `confirmations` (see the SQLite migration).
 ALTER TABLE campaigns ADD COLUMN kind TEXT NOT NULL DEFAULT 'survey';
 
+-- One confirmations campaign per confirm flow (see the SQLite migration).
+CREATE UNIQUE INDEX campaigns_confirmations ON campaigns (flow)
+    WHERE kind = 'confirmations';
+
 -- Every change of a handoff after it was opened.
 CREATE TABLE handoff_events (
     id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -23,6 +23,11 @@ ALTER TABLE contacts ADD COLUMN follows_handoff_id INTEGER;
 -- are made when support resolves a handoff).
 ALTER TABLE campaigns ADD COLUMN kind TEXT NOT NULL DEFAULT 'survey';
 
+-- One confirmations campaign per confirm flow, however many replicas
+-- resolve handoffs at once: made on the first resolve, found after.
+CREATE UNIQUE INDEX campaigns_confirmations ON campaigns (flow)
+    WHERE kind = 'confirmations';
+
 -- Every change of a handoff after it was opened (its opening is the handoff
 -- row itself): resolved by support, confirmed or reopened by the customer.
 -- `actor` says who: `support` (the API, the dashboard, the CRM) or `customer`

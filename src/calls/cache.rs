@@ -9,7 +9,8 @@
 //! stays, as ended, until its final status arrives: an ended call never
 //! changes (its outcome is final on every replica), so that entry is not a
 //! guess, and the status callback needs no read to know there is no
-//! hang-up to apply. The cache is bounded.
+//! hang-up to apply (a confirmation call is still read: its answer is
+//! settled against the stored row). The cache is bounded.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -57,15 +58,6 @@ impl CallCache {
         shard.insert(row.call_sid.clone(), row);
     }
 
-    /// True when this replica stored the call's end (see the module note).
-    pub(super) fn ended(&self, sid: &CallSid) -> bool {
-        self.shard(sid)
-            .lock()
-            .ok()
-            .and_then(|shard| shard.get(sid).map(|row| row.outcome.is_some()))
-            .unwrap_or(false)
-    }
-
     pub(super) fn remove(&self, sid: &CallSid) {
         if let Ok(mut shard) = self.shard(sid).lock() {
             shard.remove(sid);
@@ -110,19 +102,6 @@ mod tests {
         assert_eq!(c.get(&sid(1)).map(|r| r.seq), Some(2));
         c.remove(&sid(1));
         assert!(c.get(&sid(1)).is_none());
-    }
-
-    #[test]
-    fn only_a_call_stored_as_ended_is_known_to_have_ended() {
-        let c = CallCache::new(100);
-        c.put(row(&sid(1), 3));
-        assert!(!c.ended(&sid(1)));
-        c.put(CallRow {
-            outcome: Some(crate::store::Outcome::Completed),
-            ..row(&sid(1), 4)
-        });
-        assert!(c.ended(&sid(1)));
-        assert!(!c.ended(&sid(2)));
     }
 
     #[test]

@@ -512,6 +512,16 @@ impl Calls {
     ) -> Result<Advanced, CallError> {
         let effects = effects(row, call, outputs, response, now)?;
         let (ended, ended_at) = (effects.advance.outcome, effects.advance.ended_at);
+        // A confirmation call's answer decides its handoff (only calls
+        // that follow a handoff up get past the first check).
+        let verdict = row.follows.as_ref().and_then(|f| f.handoff).and_then(|_| {
+            let given = effects.advance.answers.iter();
+            super::handoffs::verdict(
+                row,
+                self.flow(&row.flow).map(AsRef::as_ref),
+                given.map(|a| (a.question.as_str(), &a.value)),
+            )
+        });
         let (new_state, new_response) = (
             effects.advance.state.clone(),
             effects.advance.response.clone(),
@@ -543,6 +553,9 @@ impl Calls {
                 tracing::info!(call_sid = %row.call_sid, outcome = %outcome, "call ended");
                 self.inner.metrics.call_ended(outcome.as_str());
             }
+            if let Some(verdict) = verdict {
+                self.apply_verdict(verdict, &row.call_sid).await;
+            }
         }
         Ok(result)
     }
@@ -568,16 +581,27 @@ impl Calls {
             // replica: its outcome is final. Skipping the read saves the
             // final status one of its three trips to the store (the
             // external bench's paced shape, docs/benchmarks.md).
-            let ended_here = self.inner.cache.ended(sid);
+            // A confirmation call is read whatever the cache says: its
+            // answer is settled against the stored row below.
+            let ended_here = self.inner.cache.get(sid).is_some_and(|row| {
+                row.outcome.is_some() && row.follows.as_ref().is_none_or(|f| f.handoff.is_none())
+            });
             self.inner.cache.remove(sid);
+            let mut confirming = None;
             let attempts = if ended_here { 0 } else { HANG_UP_ATTEMPTS };
             for _ in 0..attempts {
                 match self.store().load_call(sid).await {
-                    Ok(Some(row)) if row.outcome.is_none() => {
-                        if in_transfer(&row.state) {
+                    Ok(Some(row)) => {
+                        let (ended, seq) = (row.outcome.is_some(), row.seq);
+                        let transfer = !ended && in_transfer(&row.state);
+                        // A confirmation call: its answer is settled below.
+                        if row.follows.as_ref().is_some_and(|f| f.handoff.is_some()) {
+                            confirming = Some(row);
+                        }
+                        if ended || transfer {
                             break;
                         }
-                        let _ = self.step(sid, row.seq, Input::HungUp).await;
+                        let _ = self.step(sid, seq, Input::HungUp).await;
                     }
                     _ => break,
                 }
@@ -585,6 +609,11 @@ impl Calls {
             // The hang-up just applied left the ended call in the cache;
             // its final status is this one.
             self.inner.cache.remove(sid);
+            self.store().update_status(sid, status, now).await?;
+            if let Some(row) = confirming {
+                self.settle_verdict(&row).await;
+            }
+            return Ok(());
         }
         self.store().update_status(sid, status, now).await?;
         Ok(())
@@ -603,6 +632,11 @@ impl Calls {
     /// "Now" on the server's clock.
     pub fn clock(&self) -> Clock {
         self.inner.clock
+    }
+
+    /// Where the CRM hears of handoffs, when one is configured.
+    pub(super) fn crm(&self) -> Option<&Notifier> {
+        self.inner.crm.as_ref()
     }
 }
 

@@ -22,8 +22,9 @@ pub(super) fn run(paths: &[std::path::PathBuf], audio: Option<&Path>) -> ExitCod
         }
     }
     let (mut errors, mut warnings, mut bad_files) = (0, 0, 0);
-    for file in &files {
-        let Loaded { flow, report } = load::load_file(file, audio);
+    let mut loaded: Vec<Loaded> = files.iter().map(|f| load::load_file(f, audio)).collect();
+    load::check_confirm_flows(&mut loaded, &siblings(&files));
+    for Loaded { flow, report } in loaded {
         eprint!("{}", report.render());
         let e = report.diagnostics.iter().filter(|d| d.is_error()).count();
         errors += e;
@@ -50,6 +51,22 @@ pub(super) fn run(paths: &[std::path::PathBuf], audio: Option<&Path>) -> ExitCod
         );
         ExitCode::FAILURE
     }
+}
+
+/// The names of the flow files beside `files` (in their folders), which a
+/// `confirm_flow` may name even when only one file is checked.
+fn siblings(files: &[std::path::PathBuf]) -> Vec<String> {
+    let mut names = Vec::new();
+    for file in files {
+        let dir = file.parent().filter(|d| !d.as_os_str().is_empty());
+        let beside = load::flow_files(dir.unwrap_or(Path::new("."))).unwrap_or_default();
+        names.extend(
+            beside
+                .iter()
+                .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned())),
+        );
+    }
+    names
 }
 
 fn plural(n: usize) -> &'static str {

@@ -75,9 +75,15 @@ pub(super) struct Args {
     /// Bearer token for the HTTP speech services.
     #[arg(long, env = "DIALBACK_SPEECH_API_KEY", hide_env_values = true)]
     speech_api_key: Option<String>,
-    /// Folder where callers' recordings (stream calls) are written as WAV.
+    /// Folder of stream calls' recordings made before recordings were kept
+    /// in the database; they are still served from it.
     #[arg(long, env = "DIALBACK_RECORDINGS", default_value = "data/recordings")]
     recordings: PathBuf,
+    /// Delete each recording at the provider once dialback has stored it
+    /// (needs the account SID and auth token), so that retention and
+    /// `purge` govern every copy.
+    #[arg(long, env = "DIALBACK_DELETE_PROVIDER_RECORDINGS")]
+    delete_provider_recordings: bool,
     /// A media stream with no message from the provider for this many
     /// milliseconds has vanished: its call ends as a hang-up.
     #[arg(
@@ -270,6 +276,10 @@ fn settings(args: Args) -> Result<Settings, String> {
         stream_drain: args.stream_drain,
         dialer,
         transfer_action_grace: crate::config::DEFAULT_TRANSFER_ACTION_GRACE,
+        recordings: crate::config::RecordingSettings {
+            delete_at_provider: args.delete_provider_recordings,
+            ..crate::config::RecordingSettings::default()
+        },
     })
 }
 

@@ -465,6 +465,7 @@ end = "completed"
                 attempt: 1,
                 answered_at: at(day),
             }],
+            recordings: Vec::new(),
         }
     }
 

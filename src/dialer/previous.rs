@@ -69,6 +69,21 @@ fn call_vars(state: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The variables of a contact that follows `call` up with the same person
+/// (a confirmation call): the earlier call's own contact variables
+/// (`name`), so the follow-up greets them alike, and the earlier call as
+/// [`previous_vars`].
+pub fn follow_up_vars(call: &CallRow, answers: &[AnswerRow], zone: Tz) -> serde_json::Value {
+    let own = call_vars(&call.state)
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::Value::String(v)))
+        .collect();
+    with_previous(
+        serde_json::Value::Object(own),
+        previous_vars(call, answers, zone),
+    )
+}
+
 /// `vars` (a contact's variables, a JSON object) with the earlier call's
 /// added; a variable the contact already has is replaced.
 pub fn with_previous(
@@ -166,6 +181,27 @@ mod tests {
 
         assert_eq!(vars.len(), 2, "{vars:?}");
         assert_eq!(vars["previous.csat"], "4");
+    }
+
+    #[test]
+    fn a_follow_up_of_the_same_person_keeps_their_variables_beside_the_previous_ones() {
+        let state = r#"{"vars": {"name": "张三"}}"#;
+
+        let vars = follow_up_vars(
+            &call(state),
+            &[answer("resolved", json!(false), 3)],
+            chrono_tz::Asia::Shanghai,
+        );
+
+        assert_eq!(
+            vars,
+            json!({
+                "name": "张三",
+                "previous.name": "张三",
+                "previous.resolved": "no",
+                "previous.date": "2026-11-03",
+            })
+        );
     }
 
     #[test]

@@ -3,8 +3,6 @@
 //! [`PlanSpec`]. One parser for both, so the CLI and the API accept exactly
 //! the same words and refuse them with the same messages.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Days, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
@@ -128,31 +126,9 @@ pub fn check_against_flow(spec: &PlanSpec, flow: &crate::flow::Flow) -> Result<(
     Ok(())
 }
 
-/// `30s`, `10m`, `2h`, `1d`: a whole number and one unit.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration such as 30s, 10m, 2h or 1d"))?;
-    let unit_secs = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => {
-            return Err(format!(
-                "`{text}` is not a duration such as 30s, 10m, 2h or 1d"
-            ));
-        }
-    };
-    n.checked_mul(unit_secs)
-        .map(Duration::from_secs)
-        .ok_or_else(|| format!("`{text}` is too long"))
-}
+/// `30s`, `10m`, `2h`, `1d`: one parser for campaign settings and flow
+/// files (`confirm_after`), so both accept the same words.
+pub use crate::flow::duration::parse_duration;
 
 /// `busy=10m,no-answer=2h,failed=1h,machine=4h`, any subset, any order.
 fn apply_backoff(spec: &mut PlanSpec, text: &str) -> Result<(), String> {

@@ -43,14 +43,39 @@ closed_set! {
 }
 
 closed_set! {
-    /// Where a hand-over to a human stands.
+    /// Where a hand-over to a human stands. A ticket's life cycle:
+    /// `open` → `resolved` (by support) → `confirmed` or `reopened` (by the
+    /// customer, in a confirmation call); a reopened ticket is resolved
+    /// again the same way.
     pub enum HandoffStatus expecting "a handoff status" {
         /// The transfer reached a person.
         Connected = "connected",
         /// No agent was free: a ticket waits for a call-back.
         Open = "open",
-        /// Staff closed it.
+        /// Support says it is fixed; the customer has not said so yet.
         Resolved = "resolved",
+        /// The customer said, in a confirmation call, that it is fixed.
+        Confirmed = "confirmed",
+        /// The customer said, in a confirmation call, that it is not fixed.
+        Reopened = "reopened",
+    }
+}
+
+impl HandoffStatus {
+    /// The statuses support can resolve a handoff from: any in which the
+    /// customer's issue may still be open.
+    pub const RESOLVABLE: &[HandoffStatus] = &[Self::Open, Self::Connected, Self::Reopened];
+}
+
+closed_set! {
+    /// Who moved a handoff on.
+    pub enum HandoffActor expecting "who changed a handoff" {
+        /// The handoff was made in a call (`open` or `connected`).
+        Caller = "caller",
+        /// Support: the API, the dashboard's Resolved button, the CRM.
+        Support = "support",
+        /// The customer, answering a confirmation call.
+        Customer = "customer",
     }
 }
 
@@ -141,6 +166,7 @@ mod tests {
         check(Direction::ALL);
         check(Outcome::ALL);
         check(HandoffStatus::ALL);
+        check(HandoffActor::ALL);
         check(CampaignStatus::ALL);
         check(ContactState::ALL);
     }
@@ -152,5 +178,37 @@ mod tests {
         assert_eq!(e.value, "Completed");
         assert!(e.expected.starts_with("a call outcome ("), "{e}");
         assert!(serde_json::from_str::<Direction>("\"both\"").is_err());
+    }
+}
+
+closed_set! {
+    /// Where dialback's own copy of a recording stands: the stages of the
+    /// recording pipeline (fetch, forget the provider's copy, transcribe)
+    /// and where it stopped.
+    pub enum RecordingStage expecting "a recording stage" {
+        /// Waiting to be fetched from the provider.
+        Fetch = "fetch",
+        /// Stored; the provider's copy is still to be deleted.
+        Forget = "forget",
+        /// Stored; the transcript is still to be made.
+        Transcribe = "transcribe",
+        /// Stored, and transcribed.
+        Done = "done",
+        /// The provider never served the media, after every attempt.
+        Unavailable = "unavailable",
+        /// Stored, but speech to text failed after every attempt.
+        Untranscribed = "untranscribed",
+    }
+}
+
+impl RecordingStage {
+    /// Is there work left at this stage (a worker may claim it)?
+    pub fn is_pending(self) -> bool {
+        matches!(self, Self::Fetch | Self::Forget | Self::Transcribe)
+    }
+
+    /// Is the audio in dialback's storage at this stage?
+    pub fn is_stored(self) -> bool {
+        !matches!(self, Self::Fetch | Self::Unavailable)
     }
 }

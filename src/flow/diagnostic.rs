@@ -70,6 +70,9 @@ pub enum Code {
     /// A text that leaves a hole when a variable without a default has no
     /// value (an inbound caller who is no campaign contact).
     HoleWithoutDefault,
+    /// `confirm_flow` names no flow of the folder, or one with no question
+    /// that confirms.
+    UnknownFlow,
 }
 
 impl Code {
@@ -98,6 +101,7 @@ impl Code {
             Code::DuplicatePhrase => "W020",
             Code::SkippableGate => "W021",
             Code::HoleWithoutDefault => "W022",
+            Code::UnknownFlow => "E023",
         }
     }
 }

@@ -114,3 +114,60 @@ pub fn flow_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
     files.sort();
     Ok(files)
 }
+
+/// The check across files: a flow's `confirm_flow` must name a flow of the
+/// same set (`loaded`, or `others`: names of flow files beside them that
+/// were not loaded, e.g. when `check` is given one file) and, when that flow
+/// was loaded, one with a question marked `confirms`. A flow that fails is
+/// taken out (its `flow` becomes `None`), with the error in its report at
+/// the `confirm_flow` value.
+pub fn check_confirm_flows(loaded: &mut [Loaded], others: &[String]) {
+    // Name → whether it has a confirming question (`None`: not known, the
+    // file was not loaded or did not validate).
+    let mut known: std::collections::BTreeMap<String, Option<bool>> =
+        others.iter().map(|name| (name.clone(), None)).collect();
+    for l in loaded.iter() {
+        if let Some(flow) = &l.flow {
+            known.insert(flow.name.clone(), Some(flow.confirms.is_some()));
+        } else if let Some(stem) = Path::new(&l.report.path).file_stem() {
+            known.insert(stem.to_string_lossy().into_owned(), None);
+        }
+    }
+    for l in loaded.iter_mut() {
+        let Some(confirm) = l.flow.as_ref().and_then(|f| f.confirm.clone()) else {
+            continue;
+        };
+        let problem = match known.get(&confirm.flow) {
+            None => {
+                let hint = super::diagnostic::did_you_mean(
+                    &confirm.flow,
+                    known.keys().map(String::as_str),
+                )
+                .unwrap_or_else(|| {
+                    "name a flow file of this folder without `.toml`, like \"fix-confirmation\""
+                        .to_owned()
+                });
+                Diagnostic::error(
+                    Code::UnknownFlow,
+                    confirm.flow_span.clone(),
+                    format!("there is no flow called `{}`", confirm.flow),
+                )
+                .label("no such flow file beside this one")
+                .hint(hint)
+            }
+            Some(Some(false)) => Diagnostic::error(
+                Code::UnknownFlow,
+                confirm.flow_span.clone(),
+                format!("flow `{}` has no question that confirms", confirm.flow),
+            )
+            .label("its calls could not confirm or reopen a handoff")
+            .hint("mark its yes/no question \"is it fixed now?\" with `confirms = true`"),
+            Some(_) => continue,
+        };
+        l.report.diagnostics.push(problem);
+        l.report
+            .diagnostics
+            .sort_by_key(|d| (d.span.start, d.span.end));
+        l.flow = None;
+    }
+}

@@ -6,8 +6,11 @@
 //! Nothing here knows HTTP, databases, tokio or the clock.
 
 pub mod condition;
+#[cfg(test)]
+mod confirm_tests;
 pub mod diagnostic;
 pub mod diagram;
+pub mod duration;
 pub mod event;
 pub mod hold;
 pub mod hours;

@@ -310,11 +310,30 @@ pub struct Flow {
     pub machine_step: Option<StepIdx>,
     pub opt_out_confirm: Option<Speech>,
     pub opt_out_goodbye: Option<Speech>,
+    /// How support's fix of a handoff of this flow is confirmed with the
+    /// customer (`confirm_flow`, `confirm_after`); `None`: it is not.
+    pub confirm: Option<Confirm>,
+    /// The yes/no question (`confirms = true`) whose answer decides the
+    /// handoff a confirmation call running this flow is about.
+    pub confirms: Option<String>,
     pub steps: Vec<Step>,
     /// What callers talk about, as ops staff name it (`[topics]`), in file order.
     pub topics: Vec<Topic>,
     /// Compiled templates of every text the flow speaks.
     pub templates: minijinja::Environment<'static>,
+}
+
+/// The confirmation call a resolved handoff of a flow schedules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirm {
+    /// The flow the confirmation call runs.
+    pub flow: String,
+    /// Where `confirm_flow` is written, for the check that the flow exists
+    /// (made when every flow is loaded, see `flow::load::check_confirm_flows`).
+    pub flow_span: std::ops::Range<usize>,
+    /// How long after the resolve the call is due (the dialer then waits
+    /// for the contact's calling window).
+    pub after: std::time::Duration,
 }
 
 /// A theme of what callers say: a name and the words and phrases that mean it.

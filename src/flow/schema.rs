@@ -114,6 +114,13 @@ struct Header {
     /// step, e.g. "we will call again"), for campaigns run with
     /// `--machine message`.
     machine_step: Option<String>,
+    /// The flow of the call that asks the customer whether support's fix
+    /// works, once a handoff of this flow is resolved (a flow of the same
+    /// folder with a `confirms` question), e.g. "fix-confirmation".
+    confirm_flow: Option<String>,
+    /// How long after the resolve that call is due: "30m", "2h", "1d"
+    /// (default: at once); the contact's calling window still applies.
+    confirm_after: Option<String>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -228,6 +235,9 @@ struct Step {
     hold_play: Option<String>,
     /// Tell a queued caller their place in the queue.
     announce_position: Option<bool>,
+    /// On the yes/no question of a confirmation flow: its answer decides
+    /// the handoff the call is about (yes confirms it, no reopens it).
+    confirms: Option<bool>,
 }
 
 #[derive(Deserialize, JsonSchema)]

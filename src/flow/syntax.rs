@@ -45,6 +45,8 @@ pub const FLOW_KEYS: &[&str] = &[
     "agent_key",
     "agent_step",
     "machine_step",
+    "confirm_flow",
+    "confirm_after",
 ];
 
 /// Keys of a `[[step]]` table.
@@ -78,6 +80,7 @@ pub const STEP_KEYS: &[&str] = &[
     "hold",
     "hold_play",
     "announce_position",
+    "confirms",
 ];
 
 /// Keys of one menu option.
@@ -120,6 +123,11 @@ pub struct HeaderSyntax {
     pub agent_key: Option<Sp<String>>,
     pub agent_step: Option<Sp<String>>,
     pub machine_step: Option<Sp<String>>,
+    /// The flow of the call that confirms a fix with the customer once
+    /// support resolves a handoff of this flow.
+    pub confirm_flow: Option<Sp<String>>,
+    /// How long after the resolve that call is due: "2h".
+    pub confirm_after: Option<Sp<String>>,
 }
 
 #[derive(Debug, Default)]
@@ -156,6 +164,9 @@ pub struct StepSyntax {
     pub hold: Option<Sp<String>>,
     pub hold_play: Option<Sp<String>>,
     pub announce_position: Option<Sp<bool>>,
+    /// This yes/no question's answer decides the handoff a confirmation
+    /// call is about: yes confirms it, no reopens it.
+    pub confirms: Option<Sp<bool>>,
 }
 
 /// One entry of `[vars]`: `name = "text"`, or
@@ -339,6 +350,8 @@ fn header(mut t: Table<'_, '_>, d: &mut Vec<Diagnostic>) -> HeaderSyntax {
         agent_key: t.string("agent_key", d),
         agent_step: t.string("agent_step", d),
         machine_step: t.string("machine_step", d),
+        confirm_flow: t.string("confirm_flow", d),
+        confirm_after: t.string("confirm_after", d),
     };
     t.finish(FLOW_KEYS, "`[flow]`", d);
     h
@@ -373,6 +386,7 @@ fn step(mut t: Table<'_, '_>, d: &mut Vec<Diagnostic>) -> StepSyntax {
         hold: t.string("hold", d),
         hold_play: t.string("hold_play", d),
         announce_position: t.bool("announce_position", d),
+        confirms: t.bool("confirms", d),
         ..StepSyntax::default()
     };
     if let Some((span, tables)) = t.tables_spanned("options", d) {

@@ -16,8 +16,9 @@ pub enum Value {
     Recording {
         url: String,
         duration_secs: u32,
-        /// The provider's id of the recording (RecordingSid), when it gave
-        /// one: what makes storing the recording idempotent.
+        /// The recording's id: the provider's RecordingSid, or the id
+        /// dialback gave a recording it made on a stream. What makes
+        /// storing the recording idempotent, and where its copy is found.
         #[serde(
             default,
             rename = "recording_sid",

@@ -13,7 +13,8 @@ use serde_json::{Map, Value, json};
 use subtle::ConstantTimeEq;
 
 use super::AppState;
-use crate::store::{CallSid, HandoffStatus};
+use crate::store::handoffs::Resolved;
+use crate::store::{CallSid, HandoffId, HandoffStatus};
 
 /// The admin API's errors, each with its status code. Internals are logged,
 /// never sent.
@@ -134,6 +135,29 @@ pub(super) async fn call(
         // A question asked again (a flow that loops back) keeps its latest answer.
         answers.insert(a.question, a.value);
     }
+    // Dialback's copies of the call's recordings: where each stands in the
+    // pipeline, and its transcript once made.
+    let recordings: Vec<Value> = state
+        .store()
+        .recordings()
+        .recordings_of(&call_sid)
+        .await?
+        .into_iter()
+        .map(|r| {
+            json!({
+                "recording_sid": r.recording_sid,
+                "question": r.question,
+                "stage": r.stage,
+                "attempts": r.attempts,
+                "last_error": r.last_error,
+                "transcript": r.transcript.map(|t| json!({
+                    "text": t.text,
+                    "confidence": t.confidence,
+                    "model": t.model,
+                })),
+            })
+        })
+        .collect();
     let followed_by: Vec<Value> = state
         .store()
         .reports()
@@ -160,6 +184,7 @@ pub(super) async fn call(
         "started_at": row.started_at,
         "ended_at": row.ended_at,
         "answers": answers,
+        "recordings": recordings,
         "follows": row.follows,
         "followed_by": followed_by,
     })))
@@ -215,21 +240,65 @@ fn mask_customer(summary: &mut Value) {
     }
 }
 
-/// `POST /api/handoffs/{id}/resolve`: someone followed the caller up.
+/// `POST /api/handoffs/{id}/resolve`: support says the issue is fixed. The
+/// handoff is resolved and, when its flow names a `confirm_flow`, one
+/// confirmation call is scheduled (see `calls::handoffs`); a second resolve
+/// of the same handoff — a retry, another replica — is a 404 and schedules
+/// nothing.
 pub(super) async fn resolve_handoff(
     State(state): State<AppState>,
     _: Admin,
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    if state
-        .store()
-        .resolve_handoff(id, chrono::Utc::now())
-        .await?
-    {
-        Ok(Json(json!({ "id": id, "status": HandoffStatus::Resolved })))
-    } else {
-        Err(ApiError::NotFound("open handoff"))
+    match state.calls().resolve_handoff(HandoffId(id)).await? {
+        Resolved::Resolved { contact } => Ok(Json(json!({
+            "id": id,
+            "status": HandoffStatus::Resolved,
+            "confirmation_contact_id": contact,
+        }))),
+        Resolved::Unchanged => Err(ApiError::NotFound("open handoff")),
     }
+}
+
+/// `GET /api/handoffs/{id}`: one handoff, its history (opened, resolved by
+/// support, confirmed or reopened by the customer) and the calls that
+/// followed it up to confirm it.
+pub(super) async fn handoff(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(id): Path<i64>,
+    Query(q): Query<HandoffQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let log = state.store().handoff_log();
+    let mut h = log
+        .handoff(HandoffId(id))
+        .await?
+        .ok_or(ApiError::NotFound("handoff"))?;
+    if !q.unmasked {
+        mask_customer(&mut h.summary);
+    }
+    let history = log.history(HandoffId(id)).await?;
+    let confirmations: Vec<Value> = state
+        .store()
+        .reports()
+        .follow_ups(&h.call_sid)
+        .await?
+        .into_iter()
+        .filter(|c| c.follows.as_ref().and_then(|f| f.handoff) == Some(HandoffId(id)))
+        .map(|c| {
+            json!({
+                "call_sid": c.call_sid, "flow": c.flow, "started_at": c.started_at,
+                "outcome": c.outcome,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "id": h.id, "call_sid": h.call_sid, "flow": h.flow, "step": h.step, "target": h.target,
+        "status": h.status, "reason": h.reason, "summary": h.summary,
+        "created_at": h.created_at, "resolved_at": h.resolved_at,
+        "history": history,
+        "confirmation_calls": confirmations,
+    })))
 }
 
 /// `GET /healthz`: 200 when the store answers.

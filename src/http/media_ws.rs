@@ -27,7 +27,6 @@
 
 use std::fmt::Display;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,6 +34,7 @@ use axum::extract::ws::{Message, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use chrono::Utc;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -46,7 +46,8 @@ use crate::flow::event::{Input, Output, TransferResult, TransferSpec};
 use crate::flow::{Call, Flow};
 use crate::media::stream::protocol::{self, Event, MAX_MESSAGE_BYTES, Start};
 use crate::media::stream::{Action, Session, SessionConfig, Wait};
-use crate::media::{Prompt, SAMPLE_RATE, pcm8k_to_wav, trim_silence};
+use crate::media::{Prompt, SAMPLE_RATE, trim_silence};
+use crate::recordings;
 use crate::speech::{Recogniser, SpeechError, Transcript};
 use crate::store::{Advanced, CallRow};
 use crate::twilio::rest::ProviderError;
@@ -642,36 +643,30 @@ impl Live {
         }));
     }
 
-    /// Writes a recording (silence trimmed) as WAV; the input it makes.
+    /// Stores a recording (silence trimmed) as WAV in the store, where
+    /// every replica can serve it, and enqueues its transcript; the input
+    /// it makes. Its id (dialback's own, as the stream has no provider
+    /// recording) is the answer's `sid`, and its `url` the dashboard's
+    /// address for it.
     async fn save_recording(&mut self, step: &str, seq: u32, audio: Vec<i16>) -> Input {
         let trimmed = trim_silence(&audio, TRIM_THRESHOLD, TRIM_KEEP_MS).to_vec();
         if trimmed.len() < SAMPLE_RATE as usize / 2 {
             return Input::Silence;
         }
         let duration_secs = trimmed.len().div_ceil(SAMPLE_RATE as usize) as u32;
-        let dir = self.state.settings().media.recordings_dir.clone();
-        let name = format!("{}-{step}-{seq}.wav", self.row.call_sid);
-        let path: PathBuf =
-            std::path::absolute(dir.join(&name)).unwrap_or_else(|_| dir.join(&name));
-        let target = path.clone();
-        let written = tokio::task::spawn_blocking(move || {
-            if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
-            }
-            pcm8k_to_wav(&trimmed, &target).map_err(|e| e.to_string())
-        })
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r);
-        match written {
+        let call_sid = self.row.call_sid.clone();
+        let id = recordings::stream_recording_id(&call_sid, step, seq);
+        let wav = crate::speech::stt::wav_bytes(&trimmed);
+        let stored =
+            recordings::store_stream_recording(self.state.store(), &call_sid, &id, wav, Utc::now());
+        match stored.await {
             Ok(()) => Input::Recorded {
-                url: path.display().to_string(),
+                url: format!("/recordings/{id}"),
                 duration_secs,
-                // A local file: no provider id.
-                sid: None,
+                sid: Some(id),
             },
             Err(e) => {
-                tracing::error!(error = %e, path = %path.display(), "cannot save a recording");
+                tracing::error!(error = %e, recording = %id, "cannot store a recording");
                 Input::Silence
             }
         }

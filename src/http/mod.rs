@@ -142,6 +142,7 @@ pub fn router(state: AppState) -> Router {
         .route("/media", get(media_ws::upgrade))
         .route("/api/calls/{call_sid}", get(admin::call))
         .route("/api/handoffs", get(admin::handoffs))
+        .route("/api/handoffs/{id}", get(admin::handoff))
         .route("/api/campaigns", post(campaign_import::create))
         .route("/api/campaigns/{id}", get(campaigns::status))
         .route("/api/campaigns/{id}/contacts", get(campaigns::contacts))

@@ -182,10 +182,11 @@ pub(super) struct PhraseLine {
     pub(super) calls: Vec<String>,
 }
 
-/// The free-speech questions of a flow: where callers' own words are.
+/// The free-speech and recorded questions of a flow: where callers' own
+/// words are (a recording's, once transcribed).
 fn text_questions(flow: &Flow) -> BTreeSet<String> {
     flow.questions()
-        .filter(|(_, q)| matches!(q.kind, QuestionKind::Speech))
+        .filter(|(_, q)| matches!(q.kind, QuestionKind::Speech | QuestionKind::Record { .. }))
         .map(|(step, _)| step.id.clone())
         .collect()
 }
@@ -233,12 +234,16 @@ fn said_in(
     } else {
         &call.customer
     };
-    let texts = call.answers.iter().filter_map(|(q, v)| match v {
-        serde_json::Value::String(text) if questions.contains(q) && !text.trim().is_empty() => {
-            Some(text)
-        }
+    let spoken = call.answers.iter().filter_map(|(q, v)| match v {
+        serde_json::Value::String(text) => Some((q, text)),
         _ => None,
     });
+    // A recorded suggestion's transcript is grouped like any free text.
+    let transcribed = call.transcripts.iter().map(|(q, text)| (q, text));
+    let texts = spoken
+        .chain(transcribed)
+        .filter(|(q, text)| questions.contains(*q) && !text.trim().is_empty())
+        .map(|(_, text)| text);
     for text in texts {
         let said = Said {
             caller: caller.to_owned(),

@@ -7,6 +7,7 @@
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use chrono::Utc;
 use serde::Deserialize;
 
 use super::AppState;
@@ -374,16 +375,34 @@ pub(super) async fn recording_status(
         }
     };
     if params.recording_status == "completed" {
+        let at = state.settings().clock.now();
         let rec = NewRecording {
             call_sid: params.call_sid.clone(),
             question: q.step,
-            url: params.recording_url,
+            url: params.recording_url.clone(),
             duration_secs: params.recording_duration.map(|d| d as i32),
-            recording_sid: Some(params.recording_sid),
-            at: state.settings().clock.now(),
+            recording_sid: Some(params.recording_sid.clone()),
+            at,
         };
         if let Err(e) = state.calls().recording_stored(rec).await {
             tracing::error!(error = %e, "store failed saving a recording");
+        }
+        // `completed` is when the provider says the media can be fetched
+        // (Twilio's RecordingStatusCallback: "the recording is available
+        // for access"), so the fetch is enqueued here, not at the
+        // `<Record>` action. Once per RecordingSid, however often and
+        // wherever the callback comes. Due on the wall clock, not the
+        // server's (a fixed clock in tests): the fetch's back-off is the
+        // provider's real time.
+        let enqueued = crate::recordings::enqueue_provider_recording(
+            state.store(),
+            &params.call_sid,
+            &params.recording_sid,
+            &params.recording_url,
+            Utc::now(),
+        );
+        if let Err(e) = enqueued.await {
+            tracing::error!(error = %e, "store failed enqueuing a recording's fetch");
         }
     }
     empty()

@@ -42,7 +42,9 @@ pub struct ExportOptions {
 
 /// The column names, in order: the call's, then per question its value and,
 /// for questions answered by keypad or voice, `<id>_input` with what the
-/// caller literally pressed or said.
+/// caller literally pressed or said; for a recorded question,
+/// `<id>_transcript` with the recording's transcript, and the speech-to-text
+/// model and its confidence (empty when the service gave none).
 pub fn columns(questions: &[QuestionSpec]) -> Vec<String> {
     let mut cols: Vec<String> = [
         "call_sid",
@@ -66,10 +68,18 @@ pub fn columns(questions: &[QuestionSpec]) -> Vec<String> {
         cols.push(q.id.clone());
         if has_input(&q.kind) {
             cols.push(format!("{}_input", q.id));
+        } else {
+            for suffix in TRANSCRIPT_COLUMNS {
+                cols.push(format!("{}{suffix}", q.id));
+            }
         }
     }
     cols
 }
+
+/// The columns a recorded question's transcript adds.
+const TRANSCRIPT_COLUMNS: [&str; 3] =
+    ["_transcript", "_transcript_model", "_transcript_confidence"];
 
 fn has_input(kind: &QuestionKind) -> bool {
     !matches!(kind, QuestionKind::Record { .. })
@@ -113,6 +123,21 @@ pub fn cells(call: &ExportCall, questions: &[QuestionSpec], unmasked: bool) -> V
                     .and_then(|(_, raw)| *raw)
                     .unwrap_or_default()
                     .to_owned(),
+            );
+        } else {
+            // The last transcribed recording of the question, as its answer.
+            let t = call
+                .recordings
+                .iter()
+                .rev()
+                .filter(|r| r.question == q.id)
+                .find_map(|r| r.transcript.as_ref());
+            row.push(t.map(|t| t.text.clone()).unwrap_or_default());
+            row.push(t.map(|t| t.model.clone()).unwrap_or_default());
+            row.push(
+                t.and_then(|t| t.confidence)
+                    .map(|c| format!("{c:.2}"))
+                    .unwrap_or_default(),
             );
         }
     }

@@ -39,8 +39,10 @@ pub fn personal_questions<'a>(flows: impl IntoIterator<Item = &'a Flow>) -> Vec<
         .collect()
 }
 
-/// Purges personal data of calls started before `now - age`, then deletes
-/// the local files (`file://` URLs) of the recordings it removed. A file
+/// Purges personal data of calls started before `now - age` — dialback's
+/// stored copies of their recordings and the transcripts included, in the
+/// same transaction — then deletes the local files (`file://` URLs) that
+/// stream recordings made by older versions left. A file
 /// that cannot be deleted is logged, not fatal: the rows are already gone.
 pub async fn purge(
     store: &dyn Store,

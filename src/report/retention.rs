@@ -26,6 +26,7 @@ pub async fn apply_once(
             calls = p.calls,
             answers = p.answers,
             recordings = p.recordings.len(),
+            stored_recordings = p.stored_recordings,
             cutoff = %(now - age),
             "retention: personal data of old calls purged"
         ),

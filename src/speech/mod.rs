@@ -15,7 +15,7 @@ pub mod stt;
 pub mod tts;
 
 pub use prompts::PromptSource;
-pub use stt::{HttpRecogniser, Recogniser, Transcript};
+pub use stt::{FileTranscript, HttpRecogniser, Recogniser, Transcriber, Transcript};
 pub use tts::{Espeak, HttpSynthesiser, Synthesiser};
 
 /// Why speech could not be made or understood. A call never fails on one

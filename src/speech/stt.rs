@@ -102,16 +102,82 @@ impl Recogniser for HttpRecogniser {
         language: &str,
         hints: &[String],
     ) -> Result<Transcript, SpeechError> {
+        let answer = self
+            .post(wav_bytes(audio), "audio/wav", language, hints)
+            .await?;
+        Ok(Transcript {
+            text: answer.text,
+            confidence: answer.confidence.unwrap_or(1.0),
+        })
+    }
+}
+
+/// A whole recording's transcript, as the recording pipeline stores it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileTranscript {
+    pub text: String,
+    /// The service's confidence, if it gave one (OpenAI's `json` answer
+    /// has only `text`): `None` is stored as unknown, not as 1.0.
+    pub confidence: Option<f32>,
+    /// The model asked for.
+    pub model: String,
+}
+
+/// Turns a stored recording (a WAV or MP3 file) into text.
+#[async_trait::async_trait]
+pub trait Transcriber: Send + Sync + 'static {
+    /// `language` is the flow's (`zh-CN`, `en-US`).
+    async fn transcribe(
+        &self,
+        file: Vec<u8>,
+        content_type: &str,
+        language: &str,
+    ) -> Result<FileTranscript, SpeechError>;
+}
+
+#[async_trait::async_trait]
+impl Transcriber for HttpRecogniser {
+    async fn transcribe(
+        &self,
+        file: Vec<u8>,
+        content_type: &str,
+        language: &str,
+    ) -> Result<FileTranscript, SpeechError> {
+        let answer = self.post(file, content_type, language, &[]).await?;
+        Ok(FileTranscript {
+            text: answer.text,
+            confidence: answer.confidence,
+            model: self.model.clone(),
+        })
+    }
+}
+
+impl HttpRecogniser {
+    /// One `POST` of `file` to the transcription endpoint; the text
+    /// trimmed, the confidence (if any) clamped to 0–1.
+    async fn post(
+        &self,
+        file: Vec<u8>,
+        content_type: &str,
+        language: &str,
+        hints: &[String],
+    ) -> Result<Answer, SpeechError> {
         let service = || format!("the speech recogniser at {}", self.url);
-        let file = reqwest::multipart::Part::bytes(wav_bytes(audio))
-            .file_name("answer.wav")
-            .mime_str("audio/wav")
-            .map_err(|e| SpeechError::BadAnswer {
-                service: service(),
-                reason: e.to_string(),
-            })?;
+        let bad = |reason: String| SpeechError::BadAnswer {
+            service: service(),
+            reason,
+        };
+        let name = if content_type.contains("mpeg") || content_type.contains("mp3") {
+            "answer.mp3"
+        } else {
+            "answer.wav"
+        };
+        let part = reqwest::multipart::Part::bytes(file)
+            .file_name(name)
+            .mime_str(content_type)
+            .map_err(|e| bad(e.to_string()))?;
         let mut form = reqwest::multipart::Form::new()
-            .part("file", file)
+            .part("file", part)
             .text("model", self.model.clone())
             .text("language", super::iso639_1(language))
             .text("response_format", "json");
@@ -120,13 +186,10 @@ impl Recogniser for HttpRecogniser {
         }
         let request = self.client.post(&self.url).multipart(form);
         let body = super::fetch(request, self.api_key.as_deref(), &service()).await?;
-        let answer: Answer = serde_json::from_slice(&body).map_err(|e| SpeechError::BadAnswer {
-            service: service(),
-            reason: e.to_string(),
-        })?;
-        Ok(Transcript {
+        let answer: Answer = serde_json::from_slice(&body).map_err(|e| bad(e.to_string()))?;
+        Ok(Answer {
             text: answer.text.trim().to_string(),
-            confidence: answer.confidence.unwrap_or(1.0).clamp(0.0, 1.0),
+            confidence: answer.confidence.map(|c| c.clamp(0.0, 1.0)),
         })
     }
 }

@@ -30,7 +30,9 @@ pub use crate::twilio::{CallSid, CallStatus};
 pub mod campaigns;
 mod db_url;
 mod group_commit;
+pub mod handoffs;
 mod postgres;
+pub mod recordings;
 pub mod reports;
 mod rows;
 mod sql;
@@ -38,7 +40,9 @@ mod sqlite;
 pub mod trends;
 
 pub use campaigns::{CallContact, CampaignStore, ClaimedContact, DialerStore};
+pub use handoffs::HandoffStore;
 pub use postgres::PostgresStore;
+pub use recordings::{AudioStore, RecordingStore};
 pub use reports::{ReportFilter, ReportStore};
 pub use sqlite::SqliteStore;
 
@@ -207,7 +211,7 @@ pub struct NewHandoff {
     pub step: String,
     /// Where to (`"queue:wallet-support"`).
     pub target: String,
-    /// Connected or open; [`Store::resolve_handoff`] makes it resolved.
+    /// Connected or open; [`HandoffStore::resolve`] makes it resolved.
     pub status: HandoffStatus,
     pub reason: String,
     /// What the agent should know: the answers so far, the contact's variables.
@@ -357,9 +361,6 @@ pub trait Store: Send + Sync + 'static {
     /// Handoffs, newest first, optionally only those with `status`.
     async fn handoffs(&self, status: Option<HandoffStatus>) -> StoreResult<Vec<HandoffRow>>;
 
-    /// Marks a handoff resolved; `false` if it is unknown or already resolved.
-    async fn resolve_handoff(&self, id: i64, at: DateTime<Utc>) -> StoreResult<bool>;
-
     /// Records an opt-out; idempotent per phone (the first one is kept).
     async fn add_opt_out(&self, opt_out: NewOptOut) -> StoreResult<()>;
 
@@ -373,6 +374,11 @@ pub trait Store: Send + Sync + 'static {
     fn reports(&self) -> &dyn ReportStore;
     /// The outbound campaigns' storage (see [`campaigns`]).
     fn campaigns(&self) -> &dyn CampaignStore;
+    /// A handoff's life cycle after it was opened (see [`handoffs`]).
+    fn handoff_log(&self) -> &dyn HandoffStore;
+    /// Recordings' audio and the pipeline that fetches and transcribes
+    /// them (see [`recordings`]).
+    fn recordings(&self) -> &dyn RecordingStore;
 }
 
 /// Parses JSON text the store wrote itself; a failure means the row was

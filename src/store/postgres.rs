@@ -374,6 +374,20 @@ const CLAIM_DUE: &str = "UPDATE contacts c SET state = 'calling', lease_until = 
     RETURNING c.id, c.campaign_id, COALESCE(c.flow, k.flow) AS flow, k.plan, c.phone, \
         c.timezone, c.attempts";
 
+/// Claims due recording jobs for [`Backend::CLAIM_RECORDINGS`]: `FOR
+/// UPDATE SKIP LOCKED`, so the workers of every replica share the queue
+/// and never fetch one recording twice at once.
+const CLAIM_RECORDINGS: &str = "UPDATE recording_media m SET lease_until = $2, \
+        attempts = m.attempts + 1 \
+    WHERE m.recording_sid IN ( \
+        SELECT d.recording_sid FROM recording_media d \
+        WHERE d.stage IN ($4, $5, $6) \
+          AND d.next_at <= $1 AND (d.lease_until IS NULL OR d.lease_until < $1) \
+        ORDER BY d.next_at LIMIT $3 \
+        FOR UPDATE OF d SKIP LOCKED) \
+    RETURNING m.recording_sid, m.call_sid, m.source_url, m.stage, m.attempts, \
+        (SELECT c.flow FROM calls c WHERE c.call_sid = m.call_sid) AS flow";
+
 /// Call pacing on the database's clock, one for all replicas.
 /// `clock_timestamp()`, not `now()`: the time when the row's lock is held
 /// (`now()` is when the statement's transaction began, which may be before
@@ -419,6 +433,7 @@ impl Backend for PostgresStore {
 
     const NAME: &'static str = "postgres";
     const CLAIM_DUE: &'static str = CLAIM_DUE;
+    const CLAIM_RECORDINGS: &'static str = CLAIM_RECORDINGS;
 
     async fn read(&self) -> StoreResult<PoolConnection<Postgres>> {
         Ok(self.pool.acquire().await?)

@@ -8,6 +8,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::recordings::RecordingMediaRow;
 use super::trends::{AnswerPairs, Period, PeriodAnswers, PeriodOutcomes, TrendQuestions};
 use super::{AnswerRow, CallRow, CallSid, Outcome, StoreResult};
 
@@ -145,7 +146,7 @@ pub trait ReportStore: Send + Sync {
     async fn opt_outs(&self) -> StoreResult<Vec<OptOutRow>>;
 
     /// Removes personal data of calls started before `cutoff`, in one
-    /// transaction: recordings (rows), phone numbers, call state and last
+    /// transaction: recordings (rows, stored audio and transcripts), phone numbers, call state and last
     /// TwiML, the literal input of every answer, the values of `personal`
     /// questions (free speech, recordings: `(flow, question)`), and handoff
     /// summaries. Kept: outcomes, times, statuses and every other answer
@@ -167,6 +168,9 @@ pub struct Purged {
     pub answers: u64,
     /// Recording URLs removed (a caller may also delete local files).
     pub recordings: Vec<String>,
+    /// Recordings' audio removed from dialback's storage, with their
+    /// transcripts.
+    pub stored_recordings: u64,
 }
 
 /// Where an export page starts: after this call, in `(started_at, call_sid)`
@@ -182,6 +186,8 @@ pub struct ExportCursor {
 pub struct ExportCall {
     pub call: CallRow,
     pub answers: Vec<AnswerRow>,
+    /// Dialback's copies of the call's recordings, with their transcripts.
+    pub recordings: Vec<RecordingMediaRow>,
 }
 
 impl ExportCall {
@@ -198,19 +204,33 @@ impl ExportCall {
 pub(in crate::store) fn group_answers(
     calls: Vec<CallRow>,
     answers: Vec<AnswerRow>,
+    recordings: Vec<RecordingMediaRow>,
 ) -> Vec<ExportCall> {
     let mut by_call: std::collections::HashMap<CallSid, Vec<AnswerRow>> =
         std::collections::HashMap::new();
     for a in answers {
         by_call.entry(a.call_sid.clone()).or_default().push(a);
     }
+    let mut media = by_call_sid(recordings);
     calls
         .into_iter()
         .map(|call| ExportCall {
             answers: by_call.remove(&call.call_sid).unwrap_or_default(),
+            recordings: media.remove(&call.call_sid).unwrap_or_default(),
             call,
         })
         .collect()
+}
+
+fn by_call_sid(
+    recordings: Vec<RecordingMediaRow>,
+) -> std::collections::HashMap<CallSid, Vec<RecordingMediaRow>> {
+    let mut by_call: std::collections::HashMap<CallSid, Vec<RecordingMediaRow>> =
+        std::collections::HashMap::new();
+    for r in recordings {
+        by_call.entry(r.call_sid.clone()).or_default().push(r);
+    }
+    by_call
 }
 
 /// A call and its answers, as [`ReportStore::answered_page`] reads them.
@@ -224,6 +244,8 @@ pub struct AnsweredCall {
     pub customer: String,
     /// `(question, value)` in the order given; a purged value is `null`.
     pub answers: Vec<(String, serde_json::Value)>,
+    /// `(question, transcript)` of the call's transcribed recordings.
+    pub transcripts: Vec<(String, String)>,
 }
 
 impl AnsweredCall {
@@ -246,7 +268,11 @@ pub(in crate::store) struct AnsweredLine {
 }
 
 /// Groups answer lines (ordered by call) under their calls, keeping order.
-pub(in crate::store) fn group_lines(lines: Vec<AnsweredLine>) -> Vec<AnsweredCall> {
+pub(in crate::store) fn group_lines(
+    lines: Vec<AnsweredLine>,
+    recordings: Vec<RecordingMediaRow>,
+) -> Vec<AnsweredCall> {
+    let mut media = by_call_sid(recordings);
     let mut calls: Vec<AnsweredCall> = Vec::new();
     for line in lines {
         match calls.last_mut() {
@@ -258,8 +284,17 @@ pub(in crate::store) fn group_lines(lines: Vec<AnsweredLine>) -> Vec<AnsweredCal
                 started_at: line.started_at,
                 customer: line.customer,
                 answers: vec![(line.question, line.value)],
+                transcripts: Vec::new(),
             }),
         }
+    }
+    for call in &mut calls {
+        call.transcripts = media
+            .remove(&call.call_sid)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|r| Some((r.question, r.transcript?.text)))
+            .collect();
     }
     calls
 }

@@ -4,9 +4,11 @@
 
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::campaigns::{CallContact, CampaignRow, ClaimedContact, ContactRow, ContactStart};
+use super::recordings::{RecordingJob, RecordingMediaRow, StoredTranscript};
 use super::reports::{AnswerCount, AnsweredLine, LastAnswered, OptOutRow, OutcomeCount};
 use super::sql::{ColExt, Dialect};
 use super::trends::{AnswerPairs, PeriodAnswers, PeriodOutcomes};
@@ -247,6 +249,50 @@ where
 }
 
 /// Decodes every row with `decode`.
+/// A claimed job: `flow` comes from the call (the transcript's language).
+pub(super) fn recording_job<R: Row>(r: &R) -> Result<RecordingJob, sqlx::Error>
+where
+    R::Database: Dialect,
+{
+    Ok(RecordingJob {
+        recording_sid: r.col("recording_sid")?,
+        call_sid: typed(r, "call_sid")?,
+        flow: r.col("flow")?,
+        source_url: r.col("source_url")?,
+        stage: typed(r, "stage")?,
+        attempts: r.col("attempts")?,
+        // Set by the claim to the value it bound, so that a report compares
+        // exactly what was stored.
+        lease_until: DateTime::<Utc>::MIN_UTC,
+    })
+}
+
+/// A recording's copy with the question it answers (empty if the answer
+/// row is not stored yet) and its transcript, if made.
+pub(super) fn recording_media<R: Row>(r: &R) -> Result<RecordingMediaRow, sqlx::Error>
+where
+    R::Database: Dialect,
+{
+    let text: Option<String> = r.col("transcript")?;
+    let transcript = match text {
+        Some(text) => Some(StoredTranscript {
+            text,
+            confidence: r.col("confidence")?,
+            model: r.col::<Option<String>>("model")?.unwrap_or_default(),
+        }),
+        None => None,
+    };
+    Ok(RecordingMediaRow {
+        recording_sid: r.col("recording_sid")?,
+        call_sid: typed(r, "call_sid")?,
+        question: r.col("question")?,
+        stage: typed(r, "stage")?,
+        attempts: r.col("attempts")?,
+        last_error: r.col("last_error")?,
+        transcript,
+    })
+}
+
 pub(super) fn all<R, T>(
     rows: &[R],
     decode: fn(&R) -> Result<T, sqlx::Error>,

@@ -313,6 +313,18 @@ const CLAIM_DUE: &str = "UPDATE contacts SET state = 'calling', lease_until = $2
         (SELECT plan FROM campaigns k WHERE k.id = campaign_id) AS plan, \
         phone, timezone, attempts";
 
+/// Claims due recording jobs for [`Backend::CLAIM_RECORDINGS`]; like
+/// [`CLAIM_DUE`], on the one writer.
+const CLAIM_RECORDINGS: &str = "UPDATE recording_media SET lease_until = $2, \
+        attempts = attempts + 1 \
+    WHERE recording_sid IN ( \
+        SELECT d.recording_sid FROM recording_media d \
+        WHERE d.stage IN ($4, $5, $6) \
+          AND d.next_at <= $1 AND (d.lease_until IS NULL OR d.lease_until < $1) \
+        ORDER BY d.next_at LIMIT $3) \
+    RETURNING recording_sid, call_sid, source_url, stage, attempts, \
+        (SELECT c.flow FROM calls c WHERE c.call_sid = recording_media.call_sid) AS flow";
+
 /// Call pacing on the process's clock (one process writes this file): the
 /// next free slot of an account, in microseconds since the epoch.
 const RESERVE_DIAL_SLOT: &str = "INSERT INTO dial_pacing (account, next_at_us) \
@@ -348,6 +360,7 @@ impl Backend for SqliteStore {
 
     const NAME: &'static str = "sqlite";
     const CLAIM_DUE: &'static str = CLAIM_DUE;
+    const CLAIM_RECORDINGS: &'static str = CLAIM_RECORDINGS;
 
     async fn read(&self) -> StoreResult<Conn<'_>> {
         Ok(match &self.readers {

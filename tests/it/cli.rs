@@ -19,7 +19,7 @@ fn check_passes_on_the_example_flows() {
     );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "ok: 6 flows checked, 0 warnings\n"
+        "ok: 7 flows checked, 0 warnings\n"
     );
 }
 
@@ -40,6 +40,60 @@ fn check_fails_with_every_diagnostic_and_a_summary() {
     );
     assert!(
         err.ends_with("5 errors and 0 warnings in 1 file (0 ok)\n"),
+        "{err}"
+    );
+}
+
+/// A flow whose resolved tickets are confirmed by another: the other must
+/// be a flow beside it (checked even when one file is given) with a
+/// question that `confirms`, and the delay a duration; each problem at its
+/// file:line:col.
+#[test]
+fn check_reports_a_confirm_flow_that_is_missing_or_cannot_confirm() {
+    let dir = tempfile::tempdir().unwrap();
+    let flow = |confirm: &str| {
+        format!(
+            "[flow]\nlanguage = \"zh-CN\"\n{confirm}\n\n[[step]]\nid = \"hi\"\nsay = \"您好，通话可能会被录音。\"\nend = \"completed\"\n"
+        )
+    };
+    let write = |name: &str, text: String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let typo = write("typo.toml", flow("confirm_flow = \"fix-confirmaton\""));
+    let mute = write("mute.toml", flow("confirm_flow = \"plain\""));
+    write("plain.toml", flow(""));
+    write("fix-confirmation.toml", flow(""));
+    let late = write(
+        "late.toml",
+        flow("confirm_flow = \"fix-confirmation\"\nconfirm_after = \"2 hours\""),
+    );
+
+    let one = dialback(&["check", &typo]);
+    let all = dialback(&["check", dir.path().to_str().unwrap()]);
+
+    assert_eq!(one.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&one.stderr);
+    assert!(
+        err.contains("error[E023]: there is no flow called `fix-confirmaton`"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("{typo}:3:16")), "{err}");
+    assert!(err.contains("did you mean `fix-confirmation`?"), "{err}");
+    let err = String::from_utf8_lossy(&all.stderr);
+    assert!(
+        err.contains("error[E023]: flow `plain` has no question that confirms"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("{mute}:3:16")), "{err}");
+    assert!(
+        err.contains("error[E004]: `confirm_after` is not a duration"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("{late}:4:17")), "{err}");
+    assert!(
+        err.ends_with("3 errors and 0 warnings in 3 files (2 ok)\n"),
         "{err}"
     );
 }

@@ -356,11 +356,28 @@ async fn resolving_a_handoff_removes_it_from_the_queue_and_a_cross_origin_post_i
             "{backend}"
         );
         assert!(
-            !after.body.contains("data-handoff="),
+            !after
+                .body
+                .contains(&format!("data-handoff=\"{id}\" data-status=\"open\"")),
             "{backend}: {}",
             after.body
         );
         assert!(after.body.contains("No open handoffs."), "{backend}");
+        // It waits for the customer's word below the queue, its history
+        // saying who did what.
+        assert!(
+            after
+                .body
+                .contains(&format!("data-handoff=\"{id}\" data-status=\"resolved\"")),
+            "{backend}: {}",
+            after.body
+        );
+        assert!(
+            after.body.contains("<li data-event=\"open\">")
+                && after.body.contains("resolved · by support"),
+            "{backend}: {}",
+            after.body
+        );
 
         d.stop().await;
         db.cleanup().await;

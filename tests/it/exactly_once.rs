@@ -218,6 +218,8 @@ async fn a_recording_is_stored_once_per_recording_sid() {
             }
             assert_eq!(complete(action.to(last).await), goodbye);
             assert_eq!(rows(&db, "recordings", &sid).await, 1, "{backend}");
+            // Its fetch is queued once too (see `recordings.rs`).
+            assert_eq!(rows(&db, "recording_media", &sid).await, 1, "{backend}");
             let call = call_of(&servers[0], &sid).await;
             assert_eq!(call["answers"]["suggestion"]["duration_secs"], 12);
         }
@@ -308,10 +310,18 @@ async fn a_record_action_after_the_final_status_does_not_move_the_ended_call() {
         late.form[1].1 = "in-progress".into();
         assert_eq!(late.to(b).await.0, 200);
 
-        let now = call_of(a, &sid).await;
+        let mut now = call_of(a, &sid).await;
+        // The recording's fetch is queued, once: the recording is the
+        // provider's and outlives the call; the call itself is unchanged.
+        let queued = now["recordings"].take();
+        assert_eq!(queued.as_array().map(Vec::len), Some(1), "{backend}");
+        assert_eq!(queued[0]["stage"], "fetch", "{backend}");
+        let mut ended = ended;
+        ended["recordings"] = serde_json::Value::Null;
         assert_eq!(now, ended, "{backend}: an ended call never changes");
         assert_eq!(rows(&db, "answers", &sid).await, 5, "{backend}");
         assert_eq!(rows(&db, "recordings", &sid).await, 1, "{backend}");
+        assert_eq!(rows(&db, "recording_media", &sid).await, 1, "{backend}");
         stop(servers).await;
         db.cleanup().await;
     }

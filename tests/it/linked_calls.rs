@@ -12,9 +12,9 @@ use dialback::dialer::worker::{Outcome, Pacer, Worker};
 use dialback::store::FollowUp;
 use dialback::store::campaigns::{NewCampaign, NewContact};
 use dialback::twilio::rest::{Provider, ProviderConfig};
-use reqwest::redirect::Policy;
 use serde_json::json;
 
+use crate::common::dashboard::signed_in_page;
 use crate::common::db::{TestDb, each_backend};
 use crate::common::fake_provider::FakeProvider;
 use crate::common::phone::{ADMIN_TOKEN, PUBLIC_URL, Phone, Server};
@@ -40,37 +40,6 @@ fn worker(db: &TestDb, fake: &FakeProvider) -> Worker {
         }),
         Pacer::new(1000.0),
     )
-}
-
-/// A signed-in dashboard page.
-async fn dashboard_page(server: &Server, path: &str) -> String {
-    let base = format!("http://{}", server.addr);
-    let http = reqwest::Client::builder()
-        .redirect(Policy::none())
-        .build()
-        .unwrap();
-    let login = http
-        .post(format!("{base}/login"))
-        .header("origin", &base)
-        .form(&[("token", ADMIN_TOKEN)])
-        .send()
-        .await
-        .unwrap();
-    let cookie = login
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|c| c.split(';').next())
-        .expect("a session cookie")
-        .to_owned();
-    let page = http
-        .get(format!("{base}{path}"))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status().as_u16(), 200, "{path}");
-    page.text().await.unwrap().replace("&#x2f;", "/")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,8 +139,8 @@ async fn a_follow_up_call_names_the_call_it_follows_and_both_calls_show_the_chai
         );
         assert_eq!(api_earlier["follows"], json!(null), "{backend}");
 
-        let page_later = dashboard_page(&server, &format!("/calls/{later}")).await;
-        let page_earlier = dashboard_page(&server, &format!("/calls/{earlier}")).await;
+        let page_later = signed_in_page(&server, &format!("/calls/{later}")).await;
+        let page_earlier = signed_in_page(&server, &format!("/calls/{earlier}")).await;
         assert!(
             page_later.contains(&format!(
                 "Follows up call <a href=\"/calls/{earlier}\">{earlier}</a>."

@@ -507,3 +507,84 @@ fn the_fix_announcement_honours_the_opt_out_key() {
     );
     assert_eq!(r["outcome"], "opted_out");
 }
+
+/// The confirmation call after support resolved a ticket, with the contact
+/// the resolve makes: the customer's name and the earlier call's variables.
+fn confirmation(inputs: &[&str], now: &str) -> Value {
+    simulate(
+        "fix-confirmation",
+        &[
+            "name=王芳",
+            "previous.issue=转账失败",
+            "previous.date=2026-11-03",
+        ],
+        inputs,
+        now,
+    )
+}
+
+#[test]
+fn a_customer_whose_problem_is_fixed_confirms_it_with_a_yes() {
+    let r = confirmation(&["1"], OFFICE_HOURS);
+
+    assert_eq!(r["outcome"], "completed");
+    assert_eq!(r["answers"], json!({"resolved": true}));
+    let said = said(&r);
+    assert!(
+        said[0].starts_with("王芳您好")
+            && said[0].contains("上次您反馈的转账失败问题，我们已经处理了。"),
+        "{said:?}"
+    );
+    assert!(said[0].contains("录音"), "the recording is disclosed");
+    assert!(said[1].starts_with("现在可以正常使用了吗？"), "{said:?}");
+}
+
+#[test]
+fn a_spoken_yes_confirms_the_fix_too() {
+    let r = confirmation(&["say:是的@0.9"], OFFICE_HOURS);
+
+    assert_eq!(r["answers"], json!({"resolved": true}));
+    assert_eq!(r["outcome"], "completed");
+}
+
+#[test]
+fn a_customer_whose_problem_is_not_fixed_is_handed_to_a_person_right_away() {
+    let r = confirmation(&["2", "transfer:completed"], OFFICE_HOURS);
+
+    assert_eq!(r["answers"], json!({"resolved": false}));
+    assert_eq!(r["outcome"], "handoff");
+    assert!(
+        said(&r).iter().any(|s| s.contains("重新为您打开工单")),
+        "{:?}",
+        said(&r)
+    );
+    let transcript = r["transcript"].as_array().unwrap();
+    assert!(transcript.contains(&json!({"transfer": "queue:wallet-support"})));
+}
+
+#[test]
+fn a_not_fixed_answer_outside_office_hours_leaves_a_ticket_for_a_call_back() {
+    let r = confirmation(&["2"], WEEKEND);
+
+    assert_eq!(r["outcome"], "ticket");
+    assert!(
+        said(&r).last().unwrap().contains("一个工作日内给您回电"),
+        "{:?}",
+        said(&r)
+    );
+}
+
+#[test]
+fn a_confirmation_without_the_earlier_calls_details_reads_without_a_hole() {
+    let r = simulate(
+        "fix-confirmation",
+        &["name=", "previous.issue=", "previous.date="],
+        &["1"],
+        OFFICE_HOURS,
+    );
+
+    assert_eq!(
+        said(&r)[0],
+        "您好，这里是示例钱包客服中心，通话可能会被录音。上次您反馈的问题，我们已经处理了。"
+    );
+}

@@ -2,15 +2,13 @@
 //! SQLite and on PostgreSQL: every example flow path, answers read back
 //! through the admin API, replays, forged and malformed requests.
 
-use std::sync::{Arc, Mutex};
-
+use crate::common::crm::FakeCrm;
 use crate::common::db::each_backend;
 use crate::common::phone::{AUTH_TOKEN, Options, PUBLIC_URL, Phone, Server, Verb, new_call_sid};
-use crate::common::wait::eventually;
 use chrono::{TimeZone, Utc};
 use dialback::config::Clock;
 use futures_util::future::BoxFuture;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Monday 11:00 in Shanghai: agents are at work.
 fn office_hours() -> Clock {
@@ -530,46 +528,6 @@ async fn in_local_mode_another_sites_page_cannot_drive_the_server() {
 }
 
 /// A CRM that records every handoff POSTed to it.
-struct FakeCrm {
-    url: String,
-    received: Arc<Mutex<Vec<Value>>>,
-}
-
-impl FakeCrm {
-    async fn start() -> FakeCrm {
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let sink = received.clone();
-        let app = axum::Router::new().route(
-            "/hooks/handoff",
-            axum::routing::post(move |axum::Json(v): axum::Json<Value>| {
-                let sink = sink.clone();
-                async move {
-                    sink.lock().unwrap().push(v);
-                    "ok"
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hooks/handoff", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        FakeCrm { url, received }
-    }
-
-    /// Waits (bounded) for the background notifier to deliver a call's handoff.
-    async fn wait_for(&self, sid: &str) -> Value {
-        let received = &self.received;
-        eventually(
-            std::time::Duration::from_secs(20),
-            format!("the CRM never received the handoff of {sid}"),
-            || async move {
-                let received = received.lock().unwrap();
-                received.iter().find(|v| v["call_sid"] == sid).cloned()
-            },
-        )
-        .await
-    }
-}
-
 /// Runs `sql` on the test's PostgreSQL database from a connection of its
 /// own, as another client of the database would.
 async fn other_client(db: &crate::common::db::TestDb) -> sqlx::PgConnection {

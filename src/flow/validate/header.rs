@@ -2,7 +2,7 @@
 
 use super::super::diagnostic::{Code, Diagnostic, did_you_mean};
 use super::super::model::{
-    GlobalKeys, InputMode, Mode, QuestionKind, Speech, Step, StepKind, Var, VarKind,
+    Confirm, GlobalKeys, InputMode, Mode, QuestionKind, Speech, Step, StepKind, Var, VarKind,
 };
 use super::super::syntax::{FlowSyntax, Sp};
 use super::Context;
@@ -23,6 +23,7 @@ pub(super) struct Header {
     pub opt_out_confirm: Option<Speech>,
     pub opt_out_goodbye: Option<Speech>,
     pub vars: Vec<Var>,
+    pub confirm: Option<Confirm>,
 }
 
 pub(super) const DEFAULT_TIMEOUT: u32 = 5;
@@ -183,6 +184,7 @@ pub(super) fn check(cx: &mut Context<'_>, flow: &FlowSyntax) -> Header {
             })
         })
         .collect();
+    let confirm = confirm(cx, h);
     Header {
         title: h.name.as_ref().map(|n| n.value.clone()),
         language,
@@ -198,6 +200,51 @@ pub(super) fn check(cx: &mut Context<'_>, flow: &FlowSyntax) -> Header {
         opt_out_confirm: None,
         opt_out_goodbye: None,
         vars,
+        confirm,
+    }
+}
+
+/// `confirm_flow` and `confirm_after`: which flow confirms a resolved
+/// handoff of this flow with the customer, and how long after the resolve.
+/// Whether that flow exists is checked once every flow is loaded.
+fn confirm(cx: &mut Context<'_>, h: &super::super::syntax::HeaderSyntax) -> Option<Confirm> {
+    let after = match &h.confirm_after {
+        None => std::time::Duration::ZERO,
+        Some(a) => match super::super::duration::parse_duration(&a.value) {
+            Ok(after) => after,
+            Err(e) => {
+                cx.push(
+                    Diagnostic::error(
+                        Code::InvalidValue,
+                        a.span.clone(),
+                        "`confirm_after` is not a duration",
+                    )
+                    .label(e)
+                    .hint("write a whole number and a unit: \"30m\", \"2h\", \"1d\""),
+                );
+                return None;
+            }
+        },
+    };
+    match (&h.confirm_flow, &h.confirm_after) {
+        (Some(flow), _) => Some(Confirm {
+            flow: flow.value.clone(),
+            flow_span: flow.span.clone(),
+            after,
+        }),
+        (None, Some(a)) => {
+            cx.push(
+                Diagnostic::error(
+                    Code::MissingKey,
+                    a.span.clone(),
+                    "`confirm_after` needs a `confirm_flow`",
+                )
+                .label("after what, to run which flow?")
+                .hint("add `confirm_flow = \"<name of the confirmation flow>\"` to `[flow]`"),
+            );
+            None
+        }
+        (None, None) => None,
     }
 }
 

@@ -76,6 +76,7 @@ pub fn validate(
     gates::check(&mut cx, &syntax, &mut built);
     let mut header = header;
     header::check_late(&mut cx, &syntax, &ids, &built, &mut header);
+    let confirms = confirms(&mut cx, &syntax, &ids);
     diags.append(&mut cx.diags);
     diags.sort_by_key(|d| (d.span.start, d.span.end));
     if diags.iter().any(Diagnostic::is_error) || !graph_ok {
@@ -104,11 +105,55 @@ pub fn validate(
         }),
         opt_out_confirm: header.opt_out_confirm,
         opt_out_goodbye: header.opt_out_goodbye,
+        confirm: header.confirm,
+        confirms,
         steps,
         topics,
         templates: cx.env,
     };
     (Some(flow), diags)
+}
+
+/// The one yes/no question marked `confirms = true`, whose answer decides
+/// the handoff a confirmation call is about. Another kind of question, or a
+/// second one, is an error: the service must know which answer counts.
+fn confirms(
+    cx: &mut Context<'_>,
+    syntax: &syntax::FlowSyntax,
+    ids: &[Option<syntax::Sp<String>>],
+) -> Option<String> {
+    let mut found: Option<String> = None;
+    for (s, id) in syntax.steps.iter().zip(ids) {
+        let Some(marker) = s.confirms.as_ref().filter(|c| c.value) else {
+            continue;
+        };
+        if steps::answer_type(s) != Some(AnswerType::YesNo) {
+            cx.push(
+                Diagnostic::error(
+                    Code::InvalidValue,
+                    marker.span.clone(),
+                    "`confirms` is for a yes/no question",
+                )
+                .label("this step asks no yes/no question")
+                .hint("put `confirms = true` on the `ask = \"yes_no\"` step whose yes means fixed"),
+            );
+            continue;
+        }
+        if let Some(first) = &found {
+            cx.push(
+                Diagnostic::error(
+                    Code::InvalidValue,
+                    marker.span.clone(),
+                    "a second question `confirms` the handoff",
+                )
+                .label(format!("`{first}` already does"))
+                .hint("one answer decides: keep `confirms = true` on one question"),
+            );
+            continue;
+        }
+        found = id.as_ref().map(|id| id.value.clone());
+    }
+    found
 }
 
 /// State shared by the checks.

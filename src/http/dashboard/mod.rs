@@ -69,6 +69,10 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("login.html", include_str!("templates/login.html")),
         ("overview.html", include_str!("templates/overview.html")),
         ("handoffs.html", include_str!("templates/handoffs.html")),
+        (
+            "handoff_history.html",
+            include_str!("templates/handoff_history.html"),
+        ),
         ("calls.html", include_str!("templates/calls.html")),
         ("call.html", include_str!("templates/call.html")),
         ("said.html", include_str!("templates/said.html")),
@@ -182,6 +186,7 @@ mod tests {
             "login.html",
             "overview.html",
             "handoffs.html",
+            "handoff_history.html",
             "calls.html",
             "call.html",
             "said.html",

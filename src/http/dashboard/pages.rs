@@ -20,7 +20,8 @@ use crate::flow::value::Value;
 use crate::http::AppState;
 use crate::report::export::mask;
 use crate::report::{FlowReport, QuestionSpec, parse_campaign, parse_optional_bound};
-use crate::store::{CallRow, CallSid, Direction, HandoffStatus, Outcome, ReportFilter};
+use crate::store::handoffs::Resolved;
+use crate::store::{CallRow, CallSid, Direction, HandoffId, HandoffStatus, Outcome, ReportFilter};
 
 /// Calls the recent-calls list shows.
 const RECENT: i64 = 50;
@@ -151,18 +152,8 @@ struct AnswerView {
     input: Option<String>,
     attempt: i32,
     at: String,
-    /// Where the page can play the recording, if the answer is one that is
-    /// still on disk.
-    recording: Option<String>,
-    /// A TwiML call's recording stays at the provider: its address there.
-    at_provider: Option<String>,
-}
-
-/// A recording URL the provider gave us (`RecordingUrl`), as a link; only
-/// http(s), so a stored value can never become a `javascript:` link.
-fn provider_link(url: &str) -> Option<String> {
-    let parsed = reqwest::Url::parse(url).ok()?;
-    matches!(parsed.scheme(), "https" | "http").then(|| parsed.to_string())
+    /// A recorded answer: where it plays, its transcript, where it stands.
+    recording: Option<recordings::RecordingView>,
 }
 
 /// How a call ended, or "unfinished".
@@ -202,15 +193,23 @@ fn prompt_of(flow: Option<&Arc<Flow>>, question: &str) -> String {
 async fn answers_of(state: &AppState, call: &CallRow) -> Result<Vec<AnswerView>, PageError> {
     let flow = state.flow(&call.flow);
     let rows = state.store().answers(&call.call_sid).await?;
+    let media = state
+        .store()
+        .recordings()
+        .recordings_of(&call.call_sid)
+        .await?;
     Ok(rows
         .into_iter()
         .map(|a| {
             let value = serde_json::from_value::<Value>(a.value.clone()).ok();
-            let (recording, at_provider) = match &value {
-                Some(Value::Recording { url, .. }) => {
-                    (recordings::link(state, url), provider_link(url))
+            let recording = match &value {
+                Some(Value::Recording { url, sid, .. }) => {
+                    let copy = sid
+                        .as_deref()
+                        .and_then(|sid| media.iter().find(|m| m.recording_sid == sid));
+                    Some(recordings::view(state, url, copy))
                 }
-                _ => (None, None),
+                _ => None,
             };
             let answer = match value {
                 Some(Value::Recording { duration_secs, .. }) => {
@@ -229,14 +228,15 @@ async fn answers_of(state: &AppState, call: &CallRow) -> Result<Vec<AnswerView>,
                 attempt: a.attempt,
                 at: time(&a.answered_at),
                 recording,
-                at_provider,
             }
         })
         .collect())
 }
 
-/// `GET /handoffs`: callers whose issue is still open, oldest first, with
-/// their answers, each with a "resolved" button.
+/// `GET /handoffs`: callers whose issue is still open — tickets never
+/// resolved, and those the customer reopened in a confirmation call —
+/// oldest first, with their answers and history, each with a "resolved"
+/// button; then the resolved ones waiting for the customer's word.
 pub(super) async fn handoffs(
     State(state): State<AppState>,
     _: SignedIn,
@@ -249,12 +249,18 @@ pub(super) async fn handoffs(
         phone: String,
         target: String,
         reason: String,
+        status: String,
         created_at: String,
         answers: Vec<AnswerView>,
+        history: Vec<EventView>,
     }
-    let mut open = state.store().handoffs(Some(HandoffStatus::Open)).await?;
-    // The store lists newest first; a queue is worked oldest first.
-    open.reverse();
+    let store = state.store();
+    let mut open = store.handoffs(Some(HandoffStatus::Open)).await?;
+    open.extend(store.handoffs(Some(HandoffStatus::Reopened)).await?);
+    // A queue is worked oldest first.
+    open.sort_by_key(|h| (h.created_at, h.id));
+    let mut waiting = store.handoffs(Some(HandoffStatus::Resolved)).await?;
+    waiting.sort_by_key(|h| (h.created_at, h.id));
     let mut list = Vec::with_capacity(open.len());
     for h in open {
         let call = state.store().load_call(&h.call_sid).await?;
@@ -269,14 +275,53 @@ pub(super) async fn handoffs(
             phone,
             target: h.target,
             reason: h.reason,
+            status: h.status.to_string(),
             created_at: time(&h.created_at),
             answers,
+            history: history_of(&state, h.id).await?,
+        });
+    }
+    let mut resolved = Vec::with_capacity(waiting.len());
+    for h in waiting {
+        resolved.push(minijinja::context! {
+            id => h.id,
+            call_sid => h.call_sid.as_str(),
+            flow => h.flow,
+            resolved_at => h.resolved_at.as_ref().map(time),
+            history => ser(&history_of(&state, h.id).await?),
         });
     }
     page(
         "handoffs.html",
-        minijinja::context! { page => "handoffs", handoffs => ser(&list) },
+        minijinja::context! { page => "handoffs", handoffs => ser(&list), resolved => resolved },
     )
+}
+
+/// One change in a handoff's history, as the pages show it.
+#[derive(Serialize)]
+struct EventView {
+    status: String,
+    /// Who: the caller, support, the customer.
+    actor: String,
+    /// The call it happened in (the confirmation call, for the customer).
+    call_sid: Option<String>,
+    at: String,
+}
+
+async fn history_of(state: &AppState, id: i64) -> Result<Vec<EventView>, PageError> {
+    Ok(state
+        .store()
+        .handoff_log()
+        .history(HandoffId(id))
+        .await?
+        .into_iter()
+        .map(|e| EventView {
+            status: e.status.to_string(),
+            actor: e.actor.to_string(),
+            call_sid: e.call_sid.map(|c| c.to_string()),
+            at: time(&e.at),
+        })
+        .collect())
 }
 
 /// `POST /handoffs/{id}/resolve`: someone followed the caller up.
@@ -292,8 +337,7 @@ pub(super) async fn resolve(
         return Err(PageError::Unauthorized);
     }
     same_origin(&state, &headers)?;
-    let now = state.settings().clock.now();
-    if state.store().resolve_handoff(id, now).await? {
+    if let Resolved::Resolved { .. } = state.calls().resolve_handoff(HandoffId(id)).await? {
         tracing::info!(handoff = id, "handoff resolved from the dashboard");
     }
     // Already resolved (two people clicked): the queue shows the truth.
@@ -368,6 +412,20 @@ pub(super) async fn call(
         .ok_or(PageError::NotFound("call"))?;
     let answers = answers_of(&state, &call).await?;
     let phone = customer(&call);
+    let mut handoffs = Vec::new();
+    for h in state
+        .store()
+        .handoff_log()
+        .handoffs_of_call(&call.call_sid)
+        .await?
+    {
+        handoffs.push(minijinja::context! {
+            id => h.id,
+            status => h.status.as_str(),
+            target => h.target,
+            history => ser(&history_of(&state, h.id).await?),
+        });
+    }
     let followed_by: Vec<FollowedBy> = state
         .store()
         .reports()
@@ -400,6 +458,7 @@ pub(super) async fn call(
                 handoff => f.handoff.map(|h| h.0),
             }),
             followed_by => ser(&followed_by),
+            handoffs => handoffs,
         },
     )
 }

@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use super::super::rows::{all, answer_row, call_row, handoff_row, typed};
 use super::super::{
     Advance, Advanced, AnswerRow, CallRow, CallSid, CallStatus, CampaignStore, HandoffRow,
-    HandoffStatus, NewCall, NewOptOut, NewRecording, ReportStore, Store, StoreResult,
+    HandoffStatus, HandoffStore, NewCall, NewOptOut, NewRecording, RecordingStore, ReportStore,
+    Store, StoreResult,
 };
 use super::{
     Backend, ColExt, On, ProviderStatus, StmtExt, execute, fetch_all, fetch_optional, query,
@@ -36,9 +37,6 @@ const SELECT_HANDOFFS: &str = "SELECT h.id, h.call_sid, c.flow, h.step, h.target
     WHERE ($1 IS NULL OR h.status = $1) \
     ORDER BY h.created_at DESC, h.id DESC";
 
-const RESOLVE_HANDOFF: &str = "UPDATE handoffs SET status = 'resolved', resolved_at = $1 \
-    WHERE id = $2 AND resolved_at IS NULL";
-
 const INSERT_OPT_OUT: &str = "INSERT INTO opt_outs (phone, call_sid, created_at) \
     VALUES ($1, $2, $3) ON CONFLICT (phone) DO NOTHING";
 
@@ -55,6 +53,14 @@ impl<B: Backend> Store for B {
     }
 
     fn campaigns(&self) -> &dyn CampaignStore {
+        self
+    }
+
+    fn handoff_log(&self) -> &dyn HandoffStore {
+        self
+    }
+
+    fn recordings(&self) -> &dyn RecordingStore {
         self
     }
 
@@ -129,11 +135,6 @@ impl<B: Backend> Store for B {
         let stmt = query::<B>(SELECT_HANDOFFS).arg(status.map(HandoffStatus::as_str));
         let rows = fetch_all(self, On::Read, stmt).await?;
         Ok(all(&rows, handoff_row)?)
-    }
-
-    async fn resolve_handoff(&self, id: i64, at: DateTime<Utc>) -> StoreResult<bool> {
-        let stmt = query::<B>(RESOLVE_HANDOFF).at(at).arg(id);
-        Ok(execute(self, stmt).await? == 1)
     }
 
     async fn add_opt_out(&self, o: NewOptOut) -> StoreResult<()> {

@@ -116,6 +116,9 @@ pub(in crate::store) trait Dialect:
     + Binds<String>
     + for<'a> Binds<&'a str>
     + for<'a> Binds<Option<&'a str>>
+    + for<'a> Binds<&'a [u8]>
+    + Binds<Option<f32>>
+    + Decodes<Vec<u8>>
     + Decodes<i64>
     + Decodes<Option<i64>>
     + Decodes<i32>

@@ -13,13 +13,16 @@
 //! - the webhook's write path — new calls, advances, statuses — which each
 //!   backend batches its own way (`group_commit.rs`: SQLite's writer,
 //!   PostgreSQL's one-statement batches);
-//! - the dialer's claim (`FOR UPDATE SKIP LOCKED` on PostgreSQL) and its
+//! - the dialer's and the recording pipeline's claims (`FOR UPDATE SKIP
+//!   LOCKED` on PostgreSQL) and the dialer's
 //!   call pacing (the database's clock, or the process's).
 
 mod calls;
 mod campaigns;
 mod dialect;
 mod dialer;
+mod handoffs;
+mod recordings;
 mod reports;
 mod trends;
 
@@ -51,6 +54,12 @@ pub(in crate::store) trait Backend: Send + Sync + 'static {
     /// how many; returns the columns of a
     /// [`ClaimedContact`](super::ClaimedContact).
     const CLAIM_DUE: &'static str;
+
+    /// Claims due recording jobs: parameters `$1` now, `$2` the lease's
+    /// end, `$3` how many, `$4`–`$6` the stages the worker can do (`''` for
+    /// none); returns the
+    /// columns of a [`RecordingJob`](super::recordings::RecordingJob).
+    const CLAIM_RECORDINGS: &'static str;
 
     /// A connection to read with.
     fn read(&self) -> impl Future<Output = StoreResult<Self::Conn<'_>>> + Send;

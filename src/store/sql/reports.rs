@@ -11,7 +11,7 @@ use super::super::reports::{
 };
 use super::super::rows::{
     all, answer_count, answer_row, answered_line, call_row, last_answered, opt_out_row,
-    outcome_count,
+    outcome_count, recording_media,
 };
 use super::super::trends::{AnswerPairs, Period, PeriodAnswers, PeriodOutcomes, TrendQuestions};
 use super::super::{CallRow, CallSid, StoreResult};
@@ -87,6 +87,27 @@ const ANSWERED_PAGE: &str = concat!(
     ") ORDER BY c.started_at, a.call_sid, a.seq, a.id"
 );
 
+/// The recordings' copies and transcripts of the calls of an
+/// [`ANSWERS_PAGE`] (the same calls, paged alike).
+const MEDIA_PAGE: &str = concat!(
+    super::recordings::media_columns!(),
+    "WHERE m.call_sid IN (SELECT c.call_sid FROM calls c WHERE ",
+    filter!(),
+    page!(),
+    ") ORDER BY m.call_sid, m.created_at, m.recording_sid"
+);
+
+/// The recordings' copies and transcripts of the calls of an
+/// [`ANSWERED_PAGE`] (the same calls, paged alike).
+const MEDIA_ANSWERED_PAGE: &str = concat!(
+    super::recordings::media_columns!(),
+    "WHERE m.transcript IS NOT NULL AND m.call_sid IN (SELECT c.call_sid FROM calls c WHERE ",
+    filter!(),
+    " AND EXISTS (SELECT 1 FROM answers x WHERE x.call_sid = c.call_sid)",
+    page!(),
+    ") ORDER BY m.call_sid, m.created_at, m.recording_sid"
+);
+
 const OUTCOMES: &str = concat!(
     "SELECT c.outcome, COUNT(*) AS calls, SUM(CASE WHEN c.status IN \
      ('busy', 'no-answer', 'failed', 'canceled', 'queued', 'initiated', 'ringing') \
@@ -128,6 +149,17 @@ const OPT_OUTS: &str = concat!(
 
 const PURGE_RECORDINGS: &str = "DELETE FROM recordings WHERE call_sid IN \
     (SELECT call_sid FROM calls WHERE started_at < $1) RETURNING url";
+/// Dialback's copies of the recordings of old calls, by the pipeline's
+/// rows and by the answers' recordings (a stream recording is stored a
+/// moment before its answer row): the audio, then the rows with their
+/// transcripts.
+const PURGE_AUDIO: &str = "DELETE FROM recording_audio WHERE recording_sid IN \
+    (SELECT m.recording_sid FROM recording_media m WHERE m.call_sid IN \
+        (SELECT call_sid FROM calls WHERE started_at < $1)) \
+    OR recording_sid IN (SELECT r.recording_sid FROM recordings r WHERE r.call_sid IN \
+        (SELECT call_sid FROM calls WHERE started_at < $1))";
+const PURGE_MEDIA: &str = "DELETE FROM recording_media WHERE call_sid IN \
+    (SELECT call_sid FROM calls WHERE started_at < $1)";
 const PURGE_CALLS: &str = "UPDATE calls SET from_phone = '', to_phone = '', state = '', \
     response = '' WHERE started_at < $1 \
     AND (from_phone <> '' OR to_phone <> '' OR state <> '' OR response <> '')";
@@ -241,9 +273,11 @@ impl<B: Backend> ReportStore for B {
     ) -> StoreResult<Vec<ExportCall>> {
         let calls = fetch_all(self, On::Read, bind_page(CALLS_PAGE, f, after, limit)).await?;
         let answers = fetch_all(self, On::Read, bind_page(ANSWERS_PAGE, f, after, limit)).await?;
+        let media = fetch_all(self, On::Read, bind_page(MEDIA_PAGE, f, after, limit)).await?;
         Ok(group_answers(
             all(&calls, call_row)?,
             all(&answers, answer_row)?,
+            all(&media, recording_media)?,
         ))
     }
 
@@ -254,7 +288,15 @@ impl<B: Backend> ReportStore for B {
         limit: i64,
     ) -> StoreResult<Vec<AnsweredCall>> {
         let rows = fetch_all(self, On::Read, bind_page(ANSWERED_PAGE, f, after, limit)).await?;
-        Ok(group_lines(all(&rows, answered_line)?))
+        let media = fetch_all(
+            self,
+            On::Read,
+            bind_page(MEDIA_ANSWERED_PAGE, f, after, limit),
+        );
+        Ok(group_lines(
+            all(&rows, answered_line)?,
+            all(&media.await?, recording_media)?,
+        ))
     }
 
     async fn recent_calls(&self, f: &ReportFilter, limit: i64) -> StoreResult<Vec<CallRow>> {
@@ -291,6 +333,14 @@ async fn purge_in<DB: Dialect>(
     personal: &[(String, String)],
 ) -> Result<Purged, sqlx::Error> {
     let mut tx = conn.begin().await?;
+    let stored_recordings = sqlx::query::<DB>(PURGE_AUDIO)
+        .at(cutoff)
+        .run(&mut *tx)
+        .await?;
+    sqlx::query::<DB>(PURGE_MEDIA)
+        .at(cutoff)
+        .run(&mut *tx)
+        .await?;
     let recordings = DB::fetch_all(&mut tx, sqlx::query(PURGE_RECORDINGS).at(cutoff))
         .await?
         .iter()
@@ -321,5 +371,6 @@ async fn purge_in<DB: Dialect>(
         calls,
         answers,
         recordings,
+        stored_recordings,
     })
 }

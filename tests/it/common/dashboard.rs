@@ -32,6 +32,7 @@ use dialback::store::{
 use serde_json::{Value, json};
 
 use super::fixtures::{Db, sid_for};
+use super::phone::{ADMIN_TOKEN, Server};
 
 pub const WALLET: &str = "wallet-followup";
 pub const NPS: &str = "nps-survey";
@@ -283,4 +284,36 @@ fn write_wav(path: &Path) {
         w.write_sample(0i16).unwrap();
     }
     w.finalize().unwrap();
+}
+
+/// A dashboard page as a signed-in browser gets it (200 asserted), with
+/// `/` unescaped as a browser shows it.
+pub async fn signed_in_page(server: &Server, path: &str) -> String {
+    let base = format!("http://{}", server.addr);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = http
+        .post(format!("{base}/login"))
+        .header("origin", &base)
+        .form(&[("token", ADMIN_TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = login
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    let page = http
+        .get(format!("{base}{path}"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 200, "{path}");
+    page.text().await.unwrap().replace("&#x2f;", "/")
 }

@@ -14,6 +14,14 @@
 //! `AnsweredBy` when the request asked for machine detection). They go out
 //! when the test calls [`FakeProvider::deliver_callbacks`]: that stands for
 //! the ringing time, and keeps the test's order of events deterministic.
+//!
+//! It also keeps recordings ([`FakeProvider::add_recording`]) and serves
+//! them as Twilio does (twilio.com/docs/api/rest/recording): `GET
+//! …/Recordings/{RecordingSid}.wav` answers the WAV as `audio/x-wav`, only
+//! with the account's HTTP Basic credentials (401 otherwise, as with
+//! "enforce HTTP auth on media URLs"), and 404 for the first requests a
+//! test asks for — the media can lag the `completed` callback; `DELETE
+//! …/Recordings/{RecordingSid}.json` answers 204 and the media is gone.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -21,7 +29,7 @@ use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use dialback::twilio::rest::ProviderConfig;
 use serde_json::json;
@@ -102,6 +110,22 @@ struct Inner {
     script: HashMap<String, VecDeque<CallEnd>>,
     callbacks: Option<Callbacks>,
     pending: Vec<Pending>,
+    recordings: HashMap<String, Recording>,
+}
+
+/// A recording the fake keeps, and what was asked of it.
+#[derive(Debug, Clone, Default)]
+pub struct Recording {
+    wav: Vec<u8>,
+    /// 404s still to answer before the media is served.
+    not_yet: u32,
+    /// Media requests with the right credentials, whatever the answer.
+    pub requests: u32,
+    /// Media requests answered 200.
+    pub served: u32,
+    /// Requests refused for missing or wrong credentials.
+    pub unauthorised: u32,
+    pub deleted: bool,
 }
 
 #[derive(Clone)]
@@ -121,6 +145,10 @@ impl FakeProvider {
             .route(
                 "/2010-04-01/Accounts/{account}/Calls/{call}",
                 post(update_call),
+            )
+            .route(
+                "/2010-04-01/Accounts/{account}/Recordings/{file}",
+                get(recording_media).delete(delete_recording),
             )
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -146,6 +174,37 @@ impl FakeProvider {
             from: String::new(),
             public_url: PUBLIC_URL.into(),
         }
+    }
+
+    /// Keeps a recording of `call_sid` whose media (`wav`) is answered 404
+    /// for the first `not_yet` requests; its `RecordingSid` and
+    /// `RecordingUrl` (no extension, as Twilio's callbacks give it).
+    pub fn add_recording(&self, call_sid: &str, wav: Vec<u8>, not_yet: u32) -> (String, String) {
+        let sid = format!("RE{}", &call_sid[2..]);
+        let url = format!(
+            "{}/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{sid}",
+            self.base_url
+        );
+        self.inner.lock().expect("lock").recordings.insert(
+            sid.clone(),
+            Recording {
+                wav,
+                not_yet,
+                ..Recording::default()
+            },
+        );
+        (sid, url)
+    }
+
+    /// What was asked of a recording.
+    pub fn recording(&self, sid: &str) -> Recording {
+        self.inner
+            .lock()
+            .expect("lock")
+            .recordings
+            .get(sid)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The next requests (new calls or updates) are answered with these
@@ -354,4 +413,62 @@ async fn update_call(
         StatusCode::OK,
         Json(json!({"sid": call_sid, "status": "in-progress"})),
     )
+}
+
+/// Basic credentials of the test account, as `Authorization` carries them.
+fn authorised(headers: &HeaderMap) -> bool {
+    use base64::Engine;
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{ACCOUNT_SID}:{AUTH_TOKEN}"))
+    );
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == expected)
+}
+
+async fn recording_media(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path((_account, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut inner = inner.lock().expect("lock");
+    let sid = file.strip_suffix(".wav").unwrap_or(&file);
+    let Some(rec) = inner.recordings.get_mut(sid) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if !authorised(&headers) {
+        rec.unauthorised += 1;
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    rec.requests += 1;
+    if rec.deleted {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    if rec.not_yet > 0 {
+        rec.not_yet -= 1;
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    rec.served += 1;
+    ([("content-type", "audio/x-wav")], rec.wav.clone()).into_response()
+}
+
+async fn delete_recording(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path((_account, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> StatusCode {
+    let mut inner = inner.lock().expect("lock");
+    let sid = file.strip_suffix(".json").unwrap_or(&file);
+    let Some(rec) = inner.recordings.get_mut(sid) else {
+        return StatusCode::NOT_FOUND;
+    };
+    if !authorised(&headers) {
+        rec.unauthorised += 1;
+        return StatusCode::UNAUTHORIZED;
+    }
+    rec.deleted = true;
+    StatusCode::NO_CONTENT
 }

@@ -4,6 +4,7 @@
 #![allow(unreachable_pub)]
 
 pub mod browser;
+pub mod crm;
 pub mod dashboard;
 pub mod db;
 pub mod fake_provider;

@@ -168,6 +168,19 @@ impl Server {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// An admin GET whose answer is text (a CSV export): status and body.
+    pub async fn admin_get_text(&self, path: &str) -> (u16, String) {
+        let resp = self
+            .client
+            .get(format!("http://{}{path}", self.addr))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("the server answers");
+        let status = resp.status().as_u16();
+        (status, resp.text().await.unwrap_or_default())
+    }
+
     /// `/metrics` as scraped.
     pub async fn metrics_text(&self) -> String {
         self.client
@@ -399,8 +412,11 @@ impl<'a> Phone<'a> {
     /// An outbound call the dialer placed, answered by a person: the
     /// provider fetches the call's voice URL (`Url` of the Calls API
     /// request, which names the flow and the contact) as Twilio does for
-    /// an answered `outbound-api` call (no `AnsweredBy`: Twilio sends it
-    /// only when the request asked for machine detection).
+    /// an answered `outbound-api` call. No `AnsweredBy`: Twilio returns it
+    /// only for a call placed with `MachineDetection` ("Use Enable if you
+    /// would like Twilio to return an AnsweredBy value…",
+    /// https://www.twilio.com/docs/voice/answering-machine-detection), which
+    /// the default campaign plan does not ask for.
     pub async fn answer(server: &'a Server, voice_url: &str, sid: &str, to: &str) -> Phone<'a> {
         let mut p = Phone {
             server,

@@ -76,6 +76,20 @@ impl Hook {
     /// recording status callback Twilio sends once the file is stored (both
     /// carry the same RecordingSid and RecordingUrl).
     pub fn recorded(twiml: &str, sid: &str, secs: u32) -> (Hook, Hook) {
+        let rec_sid = format!("RE{}", &sid[2..]);
+        let url = format!("https://api.example.test/Recordings/{rec_sid}");
+        Hook::recorded_at(twiml, sid, secs, &rec_sid, &url)
+    }
+
+    /// [`Hook::recorded`] for a recording the provider keeps under
+    /// `rec_sid` at `url` (a fake provider's).
+    pub fn recorded_at(
+        twiml: &str,
+        sid: &str,
+        secs: u32,
+        rec_sid: &str,
+        url: &str,
+    ) -> (Hook, Hook) {
         let (action, callback) = parse_twiml(twiml)
             .into_iter()
             .find_map(|v| match v {
@@ -86,13 +100,11 @@ impl Hook {
                 _ => None,
             })
             .unwrap_or_else(|| panic!("expected a <Record>, got {twiml}"));
-        let rec_sid = format!("RE{}", &sid[2..]);
-        let url = format!("https://api.example.test/Recordings/{rec_sid}");
         let d = secs.to_string();
         let common = [
             ("CallSid", sid),
-            ("RecordingSid", rec_sid.as_str()),
-            ("RecordingUrl", url.as_str()),
+            ("RecordingSid", rec_sid),
+            ("RecordingUrl", url),
             ("RecordingDuration", d.as_str()),
         ];
         let mut status = common.to_vec();

@@ -109,7 +109,8 @@ async fn the_wallet_call_over_a_stream_stores_spoken_answers_and_the_recorded_su
     for (backend, db) in each_backend().await {
         eprintln!("-- on {backend}");
         let (server, speech_service, recordings) = stream_server(&db, |_| {}).await;
-        speech_service.will_hear(&["嗯，已经解决了", "没用过"]);
+        // The two spoken answers, then the recorded suggestion's transcript.
+        speech_service.will_hear(&["嗯，已经解决了", "没用过", "希望转账快一点"]);
         let spoken = || {
             let mut a = speech("mandarin.wav", 1_200);
             a.extend(vec![0; 8 * 1_200]);
@@ -171,18 +172,44 @@ async fn the_wallet_call_over_a_stream_stores_spoken_answers_and_the_recorded_su
             ),
             "{r}"
         );
-        let path = answers["suggestion"]["url"]
+        // Kept in the store, where every replica can serve it, not in
+        // this replica's folder.
+        let id = answers["suggestion"]["recording_sid"]
             .as_str()
-            .expect("a recording path");
-        assert!(
-            path.starts_with(recordings.path().to_str().unwrap()),
-            "{path}"
+            .expect("a recording id");
+        assert_eq!(
+            answers["suggestion"]["url"].as_str(),
+            Some(format!("/recordings/{id}").as_str())
         );
+        assert_eq!(std::fs::read_dir(recordings.path()).unwrap().count(), 0);
         let secs = answers["suggestion"]["duration_secs"].as_u64().unwrap();
         assert!((2..=4).contains(&secs), "{secs} s recorded");
-        let wav = hound::WavReader::open(path).expect("the recording is a WAV file");
+        let audio = db
+            .store()
+            .recordings()
+            .get_audio(id)
+            .await
+            .unwrap()
+            .expect("the recording is stored");
+        assert_eq!(audio.content_type, "audio/wav");
+        let wav = hound::WavReader::new(std::io::Cursor::new(audio.bytes))
+            .expect("the recording is a WAV file");
         assert_eq!(wav.spec().sample_rate, 8_000);
         assert!(wav.duration() >= 8_000 * 2, "silence trimmed, voice kept");
+        // Transcribed in the background, as a TwiML recording is.
+        let store = db.store().as_ref();
+        let call_sid = &sid_for(&sid);
+        let transcript = eventually(
+            Duration::from_secs(20),
+            "the stream recording transcribed",
+            || async move {
+                let rows = store.recordings().recordings_of(call_sid).await.unwrap();
+                rows.into_iter().find_map(|r| r.transcript)
+            },
+        )
+        .await;
+        assert_eq!(transcript.text, "希望转账快一点", "{backend}");
+        assert_eq!(transcript.model, "stt-test");
         server.stop().await;
         db.cleanup().await;
     }

@@ -1,6 +1,8 @@
 use super::*;
 use crate::common::fixtures::*;
 
+pub(crate) use super::recording_cases::*;
+
 pub(crate) async fn a_created_call_loads_back_identical(store: &Db) {
     start_call(store, "CA-created").await;
 
@@ -338,9 +340,24 @@ pub(crate) async fn handoffs_list_newest_first_filter_by_status_and_resolve(stor
     assert_eq!(sids, ["CA-handoff-2", "CA-handoff-0"].map(sid_for));
 
     let id = open[1].id;
-    assert!(store.resolve_handoff(id, t(200)).await.unwrap());
-    assert!(!store.resolve_handoff(id, t(300)).await.unwrap());
-    assert!(!store.resolve_handoff(i64::MAX, t(300)).await.unwrap());
+    let resolve = |id: i64, at| Resolve {
+        id: HandoffId(id),
+        at,
+        confirmation: None,
+    };
+    let log = store.handoff_log();
+    assert_eq!(
+        log.resolve(resolve(id, t(200))).await.unwrap(),
+        Resolved::Resolved { contact: None }
+    );
+    assert_eq!(
+        log.resolve(resolve(id, t(300))).await.unwrap(),
+        Resolved::Unchanged
+    );
+    assert_eq!(
+        log.resolve(resolve(i64::MAX, t(300))).await.unwrap(),
+        Resolved::Unchanged
+    );
 
     let open = store.handoffs(Some(HandoffStatus::Open)).await.unwrap();
     assert_eq!(open.len(), 1);
@@ -720,4 +737,139 @@ pub(crate) async fn timestamps_keep_microseconds(store: &Db) {
 pub(crate) async fn health_works(store: &Db) {
     store.health().await.unwrap();
     assert!(["sqlite", "postgres"].contains(&store.backend()));
+}
+
+pub(crate) async fn a_handoffs_life_cycle_is_kept_as_history_and_a_resolve_schedules_its_confirmation_once(
+    store: &Db,
+) {
+    let sid = "CA-lifecycle";
+    start_call(store, sid).await;
+    let mut a = advance(sid, 0, 1);
+    a.handoff = Some(handoff(HandoffStatus::Open, t(100)));
+    a.outcome = Some(Outcome::Ticket);
+    assert_eq!(store.advance_call(a).await.unwrap(), Advanced::Applied);
+    let id = HandoffId(store.handoffs(None).await.unwrap()[0].id);
+    let log = store.handoff_log();
+    let opened = log.history(id).await.unwrap();
+    let follows = FollowUp {
+        call: sid_for(sid),
+        handoff: Some(id),
+    };
+    let confirmation = Confirmation {
+        flow: "fix-confirmation".into(),
+        plan: json!({"window": "09:00-20:00"}),
+        contact: NewContact {
+            phone: "+8613800138000".into(),
+            vars: json!({"previous.csat": "2"}),
+            timezone: Some("Asia/Shanghai".into()),
+            next_at: Some(t(7400)),
+            follows: Some(follows.clone()),
+        },
+    };
+    let resolve = Resolve {
+        id,
+        at: t(200),
+        confirmation: Some(confirmation.clone()),
+    };
+
+    let first = log.resolve(resolve.clone()).await.unwrap();
+    let second = log.resolve(resolve.clone()).await.unwrap();
+    let confirm_call = sid_for("CA-confirm");
+    // A call that began before the resolve confirms nothing.
+    let too_early = log
+        .customer_answered(id, HandoffStatus::Confirmed, &confirm_call, t(199), t(7490))
+        .await
+        .unwrap();
+    let answered = log
+        .customer_answered(id, HandoffStatus::Reopened, &confirm_call, t(7400), t(7500))
+        .await
+        .unwrap();
+    let answered_again = log
+        .customer_answered(
+            id,
+            HandoffStatus::Confirmed,
+            &confirm_call,
+            t(7400),
+            t(7501),
+        )
+        .await
+        .unwrap();
+    let again = log
+        .resolve(Resolve {
+            at: t(8000),
+            ..resolve
+        })
+        .await
+        .unwrap();
+
+    assert_eq!(
+        opened,
+        [HandoffEvent {
+            status: HandoffStatus::Open,
+            actor: HandoffActor::Caller,
+            call_sid: Some(sid_for(sid)),
+            at: t(100),
+        }]
+    );
+    let Resolved::Resolved {
+        contact: Some(contact),
+    } = first
+    else {
+        panic!("{first:?}");
+    };
+    assert_eq!(second, Resolved::Unchanged);
+    assert!(!too_early && answered && !answered_again);
+    // Reopened, then resolved again: the same contact is armed again.
+    assert_eq!(
+        again,
+        Resolved::Resolved {
+            contact: Some(contact)
+        }
+    );
+    let history: Vec<_> = log
+        .history(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.status, e.actor, e.at))
+        .collect();
+    assert_eq!(
+        history,
+        [
+            (HandoffStatus::Open, HandoffActor::Caller, t(100)),
+            (HandoffStatus::Resolved, HandoffActor::Support, t(200)),
+            (HandoffStatus::Reopened, HandoffActor::Customer, t(7500)),
+            (HandoffStatus::Resolved, HandoffActor::Support, t(8000)),
+        ]
+    );
+    let h = log.handoff(id).await.unwrap().unwrap();
+    assert_eq!(
+        (h.status, h.resolved_at),
+        (HandoffStatus::Resolved, Some(t(8000)))
+    );
+    // One confirmations campaign, running, holding the one contact.
+    let start = store
+        .campaigns()
+        .contact_start(contact)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(start.follows, Some(follows));
+    assert_eq!(start.vars, json!({"previous.csat": "2"}));
+    let due = store
+        .campaigns()
+        .claim_due(t(7399), t(9000), 10)
+        .await
+        .unwrap();
+    assert!(due.is_empty(), "not due before next_at: {due:?}");
+    let due = store
+        .campaigns()
+        .claim_due(t(7400), t(9000), 10)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(
+        (due[0].id, due[0].flow.as_str(), due[0].phone.as_str()),
+        (contact, "fix-confirmation", "+8613800138000")
+    );
 }

@@ -7,15 +7,18 @@
 
 use std::sync::Arc;
 
+use dialback::store::campaigns::NewContact;
+use dialback::store::handoffs::{Confirmation, HandoffActor, HandoffEvent, Resolve, Resolved};
 use dialback::store::{
-    Advanced, AnswerRow, CallRow, CallStatus, HandoffStatus, NewAnswer, NewOptOut, NewRecording,
-    Outcome,
+    Advanced, AnswerRow, CallRow, CallStatus, FollowUp, HandoffId, HandoffStatus, NewAnswer,
+    NewOptOut, NewRecording, Outcome,
 };
 use serde_json::json;
 
 use crate::common::db::TestDb;
 
 mod cases;
+mod recording_cases;
 
 /// `sqlite::<case>` and `postgres::<case>` for every case named.
 macro_rules! on_every_backend {
@@ -57,6 +60,7 @@ on_every_backend!(
     answers_come_back_in_the_order_they_were_given,
     an_opt_out_is_idempotent_and_queryable,
     handoffs_list_newest_first_filter_by_status_and_resolve,
+    a_handoffs_life_cycle_is_kept_as_history_and_a_resolve_schedules_its_confirmation_once,
     a_final_status_sets_ended_at_once_and_keeps_the_outcome,
     an_advance_that_ends_the_call_keeps_an_earlier_ended_at,
     calls_hung_up_without_an_outcome_are_listed_once_their_status_is_old_enough,
@@ -67,6 +71,9 @@ on_every_backend!(
     flow_versions_are_idempotent,
     timestamps_keep_microseconds,
     health_works,
+    a_recording_is_enqueued_once_and_claimed_by_one_worker_until_its_lease_runs_out,
+    a_worker_claims_only_the_stages_it_can_do_and_a_retry_waits_its_turn,
+    audio_and_transcript_are_stored_and_read_back_with_the_question,
 );
 
 mod postgres_only {
