@@ -32,8 +32,12 @@ CREATE INDEX recording_media_due ON recording_media (next_at)
 
 -- The audio itself: the database's implementation of the recording storage
 -- (a BLOB here, `bytea` on PostgreSQL), shared by every replica.
+-- Audio exists only under its pipeline row: a fetch that finishes after
+-- `purge` erased the call fails on the reference instead of leaving audio
+-- nobody can reach or erase, and erasing the row takes the audio with it.
 CREATE TABLE recording_audio (
-    recording_sid TEXT PRIMARY KEY,
+    recording_sid TEXT PRIMARY KEY
+                  REFERENCES recording_media (recording_sid) ON DELETE CASCADE,
     content_type  TEXT NOT NULL,
     audio         BLOB NOT NULL,
     stored_at     TEXT NOT NULL

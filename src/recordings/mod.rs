@@ -60,7 +60,10 @@ pub fn stream_recording_id(call_sid: &CallSid, step: &str, seq: u32) -> String {
 }
 
 /// Stores a stream recording's WAV under `recording_sid` and enqueues its
-/// transcription. Put first: a job never names audio that is not there.
+/// transcription. Enqueue first: the audio may only exist under its
+/// pipeline row (a reference in the store, so that `purge` can never miss
+/// it). A worker that claims the job in the moment between finds no audio
+/// yet and tries again after its first back-off.
 pub async fn store_stream_recording(
     store: &dyn Store,
     call_sid: &CallSid,
@@ -68,14 +71,6 @@ pub async fn store_stream_recording(
     wav: Vec<u8>,
     at: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let audio = Audio {
-        content_type: "audio/wav".into(),
-        bytes: wav,
-    };
-    store
-        .recordings()
-        .put_audio(recording_sid, &audio, at)
-        .await?;
     store
         .recordings()
         .enqueue_recording(NewRecordingJob {
@@ -85,6 +80,13 @@ pub async fn store_stream_recording(
             stage: RecordingStage::Transcribe,
             at,
         })
+        .await?;
+    let audio = Audio {
+        content_type: "audio/wav".into(),
+        bytes: wav,
+    };
+    store
+        .recordings()
+        .put_audio(recording_sid, &audio, at)
         .await
-        .map(drop)
 }

@@ -35,6 +35,9 @@ pub struct Audio {
 pub trait AudioStore: Send + Sync {
     /// Stores the audio; a second put of the same id replaces the first
     /// (a job retried after a crash between the put and its stage change).
+    /// An error when no pipeline row has the id (never enqueued, or erased
+    /// by `purge` while the audio was on its way): audio lives only under
+    /// its row, so nothing can outlive a purge.
     async fn put_audio(
         &self,
         recording_sid: &str,

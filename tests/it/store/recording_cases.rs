@@ -165,3 +165,35 @@ pub(crate) async fn audio_and_transcript_are_stored_and_read_back_with_the_quest
     assert!(!q.delete_audio("RE-a").await.unwrap());
     assert_eq!(q.get_audio("RE-a").await.unwrap(), None);
 }
+
+pub(crate) async fn audio_exists_only_under_its_pipeline_row_so_a_purge_leaves_none(store: &Db) {
+    let audio = Audio {
+        content_type: "audio/wav".into(),
+        bytes: vec![1, 2, 3],
+    };
+    let q = store.recordings();
+    assert!(
+        q.put_audio("RE-nobody", &audio, t(1)).await.is_err(),
+        "audio no job names is refused"
+    );
+
+    start_call(store, "CA-purged").await;
+    q.enqueue_recording(job("CA-purged", "RE-kept", RecordingStage::Fetch))
+        .await
+        .unwrap();
+    q.enqueue_recording(job("CA-purged", "RE-late", RecordingStage::Fetch))
+        .await
+        .unwrap();
+    q.put_audio("RE-kept", &audio, t(2)).await.unwrap();
+    store.reports().purge(t(3_600), &[]).await.unwrap();
+    assert_eq!(
+        q.get_audio("RE-kept").await.unwrap(),
+        None,
+        "erased with the call"
+    );
+
+    // A fetch that was under way when the purge ran finishes now: refused,
+    // so no audio is left behind that neither the page nor a purge reaches.
+    assert!(q.put_audio("RE-late", &audio, t(3_601)).await.is_err());
+    assert_eq!(q.get_audio("RE-late").await.unwrap(), None);
+}
