@@ -1,8 +1,7 @@
 //! The pipeline's worker: a long-lived task on every replica that claims
 //! due recordings from the store and runs one stage of each (see the
-//! module's overview). One batch at a time, one recording at a time: the
-//! work in flight on a replica is bounded by [`BATCH`], however long the
-//! queue in the store grows.
+//! module's overview). One recording at a time: the work in flight on a
+//! replica is one stage, however long the queue in the store grows.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,8 +16,12 @@ use crate::store::recordings::{Audio, RecordingJob, RecordingStage, StoredTransc
 use crate::store::{Store, StoreError};
 use crate::twilio::rest::{Provider, RecordingError};
 
-/// Recordings claimed at once.
-pub const BATCH: i64 = 4;
+/// Recordings claimed at once: one, so that a claim's lease covers the one
+/// stage worked under it (recordings claimed together but worked one after
+/// another could outwait their lease behind slow transcriptions and be
+/// taken, and paid for, twice) and a stop waits for one stage at most. A
+/// claim is one short statement; per recording it costs nothing that counts.
+pub const BATCH: i64 = 1;
 
 /// How long a claim is held: longer than any one stage takes (a fetch is
 /// bounded by the REST client's 15 s, a transcript by the STT timeout), so

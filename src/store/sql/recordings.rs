@@ -12,10 +12,15 @@ use super::super::rows::{all, recording_job, recording_media};
 use super::super::{CallSid, StoreResult};
 use super::{Backend, ColExt, On, Stmt, StmtExt, execute, fetch_all, fetch_optional, query};
 
-/// `$5` is both when it is due and when it was made: now.
+/// `$5` is both when it is due and when it was made: now. Only for a call
+/// `purge` has not erased (its state is emptied): purge deletes the job row
+/// that made a RecordingSid a duplicate, and a late or replayed callback
+/// must not bring the audio back.
 const INSERT_JOB: &str = "INSERT INTO recording_media \
     (recording_sid, call_sid, source_url, stage, next_at, created_at) \
-    VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (recording_sid) DO NOTHING";
+    SELECT $1, $2, $3, $4, $5, $5 \
+    WHERE EXISTS (SELECT 1 FROM calls WHERE call_sid = $2 AND state <> '') \
+    ON CONFLICT (recording_sid) DO NOTHING";
 
 /// The reports on a claimed job: `$1` its id, `$2` the lease it holds.
 const MOVED: &str = "UPDATE recording_media SET stage = $3, attempts = 0, next_at = $4, \

@@ -74,7 +74,7 @@ on_every_backend!(
     a_recording_is_enqueued_once_and_claimed_by_one_worker_until_its_lease_runs_out,
     a_worker_claims_only_the_stages_it_can_do_and_a_retry_waits_its_turn,
     audio_and_transcript_are_stored_and_read_back_with_the_question,
-    audio_exists_only_under_its_pipeline_row_so_a_purge_leaves_none,
+    audio_exists_only_under_its_pipeline_row_and_a_purge_leaves_none_for_good,
 );
 
 mod postgres_only {

@@ -166,7 +166,9 @@ pub(crate) async fn audio_and_transcript_are_stored_and_read_back_with_the_quest
     assert_eq!(q.get_audio("RE-a").await.unwrap(), None);
 }
 
-pub(crate) async fn audio_exists_only_under_its_pipeline_row_so_a_purge_leaves_none(store: &Db) {
+pub(crate) async fn audio_exists_only_under_its_pipeline_row_and_a_purge_leaves_none_for_good(
+    store: &Db,
+) {
     let audio = Audio {
         content_type: "audio/wav".into(),
         bytes: vec![1, 2, 3],
@@ -196,4 +198,18 @@ pub(crate) async fn audio_exists_only_under_its_pipeline_row_so_a_purge_leaves_n
     // so no audio is left behind that neither the page nor a purge reaches.
     assert!(q.put_audio("RE-late", &audio, t(3_601)).await.is_err());
     assert_eq!(q.get_audio("RE-late").await.unwrap(), None);
+
+    // The callback again, late or replayed: the purged call's recording is
+    // not queued (and so not fetched) a second time.
+    assert!(
+        !q.enqueue_recording(job("CA-purged", "RE-kept", RecordingStage::Fetch))
+            .await
+            .unwrap()
+    );
+    assert!(
+        q.recordings_of(&sid_for("CA-purged"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
