@@ -16,7 +16,7 @@ use serde_json::json;
 
 use super::service::Calls;
 use crate::dialer::plan::PlanSpec;
-use crate::dialer::previous::follow_up_vars;
+use crate::dialer::previous::{follow_up_vars, spoken_questions};
 use crate::flow::Flow;
 use crate::phone::PhoneNumber;
 use crate::store::campaigns::NewContact;
@@ -119,7 +119,11 @@ impl Calls {
             .and_then(|z| z.parse().ok())
             .or_else(|| plan.timezone.parse().ok())
             .unwrap_or(chrono_tz::Asia::Shanghai);
-        let answers = store.answers(&call.call_sid).await?;
+        let mut answers = store.answers(&call.call_sid).await?;
+        // What the caller said in their own words stays with their call,
+        // where purge reaches it.
+        let spoken = spoken_questions(flow);
+        answers.retain(|a| !spoken.contains(&a.question));
         let after = chrono::Duration::from_std(confirm.after).unwrap_or(chrono::Duration::MAX);
         Ok(Some(Confirmation {
             flow: confirm.flow.clone(),

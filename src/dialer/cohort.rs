@@ -21,7 +21,7 @@
 //! checks the list again before each call), and so is a call whose number
 //! was purged.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
@@ -46,6 +46,10 @@ pub struct CohortQuery {
     pub condition: Condition,
     pub since: DateTime<Utc>,
     pub until: Option<DateTime<Utc>>,
+    /// The source flow's questions whose answers are a caller's own words
+    /// or voice: they may decide who is chosen, but are never shown as an
+    /// example nor copied into the new contact.
+    pub spoken: BTreeSet<String>,
 }
 
 impl CohortQuery {
@@ -78,6 +82,7 @@ impl CohortQuery {
             condition,
             since,
             until,
+            spoken: super::previous::spoken_questions(source),
         })
     }
 
@@ -273,6 +278,16 @@ pub struct Example {
 }
 
 impl Cohort {
+    /// Drops the answers of `questions` from everyone chosen, once they
+    /// have been chosen: what a caller said in their own words is personal
+    /// data, for neither a dry run's examples nor the new contact's
+    /// variables (which no purge reaches).
+    pub fn forget(&mut self, questions: &BTreeSet<String>) {
+        for c in &mut self.chosen {
+            c.answers.retain(|a| !questions.contains(&a.question));
+        }
+    }
+
     /// The first `n` chosen, for a dry run: never a full number.
     pub fn examples(&self, n: usize) -> Vec<Example> {
         self.chosen
@@ -387,7 +402,9 @@ pub async fn find(store: &dyn Store, query: &CohortQuery) -> StoreResult<Cohort>
         .into_iter()
         .map(|o| o.phone)
         .collect();
-    Ok(selector.finish(&opted_out))
+    let mut cohort = selector.finish(&opted_out);
+    cohort.forget(&query.spoken);
+    Ok(cohort)
 }
 
 #[cfg(test)]
@@ -518,6 +535,57 @@ end = "completed"
         );
         assert_eq!(contact.vars["previous.resolved"], json!("no"));
         assert_eq!(contact.vars["previous.date"], json!("2026-11-03"));
+    }
+
+    #[test]
+    fn what_a_caller_said_chooses_them_but_is_neither_shown_nor_copied() {
+        let (src, diags) = crate::flow::validate::validate(
+            "wallet-followup",
+            r#"
+[flow]
+language = "zh-CN"
+
+[[step]]
+id = "intro"
+say = "您好，这里是示例钱包的回访电话。"
+
+[[step]]
+id = "resolved"
+ask = "yes_no"
+prompt = "解决了吗？"
+
+[[step]]
+id = "why"
+ask = "speech"
+prompt = "请说说原因。"
+
+[[step]]
+id = "bye"
+say = "再见。"
+end = "completed"
+"#,
+            &NoAudio,
+        );
+        let src = src.unwrap_or_else(|| panic!("the test flow is valid: {diags:?}"));
+        let q = CohortQuery::parse("--where", "resolved == no", &src, at(1), None).unwrap();
+        assert_eq!(q.spoken, BTreeSet::from(["why".to_owned()]));
+        let mut c = call("1", "+8613800000001", 2, false);
+        let mut said = c.answers[0].clone();
+        said.question = "why".into();
+        said.value = json!("我叫张三，卡号6222020200112233445");
+        c.answers.push(said);
+        let mut s = Selector::default();
+        s.offer(&q.condition, &c);
+        let mut cohort = s.finish(&HashSet::new());
+        cohort.forget(&q.spoken);
+        assert_eq!(cohort.examples(5)[0].answers, "resolved=false");
+        let contact = contact_for(&cohort.chosen[0], chrono_tz::Asia::Shanghai);
+        assert!(
+            contact.vars.get("previous.why").is_none(),
+            "{:?}",
+            contact.vars
+        );
+        assert_eq!(contact.vars["previous.resolved"], json!("no"));
     }
 
     #[test]
