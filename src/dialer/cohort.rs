@@ -354,24 +354,33 @@ pub async fn create(
             created_at: campaign.created_at,
         })
         .await?;
-    let contacts: Vec<_> = cohort
-        .chosen
-        .iter()
-        .map(|c| contact_for(c, campaign.zone))
-        .collect();
+    let mut contacts = Vec::with_capacity(cohort.chosen.len());
+    for c in &cohort.chosen {
+        // The person's own zone, from the contact their earlier call was
+        // placed to, so the re-call rings inside *their* calling window (an
+        // inbound caller has none: the campaign's). One indexed read per
+        // person chosen, once, when the campaign is made.
+        let own = campaigns
+            .contact_for_call(c.call.call_sid.as_str())
+            .await?
+            .and_then(|contact| contact.timezone);
+        contacts.push(contact_for(c, own, campaign.zone));
+    }
     campaigns.add_contacts(id, &contacts).await?;
     Ok(id)
 }
 
 /// A chosen person as a contact: no variables but the earlier call's
 /// (`previous.*`, which the target flow declares in `[vars]`), linked to
-/// that call.
-fn contact_for(chosen: &Chosen, zone: chrono_tz::Tz) -> NewContact {
-    let previous = super::previous::previous_vars(&chosen.call, &chosen.answers, zone);
+/// that call, in their own time zone `own` when the earlier call's contact
+/// had one (else the campaign's `zone`), which `previous.date` is written in.
+fn contact_for(chosen: &Chosen, own: Option<String>, zone: chrono_tz::Tz) -> NewContact {
+    let date_zone = own.as_deref().and_then(|z| z.parse().ok()).unwrap_or(zone);
+    let previous = super::previous::previous_vars(&chosen.call, &chosen.answers, date_zone);
     NewContact {
         phone: chosen.phone.clone(),
         vars: super::previous::with_previous(serde_json::json!({}), previous),
-        timezone: None,
+        timezone: own,
         next_at: None,
         follows: Some(FollowUp {
             call: chosen.call.call_sid.clone(),
@@ -528,13 +537,20 @@ end = "completed"
             (cohort.calls_read, cohort.calls_matched, cohort.opted_out),
             (6, 4, 1)
         );
-        let contact = contact_for(&cohort.chosen[0], chrono_tz::Asia::Shanghai);
+        let contact = contact_for(&cohort.chosen[0], None, chrono_tz::Asia::Shanghai);
         assert_eq!(
             contact.follows.map(|f| f.call.to_string()),
             Some(format!("CA{:0>32}", "2"))
         );
         assert_eq!(contact.vars["previous.resolved"], json!("no"));
         assert_eq!(contact.vars["previous.date"], json!("2026-11-03"));
+        assert_eq!(contact.timezone, None, "the campaign's zone");
+
+        // 10:00 UTC on the 3rd is already the 4th on Kiritimati (UTC+14).
+        let own = Some("Pacific/Kiritimati".to_owned());
+        let contact = contact_for(&cohort.chosen[0], own.clone(), chrono_tz::Asia::Shanghai);
+        assert_eq!(contact.timezone, own, "called inside their own window");
+        assert_eq!(contact.vars["previous.date"], json!("2026-11-04"));
     }
 
     #[test]
@@ -579,7 +595,7 @@ end = "completed"
         let mut cohort = s.finish(&HashSet::new());
         cohort.forget(&q.spoken);
         assert_eq!(cohort.examples(5)[0].answers, "resolved=false");
-        let contact = contact_for(&cohort.chosen[0], chrono_tz::Asia::Shanghai);
+        let contact = contact_for(&cohort.chosen[0], None, chrono_tz::Asia::Shanghai);
         assert!(
             contact.vars.get("previous.why").is_none(),
             "{:?}",
