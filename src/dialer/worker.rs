@@ -326,8 +326,10 @@ pub async fn on_status(
     let Some(contact) = campaigns.contact_for_call(call_sid.as_str()).await? else {
         return Ok(StatusEffect::Unrecorded);
     };
-    if contact.state != ContactState::Calling {
-        // A duplicated callback: the first one decided.
+    if contact.state != ContactState::Calling || contact.attempt_ended {
+        // A duplicated callback: the first one decided. Also when it comes
+        // late, while the same contact is in its next call: that call's
+        // own status decides the contact, not this one's copy.
         return Ok(StatusEffect::None);
     }
     let id = contact.contact_id;

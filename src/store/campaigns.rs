@@ -202,6 +202,10 @@ pub struct CallContact {
     pub attempts: i32,
     /// The contact's state: calling until the callback decides.
     pub state: ContactState,
+    /// This call's attempt already has its result: its final status was
+    /// applied, even if the contact is being called again now (a recall,
+    /// the next confirmation call of the same customer).
+    pub attempt_ended: bool,
 }
 
 /// The dialer's side of campaign storage.

@@ -146,6 +146,7 @@ where
         timezone: r.col("timezone")?,
         attempts: r.col("attempts")?,
         state: typed(r, "state")?,
+        attempt_ended: r.col::<i32>("attempt_ended")? != 0,
     })
 }
 

@@ -36,7 +36,8 @@ const RESCHEDULE: &str = "UPDATE contacts SET state = 'pending', next_at = $2, \
 const FINISH_CONTACT: &str = "UPDATE contacts SET state = $2, next_at = NULL, \
     lease_until = NULL, last_result = $3 WHERE id = $1";
 
-const CONTACT_FOR_CALL: &str = "SELECT c.id, k.plan, c.timezone, c.attempts, c.state \
+const CONTACT_FOR_CALL: &str = "SELECT c.id, k.plan, c.timezone, c.attempts, c.state, \
+    CASE WHEN a.result IS NULL THEN 0 ELSE 1 END AS attempt_ended \
     FROM attempts a JOIN contacts c ON c.id = a.contact_id \
     JOIN campaigns k ON k.id = c.campaign_id WHERE a.call_sid = $1";
 

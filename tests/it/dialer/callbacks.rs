@@ -165,6 +165,42 @@ async fn a_reached_contact_is_called_again_with_another_flow_at_the_chosen_time(
             matches!(morning.as_slice(), [Outcome::Placed { .. }]),
             "{backend}: {morning:?}"
         );
+        // The first call's final status again, late, while the contact is
+        // in its second call: a copy — the second call's own status decides.
+        let [
+            Outcome::Placed {
+                call_sid: second, ..
+            },
+        ] = morning.as_slice()
+        else {
+            unreachable!()
+        };
+        let status = |sid: &str, status| {
+            let (store, sid) = (store.clone(), sid_for(sid));
+            async move {
+                on_status(
+                    store.as_ref(),
+                    &Metrics::new(),
+                    &sid,
+                    status,
+                    None,
+                    utc("2026-11-24T01:01:00Z"),
+                )
+                .await
+                .expect("status")
+            }
+        };
+        let late = status(call_sid, CallStatus::Completed).await;
+        assert_eq!(
+            late,
+            dialback::dialer::worker::StatusEffect::None,
+            "{backend}"
+        );
+        let own = status(second, CallStatus::Busy).await;
+        assert!(
+            matches!(own, dialback::dialer::worker::StatusEffect::Retry(_)),
+            "{backend}: {own:?}"
+        );
         let url = fake
             .requests()
             .last()
