@@ -16,7 +16,7 @@ use serde_json::json;
 
 use super::service::Calls;
 use crate::dialer::plan::PlanSpec;
-use crate::dialer::previous::{follow_up_vars, spoken_questions};
+use crate::dialer::previous::follow_up_vars;
 use crate::flow::Flow;
 use crate::phone::PhoneNumber;
 use crate::store::campaigns::NewContact;
@@ -122,7 +122,7 @@ impl Calls {
         let mut answers = store.answers(&call.call_sid).await?;
         // What the caller said in their own words stays with their call,
         // where purge reaches it.
-        let spoken = spoken_questions(flow);
+        let spoken = flow.spoken_questions();
         answers.retain(|a| !spoken.contains(&a.question));
         let after = chrono::Duration::from_std(confirm.after).unwrap_or(chrono::Duration::MAX);
         Ok(Some(Confirmation {

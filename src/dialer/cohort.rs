@@ -82,7 +82,7 @@ impl CohortQuery {
             condition,
             since,
             until,
-            spoken: super::previous::spoken_questions(source),
+            spoken: source.spoken_questions(),
         })
     }
 

@@ -10,28 +10,15 @@
 //!
 //! Pure: the call, its answers and the zone come in as arguments.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono_tz::Tz;
 
-use crate::flow::Flow;
-use crate::flow::model::QuestionKind;
 use crate::flow::value::Value;
 use crate::store::{AnswerRow, CallRow};
 
 /// The prefix of every variable made here.
 pub const PREFIX: &str = "previous";
-
-/// The questions of `flow` whose answers are a caller's own words or
-/// voice (free speech, recordings): personal data that a follow-up call
-/// neither prints nor keeps in its contact's variables, which no purge
-/// reaches.
-pub fn spoken_questions(flow: &Flow) -> BTreeSet<String> {
-    flow.questions()
-        .filter(|(_, q)| matches!(q.kind, QuestionKind::Speech | QuestionKind::Record { .. }))
-        .map(|(step, _)| step.id.clone())
-        .collect()
-}
 
 /// The earlier call's answers and date as flow variables, in the contact's
 /// time zone (or, when it has none, the zone the caller of this names: the

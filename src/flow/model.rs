@@ -5,6 +5,7 @@
 //! conditions are type-checked. The machine never has to ask "what if this
 //! step id is missing?".
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -98,6 +99,11 @@ pub enum QuestionKind {
 }
 
 impl QuestionKind {
+    /// Whether the answer is the caller's own words or voice.
+    pub fn is_spoken(&self) -> bool {
+        matches!(self, QuestionKind::Speech | QuestionKind::Record { .. })
+    }
+
     /// Numeric bounds for number-like questions.
     pub fn bounds(&self) -> Option<(i64, i64)> {
         match self {
@@ -368,5 +374,15 @@ impl Flow {
             StepKind::Question(q) => Some((s, q)),
             _ => None,
         })
+    }
+
+    /// The ids of the questions answered in the caller's own words or voice
+    /// (free speech, recordings): personal data that purge erases, that
+    /// "what callers said" reads, and that a follow-up never copies.
+    pub fn spoken_questions(&self) -> BTreeSet<String> {
+        self.questions()
+            .filter(|(_, q)| q.kind.is_spoken())
+            .map(|(step, _)| step.id.clone())
+            .collect()
     }
 }

@@ -21,7 +21,7 @@ use super::AppState;
 use super::admin::{ApiError, ResultsReader};
 use crate::flow::Flow;
 use crate::flow::condition::{self, Condition, ConditionError};
-use crate::flow::model::{AnswerType, QuestionKind};
+use crate::flow::model::AnswerType;
 use crate::flow::value::Value;
 use crate::insight::{Discovery, Limits, Said, analyse, compare};
 use crate::report::{parse_campaign, parse_period};
@@ -182,15 +182,6 @@ pub(super) struct PhraseLine {
     pub(super) calls: Vec<String>,
 }
 
-/// The free-speech and recorded questions of a flow: where callers' own
-/// words are (a recording's, once transcribed).
-fn text_questions(flow: &Flow) -> BTreeSet<String> {
-    flow.questions()
-        .filter(|(_, q)| matches!(q.kind, QuestionKind::Speech | QuestionKind::Record { .. }))
-        .map(|(step, _)| step.id.clone())
-        .collect()
-}
-
 /// Every free text of the calls `filter` selects whose answers meet `condition`.
 async fn texts(
     store: &dyn Store,
@@ -270,7 +261,7 @@ impl Selection {
 
     /// Reads both periods' texts and analyses them.
     pub(super) async fn report(&self, store: &dyn Store) -> Result<SaidReport, StoreError> {
-        let questions = text_questions(&self.flow);
+        let questions = self.flow.spoken_questions();
         let previous_since = self.since - (self.until - self.since);
         let condition = self.condition.as_ref().map(|(_, c)| c);
         let now = texts(

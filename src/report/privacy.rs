@@ -3,9 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::aggregate::QuestionSpec;
 use crate::flow::Flow;
-use crate::flow::model::QuestionKind;
 use crate::store::reports::Purged;
 use crate::store::{Store, StoreResult};
 
@@ -30,10 +28,9 @@ pub fn personal_questions<'a>(flows: impl IntoIterator<Item = &'a Flow>) -> Vec<
     flows
         .into_iter()
         .flat_map(|flow| {
-            QuestionSpec::of(flow)
+            flow.spoken_questions()
                 .into_iter()
-                .filter(|q| matches!(q.kind, QuestionKind::Speech | QuestionKind::Record { .. }))
-                .map(|q| (flow.name.clone(), q.id))
+                .map(|q| (flow.name.clone(), q))
                 .collect::<Vec<_>>()
         })
         .collect()
