@@ -120,6 +120,21 @@ async fn stage(store: &dyn Store, sid: &str, rec_sid: &str) -> Option<RecordingS
         .map(|r| r.stage)
 }
 
+/// Waits (up to `secs`) until the recording reaches `want` in the pipeline.
+async fn until_stage(
+    store: &dyn Store,
+    sid: &str,
+    rec_sid: &str,
+    want: RecordingStage,
+    secs: u64,
+    what: String,
+) {
+    eventually(Duration::from_secs(secs), what, || async move {
+        (stage(store, sid, rec_sid).await == Some(want)).then_some(())
+    })
+    .await;
+}
+
 /// A dashboard session cookie from `server` (any replica accepts it: it
 /// is signed with the admin token they share).
 async fn sign_in(server: &Server) -> String {
@@ -178,13 +193,13 @@ async fn a_twilio_recording_is_fetched_once_transcribed_playable_from_the_other_
         assert_eq!(callback.to(last).await.0, 200);
 
         let store = db.store().as_ref();
-        let (call, rec) = (sid.as_str(), rec_sid.as_str());
-        eventually(
-            Duration::from_secs(30),
+        until_stage(
+            store,
+            &sid,
+            &rec_sid,
+            RecordingStage::Done,
+            30,
             format!("{backend}: the recording transcribed"),
-            || async move {
-                (stage(store, call, rec).await == Some(RecordingStage::Done)).then_some(())
-            },
         )
         .await;
         let asked = provider.recording(&rec_sid);
@@ -324,13 +339,13 @@ async fn a_recording_the_provider_never_serves_is_marked_unavailable_on_the_call
         assert_eq!(callback.to(&server).await.0, 200);
 
         let store = db.store().as_ref();
-        let (call, rec) = (sid.as_str(), rec_sid.as_str());
-        eventually(
-            Duration::from_secs(60),
+        until_stage(
+            store,
+            &sid,
+            &rec_sid,
+            RecordingStage::Unavailable,
+            60,
             format!("{backend}: the recording marked unavailable"),
-            || async move {
-                (stage(store, call, rec).await == Some(RecordingStage::Unavailable)).then_some(())
-            },
         )
         .await;
         let asked = provider.recording(&rec_sid);
@@ -364,14 +379,14 @@ async fn with_the_flag_the_provider_copy_is_deleted_once_stored_and_without_stt_
         assert_eq!(callback.to(&server).await.0, 200);
 
         let store = db.store().as_ref();
-        let (call, rec) = (sid.as_str(), rec_sid.as_str());
         // Without speech to text it waits at the transcript stage.
-        eventually(
-            Duration::from_secs(30),
+        until_stage(
+            store,
+            &sid,
+            &rec_sid,
+            RecordingStage::Transcribe,
+            30,
             format!("{backend}: stored and the provider's copy deleted"),
-            || async move {
-                (stage(store, call, rec).await == Some(RecordingStage::Transcribe)).then_some(())
-            },
         )
         .await;
         let asked = provider.recording(&rec_sid);
@@ -427,13 +442,13 @@ async fn a_callback_taken_by_a_replica_that_cannot_fetch_is_fetched_by_the_next_
 
         // The queue is in the store: the next replica takes it up.
         let server = replica(&db, &provider, None, false).await;
-        let (call, rec) = (sid.as_str(), rec_sid.as_str());
-        eventually(
-            Duration::from_secs(30),
+        until_stage(
+            store,
+            &sid,
+            &rec_sid,
+            RecordingStage::Transcribe,
+            30,
             format!("{backend}: fetched by the next replica"),
-            || async move {
-                (stage(store, call, rec).await == Some(RecordingStage::Transcribe)).then_some(())
-            },
         )
         .await;
         assert_eq!(provider.recording(&rec_sid).served, 1, "{backend}");
