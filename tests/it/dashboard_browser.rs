@@ -35,6 +35,16 @@ fn bars(flow: &str, question: &str) -> String {
     )
 }
 
+/// Signs in on the login page `browser` shows, with the admin token, and
+/// waits until `until` holds on the page it leads to.
+async fn sign_in(browser: &mut Browser, until: &str) {
+    let script = format!(
+        "document.querySelector('#token').value = '{ADMIN_TOKEN}'; \
+         document.querySelector('form[action=\"/login\"]').submit(); true"
+    );
+    browser.submit(&script, until).await;
+}
+
 #[tokio::test]
 async fn a_browser_signs_in_and_sees_the_fixture_charts_change_with_a_filter() {
     let db = TestDb::sqlite().await;
@@ -57,15 +67,11 @@ async fn a_browser_signs_in_and_sees_the_fixture_charts_change_with_a_filter() {
         .navigate(&format!("{base}/"), "document.querySelector('#token')")
         .await;
     let login_path = browser.eval("location.pathname").await;
-    browser
-        .submit(
-            &format!(
-                "document.querySelector('#token').value = '{ADMIN_TOKEN}'; \
-                 document.querySelector('form[action=\"/login\"]').submit(); true"
-            ),
-            "location.pathname === '/' && document.querySelector('[data-flow]')",
-        )
-        .await;
+    sign_in(
+        &mut browser,
+        "location.pathname === '/' && document.querySelector('[data-flow]')",
+    )
+    .await;
     let completion = browser.eval(&figure("wallet-followup", "completion")).await;
     let csat = browser.eval(&score("wallet-followup", "csat")).await;
     let nps = browser.eval(&score("nps-survey", "nps")).await;
@@ -147,15 +153,7 @@ async fn a_browser_reads_what_callers_said_filters_by_an_answer_and_follows_a_to
     browser
         .navigate(&format!("{base}/said"), "document.querySelector('#token')")
         .await;
-    browser
-        .submit(
-            &format!(
-                "document.querySelector('#token').value = '{ADMIN_TOKEN}'; \
-                 document.querySelector('form[action=\"/login\"]').submit(); true"
-            ),
-            "location.pathname === '/'",
-        )
-        .await;
+    sign_in(&mut browser, "location.pathname === '/'").await;
     browser
         .navigate(
             &format!("{base}/said?flow={}", said::FLOW),
@@ -289,15 +287,7 @@ async fn a_browser_reads_the_trends_fixture_figures_and_intervals_off_the_page()
             "document.querySelector('#token')",
         )
         .await;
-    browser
-        .submit(
-            &format!(
-                "document.querySelector('#token').value = '{ADMIN_TOKEN}'; \
-                 document.querySelector('form[action=\"/login\"]').submit(); true"
-            ),
-            "location.pathname === '/'",
-        )
-        .await;
+    sign_in(&mut browser, "location.pathname === '/'").await;
     browser
         .navigate(
             &format!("{base}/trends?flow=wallet-followup&from={FROM}&to={TO}&by=week"),
