@@ -265,17 +265,16 @@ impl Calls {
             new.state = a.state.clone();
             new.seq = a.to_seq;
         }
-        if !self.create(&flow, new.clone()).await? {
+        // What this replica caches once the row exists: only its moved-on
+        // state is needed, not a copy of the whole new row.
+        let cached = only_a_wait.then(|| (new.seq, new.state.clone()));
+        if !self.create(&flow, new).await? {
             // A copy of this webhook created the call: answer as it did.
             return self.replay(sid).await;
         }
         tracing::info!(call_sid = %sid, flow = %flow.name, direction = %arrival.direction, "call started");
-        if only_a_wait {
-            self.inner.cache.put(CallRow {
-                seq: new.seq,
-                state: new.state,
-                ..row
-            });
+        if let Some((seq, state)) = cached {
+            self.inner.cache.put(CallRow { seq, state, ..row });
             return Ok(response);
         }
         // The first step also ends the call or hands it off: the row (with
