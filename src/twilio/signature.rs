@@ -627,4 +627,24 @@ mod tests {
         let signed = compute(TOKEN, &url, &[]);
         assert!(!is_valid_json_body(TOKEN, &url, BODY.as_bytes(), &signed));
     }
+
+    #[test]
+    fn a_repeated_identical_pair_is_told_apart_from_a_repeated_name() {
+        let repeated = pairs(&[("Digits", "1"), ("CallSid", "CA1"), ("Digits", "1")]);
+        assert!(SignedParams::new(&repeated).has_repeats());
+        let two_values = pairs(&[("Digits", "1"), ("Digits", "2")]);
+        assert!(!SignedParams::new(&two_values).has_repeats());
+    }
+
+    #[test]
+    fn a_signature_over_the_alternate_port_form_is_accepted_and_a_wrong_one_over_neither() {
+        let params = twilio_params();
+        let with_port = "https://mycompany.com:443/myapp.php?foo=1&bar=2";
+        let signed_with_port = compute(TOKEN, with_port, &params);
+        assert!(is_valid(TOKEN, URI, &params, &signed_with_port));
+        assert!(is_valid(TOKEN, with_port, &params, EXPECTED));
+        assert!(!is_valid("another", URI, &params, EXPECTED));
+        assert!(!is_valid(TOKEN, URI, &params, "not base64!"));
+        assert!(!is_valid(TOKEN, URI, &params, "AAAA"));
+    }
 }

@@ -524,3 +524,70 @@ INSERT INTO recordings (call_sid, question, url, duration_secs, recording_sid, c
     ON CONFLICT (recording_sid) DO NOTHING;
 ",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every shape a batch can take, as `run_batch` binds it.
+    fn every_shape() -> impl Iterator<Item = Parts> {
+        (0..=MAX_BATCH).flat_map(|advances| {
+            (0..64u8).map(move |bits| Parts {
+                advances,
+                creates: bits & 1 != 0,
+                answers: bits & 2 != 0,
+                opt_outs: bits & 4 != 0,
+                handoffs: bits & 8 != 0,
+                recordings: bits & 16 != 0,
+                statuses: bits & 32 != 0,
+            })
+        })
+    }
+
+    #[test]
+    fn each_batch_shape_has_exactly_the_placeholders_run_batch_binds() {
+        for parts in every_shape() {
+            let text = batch_text(parts);
+            let binds = usize::from(parts.creates)
+                + parts.inserts()
+                + 8 * parts.advances
+                + usize::from(parts.statuses);
+            assert_eq!(text.matches('?').count(), binds, "{text}");
+            assert!(text.starts_with("BEGIN IMMEDIATE;") && text.ends_with("COMMIT;"));
+        }
+    }
+
+    #[test]
+    fn a_batch_runs_only_the_statements_it_has_something_for() {
+        let one_answer = Parts {
+            advances: 1,
+            creates: false,
+            answers: true,
+            opt_outs: false,
+            handoffs: false,
+            recordings: false,
+            statuses: false,
+        };
+        let text = batch_text(one_answer);
+        assert!(text.contains("INSERT INTO answers") && text.contains("UPDATE calls SET seq"));
+        for absent in [
+            "INSERT INTO calls",
+            "opt_outs",
+            "handoffs",
+            "recordings",
+            "is_final",
+        ] {
+            assert!(!text.contains(absent), "{absent} in {text}");
+        }
+        let status_only = Parts {
+            advances: 0,
+            answers: false,
+            statuses: true,
+            ..one_answer
+        };
+        let text = batch_text(status_only);
+        assert!(text.contains("is_final") && !text.contains("INSERT") && !text.contains("input"));
+        // Built once per shape: the same text every time.
+        assert!(std::ptr::eq(batch_sql(one_answer), batch_sql(one_answer)));
+    }
+}
