@@ -129,3 +129,18 @@ fn escaped_text_in_a_media_message_is_read_like_plain_text() {
         })
     );
 }
+
+#[test]
+fn a_reused_payload_buffer_holds_only_the_new_frame() {
+    let text = r#"{"event":"media","media":{"timestamp":"20","payload":"AAEC"}}"#;
+    let used = vec![9; 400];
+    assert_eq!(
+        parse_reusing(text, used),
+        Ok(Event::Media {
+            payload: vec![0, 1, 2],
+            timestamp: Some(20)
+        })
+    );
+    let stop = r#"{"event":"stop"}"#;
+    assert_eq!(parse_reusing(stop, vec![9; 400]), Ok(Event::Stop));
+}
