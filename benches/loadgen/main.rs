@@ -6,7 +6,7 @@
 //! version for development. By hand:
 //! `cargo bench --bench loadgen -- [--quick] [--rounds N]
 //! [--shapes closed10,closed50,closed200,paced1,paced3]
-//! [--servers static,sqlite,postgres] [--write docs/benchmarks.md]`.
+//! [--servers static,floor-sqlite,floor-sqlite-thread,floor-postgres,sqlite,postgres] [--write docs/benchmarks.md]`.
 //!
 //! This process is the provider: N callers, each on its own keep-alive
 //! connection, place whole `wallet-followup` calls — signed webhooks with
@@ -29,6 +29,7 @@
 
 mod caller;
 mod check;
+mod durable_floor;
 mod report;
 mod servers;
 mod static_server;
@@ -209,8 +210,9 @@ fn main() {
             .skip_while(|a| *a != "--listen")
             .nth(1)
             .and_then(|a| a.parse().ok())
-            .expect("static --listen ADDR");
-        static_server::serve(addr);
+            .expect("static --listen ADDR [--durable STORE]");
+        let durable = args.iter().skip_while(|a| *a != "--durable").nth(1);
+        static_server::serve(addr, durable.cloned());
         return;
     }
     let o = match options(&args) {
@@ -306,7 +308,7 @@ async fn one_run(
         stop: CancellationToken::new(),
         think: shape.think,
         run_id,
-        verify: kind != Kind::Static,
+        verify: kind.is_dialback(),
         sample_every: 10,
         apologies,
     });
@@ -347,7 +349,7 @@ async fn one_run(
     // At most 100 calls a run are read back, spread over the whole run.
     let step = (tally.samples.len() / 100).max(1);
     let samples: Vec<_> = tally.samples.iter().step_by(step).cloned().collect();
-    let checked = if kind == Kind::Static {
+    let checked = if !kind.is_dialback() {
         check::Checked::default()
     } else {
         check::answers(server.addr, &samples).await

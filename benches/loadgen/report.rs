@@ -217,7 +217,7 @@ pub(crate) fn table(shapes: &[Shape], kinds: &[Kind], results: &[Measure]) -> St
                 c.server_ms[2],
                 ratio(c.server_ms[1], b.map(|b| b.server_ms[1])),
                 c.errors,
-                if kind == Kind::Static {
+                if !kind.is_dialback() {
                     "—".to_string()
                 } else {
                     format!("{} ({})", c.checked, c.wrong)
@@ -228,6 +228,60 @@ pub(crate) fn table(shapes: &[Shape], kinds: &[Kind], results: &[Measure]) -> St
     }
     t.push('\n');
     t.push_str(&targets(shapes, results));
+    t.push_str(&floors(shapes, results));
+    t
+}
+
+/// dialback's CPU per webhook against the durable floors of its backend,
+/// in the paced shapes (where each webhook is its own commit, as in the
+/// floors).
+fn floors(shapes: &[Shape], results: &[Measure]) -> String {
+    let mut t = String::new();
+    for shape in shapes.iter().filter(|s| !s.think.is_zero()) {
+        for (kind, floors) in [
+            (Kind::Sqlite, &[Kind::FloorSqlx, Kind::FloorThread][..]),
+            (Kind::Postgres, &[Kind::FloorPostgres][..]),
+        ] {
+            let Some(c) = cell(results, shape.name, kind) else {
+                continue;
+            };
+            let against: Vec<String> = floors
+                .iter()
+                .filter_map(|&f| cell(results, shape.name, f).map(|b| (f, b)))
+                .map(|(f, b)| {
+                    let with_pg = if f == Kind::FloorPostgres {
+                        format!(
+                            " (with PostgreSQL's backends: {} against {})",
+                            us(c.server_cpu_us + c.pg_cpu_us),
+                            us(b.server_cpu_us + b.pg_cpu_us),
+                        )
+                    } else {
+                        String::new()
+                    };
+                    format!(
+                        "{} the {} ({}){with_pg}",
+                        ratio(c.server_cpu_us, Some(b.server_cpu_us)),
+                        f.title(),
+                        us(b.server_cpu_us),
+                    )
+                })
+                .collect();
+            if against.is_empty() {
+                continue;
+            }
+            if t.is_empty() {
+                t.push_str("\nAgainst the durable floors (one committed row per webhook, nothing else), server CPU per webhook:\n\n");
+            }
+            let _ = writeln!(
+                t,
+                "- {}, {}: {} = {}",
+                shape.label(),
+                kind.title(),
+                us(c.server_cpu_us),
+                against.join("; "),
+            );
+        }
+    }
     t
 }
 

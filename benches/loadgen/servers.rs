@@ -15,16 +15,41 @@ pub(crate) enum Kind {
     Static,
     Sqlite,
     Postgres,
+    /// The durable floors (see [`crate::durable_floor`]).
+    FloorSqlx,
+    FloorThread,
+    FloorPostgres,
 }
 
 impl Kind {
-    pub(crate) const ALL: [Kind; 3] = [Kind::Static, Kind::Sqlite, Kind::Postgres];
+    /// What the matrix runs unless `--servers` says otherwise.
+    pub(crate) const ALL: [Kind; 6] = [
+        Kind::Static,
+        Kind::FloorSqlx,
+        Kind::FloorThread,
+        Kind::FloorPostgres,
+        Kind::Sqlite,
+        Kind::Postgres,
+    ];
+
+    /// Whether the server keeps calls that can be read back (dialback).
+    pub(crate) fn is_dialback(self) -> bool {
+        matches!(self, Kind::Sqlite | Kind::Postgres)
+    }
+
+    /// Whether it needs a PostgreSQL database of its own for the run.
+    fn on_postgres(self) -> bool {
+        matches!(self, Kind::Postgres | Kind::FloorPostgres)
+    }
 
     pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::Static => "static",
             Kind::Sqlite => "sqlite",
             Kind::Postgres => "postgres",
+            Kind::FloorSqlx => "floor-sqlite",
+            Kind::FloorThread => "floor-sqlite-thread",
+            Kind::FloorPostgres => "floor-postgres",
         }
     }
 
@@ -33,6 +58,9 @@ impl Kind {
             Kind::Static => "static ceiling",
             Kind::Sqlite => "dialback SQLite",
             Kind::Postgres => "dialback PostgreSQL",
+            Kind::FloorSqlx => "durable floor, sqlx SQLite",
+            Kind::FloorThread => "durable floor, SQLite on its own thread",
+            Kind::FloorPostgres => "durable floor, PostgreSQL",
         }
     }
 }
@@ -86,31 +114,43 @@ impl Server {
             std::fs::File::create(dir.path().join("server.log")).map_err(|e| e.to_string())?;
         let admin = pg_admin_url();
         let mut pg_database = None;
+        let url = if kind.on_postgres() {
+            let db = format!("loadgen_{}_{run}", std::process::id());
+            pg_admin(&admin, &format!("CREATE DATABASE {db}")).await?;
+            pg_database = Some(db.clone());
+            for setting in pg_settings {
+                let (name, value) = setting
+                    .split_once('=')
+                    .ok_or_else(|| format!("--pg-setting {setting}: write name=value"))?;
+                let sql = format!("ALTER DATABASE {db} SET {name} = '{value}'");
+                pg_admin(&admin, &sql).await?;
+            }
+            match admin.rsplit_once('/') {
+                Some((base, _)) => format!("{base}/{db}"),
+                None => return Err("DIALBACK_TEST_POSTGRES_URL names no database".into()),
+            }
+        } else {
+            format!("sqlite:{}", dir.path().join("bench.db").display())
+        };
+        let this = || std::env::current_exe().map_err(|e| e.to_string());
+        let listen = addr.to_string();
         let mut cmd = match kind {
             Kind::Static => {
-                let mut c = Command::new(std::env::current_exe().map_err(|e| e.to_string())?);
-                c.args(["static", "--listen", &addr.to_string()]);
+                let mut c = Command::new(this()?);
+                c.args(["static", "--listen", &listen]);
+                c
+            }
+            Kind::FloorSqlx | Kind::FloorThread | Kind::FloorPostgres => {
+                let store = match kind {
+                    Kind::FloorSqlx => format!("sqlx-{url}"),
+                    Kind::FloorThread => format!("thread-{url}"),
+                    _ => url,
+                };
+                let mut c = Command::new(this()?);
+                c.args(["static", "--listen", &listen, "--durable", &store]);
                 c
             }
             Kind::Sqlite | Kind::Postgres => {
-                let url = if kind == Kind::Sqlite {
-                    format!("sqlite:{}", dir.path().join("bench.db").display())
-                } else {
-                    let db = format!("loadgen_{}_{run}", std::process::id());
-                    pg_admin(&admin, &format!("CREATE DATABASE {db}")).await?;
-                    pg_database = Some(db.clone());
-                    for setting in pg_settings {
-                        let (name, value) = setting
-                            .split_once('=')
-                            .ok_or_else(|| format!("--pg-setting {setting}: write name=value"))?;
-                        let sql = format!("ALTER DATABASE {db} SET {name} = '{value}'");
-                        pg_admin(&admin, &sql).await?;
-                    }
-                    match admin.rsplit_once('/') {
-                        Some((base, _)) => format!("{base}/{db}"),
-                        None => return Err("DIALBACK_TEST_POSTGRES_URL names no database".into()),
-                    }
-                };
                 let url = format!("{url}{db_options}");
                 let root = Path::new(env!("CARGO_MANIFEST_DIR"));
                 // LOADGEN_DIALBACK: another build to compare (a before/after).
@@ -118,7 +158,7 @@ impl Server {
                     .unwrap_or_else(|| env!("CARGO_BIN_EXE_dialback").into());
                 let mut c = Command::new(exe);
                 c.arg("serve")
-                    .args(["--listen", &addr.to_string()])
+                    .args(["--listen", &listen])
                     .args(["--database-url", &url])
                     .arg("--flows")
                     .arg(root.join("call-flows"))

@@ -11,7 +11,7 @@ use axum::body::Bytes;
 use axum::http::header;
 use axum::response::IntoResponse;
 
-const QUESTION: &str = concat!(
+pub(crate) const QUESTION: &str = concat!(
     r#"<?xml version="1.0" encoding="UTF-8"?><Response>"#,
     r#"<Gather input="dtmf speech" action="https://ivr.bench.test/twilio/gather?seq=1" method="POST" timeout="5" language="cmn-Hans-CN" numDigits="1" speechTimeout="auto">"#,
     r#"<Say language="cmn-CN" voice="Polly.Zhiyu">请为本次服务打分，1分非常不满意，5分非常满意，请按1到5。</Say></Gather>"#,
@@ -39,12 +39,24 @@ async fn timing(
     response
 }
 
-pub(crate) fn serve(addr: SocketAddr) {
+/// `durable`: the store of the durable floor (see [`crate::durable_floor`]);
+/// without it, the static ceiling.
+pub(crate) fn serve(addr: SocketAddr, durable: Option<String>) {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     runtime.block_on(async move {
-        let app = Router::new()
+        let app = match durable {
+            None => Router::new().fallback(axum::routing::post(question)),
+            Some(spec) => {
+                let store = crate::durable_floor::Durable::open(&spec)
+                    .await
+                    .unwrap_or_else(|e| panic!("the durable floor's store: {e}"));
+                Router::new()
+                    .fallback(axum::routing::post(crate::durable_floor::question))
+                    .with_state(std::sync::Arc::new(store))
+            }
+        };
+        let app = app
             .route("/healthz", axum::routing::get(|| async { "ok" }))
-            .fallback(axum::routing::post(question))
             .layer(axum::middleware::from_fn(timing));
         let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
         axum::serve(listener, app).await.expect("serve");

@@ -129,8 +129,9 @@ impl SqliteStore {
             // The checkpointer task copies the WAL back into the file (see
             // `checkpoints`), so the writer's commits never do it.
             .pragma("wal_autocheckpoint", if in_memory { "1000" } else { "0" })
-            // Room for one prepared batch per batch size, and the rest.
-            .statement_cache_capacity(super::group_commit::MAX_BATCH + 64);
+            // Room for the prepared batches (one per batch shape in use, see
+            // `writer::batch_sql`) and the rest.
+            .statement_cache_capacity(256);
         let mut conn = writer_options.connect().await?;
         MIGRATOR.run(&mut conn).await?;
 

@@ -3,7 +3,7 @@
 //! [`crate::store::group_commit`]) in one transaction and one trip to sqlx's
 //! SQLite worker thread.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
@@ -146,9 +146,21 @@ async fn run_batch(w: &mut Writer, writes: &[&Write]) -> Result<HashSet<String>,
         }
     }
     let inserts: Vec<InsertsJson<'_>> = advances.iter().map(|a| InsertsJson::new(a)).collect();
+    let parts = Parts {
+        advances: advances.len(),
+        creates: !creates.is_empty(),
+        answers: inserts.iter().any(|i| !i.answers.is_empty()),
+        opt_outs: inserts.iter().any(|i| i.opt_out.is_some()),
+        handoffs: inserts.iter().any(|i| i.handoff.is_some()),
+        recordings: inserts.iter().any(|i| i.recording.is_some()),
+        statuses: !statuses.is_empty(),
+    };
+    let mut query = sqlx::query(batch_sql(parts));
+    if parts.creates {
+        query = query.bind(to_json(&creates)?);
+    }
     let json = to_json(&inserts)?;
-    let mut query = sqlx::query(batch_sql(advances.len())).bind(to_json(&creates)?);
-    for _ in 0..INSERTS {
+    for _ in 0..parts.inserts() {
         query = query.bind(Arc::clone(&json));
     }
     for a in advances {
@@ -162,7 +174,9 @@ async fn run_batch(w: &mut Writer, writes: &[&Write]) -> Result<HashSet<String>,
             .bind(a.outcome.map(Outcome::as_str))
             .bind(a.ended_at.as_ref().map(ts));
     }
-    query = query.bind(to_json(&statuses)?);
+    if parts.statuses {
+        query = query.bind(to_json(&statuses)?);
+    }
     w.in_transaction = true;
     // `fetch_all`, not `fetch_optional`: the latter stops the batch at the
     // first row, before the COMMIT.
@@ -331,16 +345,43 @@ impl<'a> InsertsJson<'a> {
     }
 }
 
-/// How many statements of [`BATCH_INSERTS`] take the JSON parameter.
-const INSERTS: usize = 4;
+/// What a batch holds, which decides its SQL text: a statement with
+/// nothing to do is left out rather than run on an empty array. A webhook's
+/// batch is most often one advance with an answer and nothing else, and
+/// each statement left out is one parse of the batch's JSON and one
+/// statement run fewer.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Parts {
+    advances: usize,
+    creates: bool,
+    answers: bool,
+    opt_outs: bool,
+    handoffs: bool,
+    recordings: bool,
+    statuses: bool,
+}
 
-/// The SQL for a batch with `n` advances, in one transaction and one trip to
-/// SQLite's worker thread: `BEGIN IMMEDIATE`, [`CREATE_CALLS`],
-/// [`BATCH_INSERTS`], the advances' UPDATE (none when `n` is 0),
-/// [`UPDATE_STATUSES`], `COMMIT`. One text per number of advances (the
-/// UPDATE's VALUES list has a row per advance), built once and prepared
-/// once: the writer's statement cache holds them all. New calls and statuses
-/// travel as JSON arrays, so their number does not change the text.
+impl Parts {
+    /// How many of [`BATCH_INSERTS`] run, each taking the JSON parameter.
+    fn inserts(self) -> usize {
+        self.wanted_inserts().into_iter().filter(|&x| x).count()
+    }
+
+    /// Which of [`BATCH_INSERTS`] run, in their order.
+    fn wanted_inserts(self) -> [bool; 4] {
+        [self.answers, self.opt_outs, self.handoffs, self.recordings]
+    }
+}
+
+/// The SQL for a batch, in one transaction and one trip to SQLite's worker
+/// thread: `BEGIN IMMEDIATE`, [`CREATE_CALLS`], those of [`BATCH_INSERTS`]
+/// the batch needs, the advances' UPDATE, [`UPDATE_STATUSES`], `COMMIT`,
+/// each statement only if the batch has something for it (see [`Parts`]).
+/// One text per [`Parts`], built once and kept: at most `MAX_BATCH + 1`
+/// numbers of advances times 64 combinations, far fewer in practice, each
+/// prepared once (the writer's statement cache has room for them). New
+/// calls and statuses travel as JSON arrays, so their number does not
+/// change the text.
 ///
 /// Each statement returns the CallSids it wrote; a batch holds one write
 /// per call, so together they name the writes that took effect.
@@ -357,36 +398,50 @@ const INSERTS: usize = 4;
 /// The large state and TwiML of an advance are bound as plain parameters in
 /// the VALUES rows, so they are neither escaped into JSON nor parsed out of
 /// it.
-fn batch_sql(n: usize) -> &'static str {
-    static TEXTS: OnceLock<Vec<String>> = OnceLock::new();
-    let texts = TEXTS.get_or_init(|| {
-        (0..=MAX_BATCH)
-            .map(|n| {
-                let update = if n == 0 {
-                    String::new()
-                } else {
-                    let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; n].join(", ");
-                    format!(
-                        "WITH input (call_sid, from_seq, to_seq, state, response, status, \
-                             outcome, ended_at) AS (VALUES {rows})\n\
-                         UPDATE calls SET seq = input.to_seq, state = input.state, \
-                             response = input.response, \
-                             status = COALESCE(input.status, calls.status), \
-                             outcome = COALESCE(input.outcome, calls.outcome), \
-                             ended_at = COALESCE(calls.ended_at, input.ended_at) \
-                         FROM input \
-                         WHERE calls.call_sid = input.call_sid AND calls.seq = input.from_seq \
-                         RETURNING calls.call_sid;\n"
-                    )
-                };
-                format!(
-                    "BEGIN IMMEDIATE;\n{CREATE_CALLS}{BATCH_INSERTS}{update}{UPDATE_STATUSES}COMMIT;"
-                )
-            })
-            .collect()
-    });
-    // `run_batch` keeps n within 0..=MAX_BATCH.
-    &texts[n.min(MAX_BATCH)]
+fn batch_sql(parts: Parts) -> &'static str {
+    static TEXTS: OnceLock<std::sync::Mutex<HashMap<Parts, &'static str>>> = OnceLock::new();
+    let mut texts = TEXTS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // Leaked on purpose: the set of texts is bounded (see above) and each
+    // lives as long as the process, as its prepared statement does.
+    texts
+        .entry(parts)
+        .or_insert_with(|| String::leak(batch_text(parts)))
+}
+
+fn batch_text(parts: Parts) -> String {
+    let mut sql = String::from("BEGIN IMMEDIATE;\n");
+    if parts.creates {
+        sql.push_str(CREATE_CALLS);
+    }
+    for (wanted, insert) in parts.wanted_inserts().into_iter().zip(BATCH_INSERTS) {
+        if wanted {
+            sql.push_str(insert);
+        }
+    }
+    let n = parts.advances.min(MAX_BATCH);
+    if n > 0 {
+        let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; n].join(", ");
+        sql.push_str(&format!(
+            "WITH input (call_sid, from_seq, to_seq, state, response, status, \
+                 outcome, ended_at) AS (VALUES {rows})\n\
+             UPDATE calls SET seq = input.to_seq, state = input.state, \
+                 response = input.response, \
+                 status = COALESCE(input.status, calls.status), \
+                 outcome = COALESCE(input.outcome, calls.outcome), \
+                 ended_at = COALESCE(calls.ended_at, input.ended_at) \
+             FROM input \
+             WHERE calls.call_sid = input.call_sid AND calls.seq = input.from_seq \
+             RETURNING calls.call_sid;\n"
+        ));
+    }
+    if parts.statuses {
+        sql.push_str(UPDATE_STATUSES);
+    }
+    sql.push_str("COMMIT;");
+    sql
 }
 
 /// The batch's new calls (its `?` is a JSON array of [`CreateJson`]); a
@@ -421,11 +476,13 @@ UPDATE calls SET
     RETURNING calls.call_sid;
 ";
 
-/// Each statement's `?` is the batch's JSON array (see [`InsertsJson`]).
+/// The inserts of the batch's answers, opt-outs, handoffs and recordings, in
+/// that order. Each statement's `?` is the batch's JSON array (see [`InsertsJson`]).
 /// `jsonb_each` hands each element over as binary JSON, so the `->>`
 /// extractions (SQL values) and `->` (JSON text, for the JSON columns) do not
 /// parse it again.
-const BATCH_INSERTS: &str = "
+const BATCH_INSERTS: [&str; 4] = [
+    "
 INSERT INTO answers (call_sid, seq, question, value, raw, confidence, attempt, answered_at)
     SELECT a.value ->> 'call_sid', a.value ->> 'to_seq', x.value ->> 'question',
         x.value -> 'value', x.value ->> 'raw', x.value ->> 'confidence',
@@ -434,6 +491,8 @@ INSERT INTO answers (call_sid, seq, question, value, raw, confidence, attempt, a
     WHERE EXISTS (SELECT 1 FROM calls c
         WHERE c.call_sid = a.value ->> 'call_sid' AND c.seq = a.value ->> 'from_seq')
     ORDER BY a.key, x.key;
+",
+    "
 INSERT INTO opt_outs (phone, call_sid, created_at)
     SELECT a.value ->> '$.opt_out.phone', a.value ->> '$.opt_out.call_sid',
         a.value ->> '$.opt_out.at'
@@ -442,6 +501,8 @@ INSERT INTO opt_outs (phone, call_sid, created_at)
         WHERE c.call_sid = a.value ->> 'call_sid' AND c.seq = a.value ->> 'from_seq')
     ORDER BY a.key
     ON CONFLICT (phone) DO NOTHING;
+",
+    "
 INSERT INTO handoffs (call_sid, step, target, status, reason, summary, created_at)
     SELECT a.value ->> 'call_sid', a.value ->> '$.handoff.step', a.value ->> '$.handoff.target',
         a.value ->> '$.handoff.status', a.value ->> '$.handoff.reason',
@@ -450,6 +511,8 @@ INSERT INTO handoffs (call_sid, step, target, status, reason, summary, created_a
     WHERE a.value ->> '$.handoff.step' IS NOT NULL AND EXISTS (SELECT 1 FROM calls c
         WHERE c.call_sid = a.value ->> 'call_sid' AND c.seq = a.value ->> 'from_seq')
     ORDER BY a.key;
+",
+    "
 INSERT INTO recordings (call_sid, question, url, duration_secs, recording_sid, created_at)
     SELECT a.value ->> '$.recording.call_sid', a.value ->> '$.recording.question',
         a.value ->> '$.recording.url', a.value ->> '$.recording.duration_secs',
@@ -459,4 +522,72 @@ INSERT INTO recordings (call_sid, question, url, duration_secs, recording_sid, c
         WHERE c.call_sid = a.value ->> 'call_sid' AND c.seq = a.value ->> 'from_seq')
     ORDER BY a.key
     ON CONFLICT (recording_sid) DO NOTHING;
-";
+",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every shape a batch can take, as `run_batch` binds it.
+    fn every_shape() -> impl Iterator<Item = Parts> {
+        (0..=MAX_BATCH).flat_map(|advances| {
+            (0..64u8).map(move |bits| Parts {
+                advances,
+                creates: bits & 1 != 0,
+                answers: bits & 2 != 0,
+                opt_outs: bits & 4 != 0,
+                handoffs: bits & 8 != 0,
+                recordings: bits & 16 != 0,
+                statuses: bits & 32 != 0,
+            })
+        })
+    }
+
+    #[test]
+    fn each_batch_shape_has_exactly_the_placeholders_run_batch_binds() {
+        for parts in every_shape() {
+            let text = batch_text(parts);
+            let binds = usize::from(parts.creates)
+                + parts.inserts()
+                + 8 * parts.advances
+                + usize::from(parts.statuses);
+            assert_eq!(text.matches('?').count(), binds, "{text}");
+            assert!(text.starts_with("BEGIN IMMEDIATE;") && text.ends_with("COMMIT;"));
+        }
+    }
+
+    #[test]
+    fn a_batch_runs_only_the_statements_it_has_something_for() {
+        let one_answer = Parts {
+            advances: 1,
+            creates: false,
+            answers: true,
+            opt_outs: false,
+            handoffs: false,
+            recordings: false,
+            statuses: false,
+        };
+        let text = batch_text(one_answer);
+        assert!(text.contains("INSERT INTO answers") && text.contains("UPDATE calls SET seq"));
+        for absent in [
+            "INSERT INTO calls",
+            "opt_outs",
+            "handoffs",
+            "recordings",
+            "is_final",
+        ] {
+            assert!(!text.contains(absent), "{absent} in {text}");
+        }
+        let status_only = Parts {
+            advances: 0,
+            answers: false,
+            statuses: true,
+            ..one_answer
+        };
+        let text = batch_text(status_only);
+        assert!(text.contains("is_final") && !text.contains("INSERT") && !text.contains("input"));
+        // Built once per shape: the same text every time.
+        assert!(std::ptr::eq(batch_sql(one_answer), batch_sql(one_answer)));
+    }
+}
