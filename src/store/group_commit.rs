@@ -71,8 +71,9 @@ impl<W: CallWrite> GroupCommit<W> {
     }
 
     /// Queues the write and waits for its batch: true if it took effect.
-    /// Batches run in their own tasks, so a caller that gives up (a dropped
-    /// webhook) never leaves one half done.
+    /// Batches run in the dispatcher or in tasks of their own, never in the
+    /// caller's, so a caller that gives up (a dropped webhook) never leaves
+    /// one half done.
     pub(super) async fn write(&self, write: W) -> StoreResult<bool> {
         let (reply, answer) = oneshot::channel();
         self.jobs
@@ -130,6 +131,16 @@ async fn dispatch<W: CallWrite>(
                 held_back = Some(job);
                 break;
             }
+        }
+        if in_flight == 1 {
+            // One batch at a time (SQLite's single writer): the dispatcher
+            // would only wait for it, so it runs it itself. A task spawned
+            // for it would make tokio wake an idle worker to run it, one
+            // more thread wake-up per batch, per webhook when they arrive
+            // one at a time.
+            apply(applier.as_ref(), batch).await;
+            drop(slot);
+            continue;
         }
         let applier = Arc::clone(&applier);
         tokio::spawn(async move {
