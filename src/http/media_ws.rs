@@ -143,11 +143,12 @@ enum Incoming {
     Bad(String),
 }
 
-fn classify<E: Display>(msg: Option<Result<Message, E>>) -> Incoming {
+/// `buffer`: where a `media` payload is decoded (see [`protocol::parse_reusing`]).
+fn classify<E: Display>(msg: Option<Result<Message, E>>, buffer: Vec<u8>) -> Incoming {
     match msg {
         None => Incoming::Closed("the socket closed".into()),
         Some(Err(e)) => Incoming::Bad(format!("socket error: {e}")),
-        Some(Ok(Message::Text(text))) => match protocol::parse(text.as_str()) {
+        Some(Ok(Message::Text(text))) => match protocol::parse_reusing(text.as_str(), buffer) {
             Ok(event) => Incoming::Event(event),
             Err(e) => Incoming::Bad(e.to_string()),
         },
@@ -214,7 +215,7 @@ async fn wait_for_start<E: Display>(ws: &mut impl Socket<E>) -> Result<Start, St
         let msg = tokio::time::timeout_at(deadline, ws.next())
             .await
             .map_err(|_| format!("no `start` message within {START_TIMEOUT:?}"))?;
-        match classify(msg) {
+        match classify(msg, Vec::new()) {
             Incoming::Event(Event::Start(start)) => return Ok(start),
             Incoming::Event(Event::Connected | Event::Other(_)) | Incoming::Ignore => {}
             Incoming::Event(Event::Stop) => return Err("`stop` before `start`".into()),
@@ -257,6 +258,9 @@ struct Live {
     storing: Option<JoinHandle<Stored>>,
     /// First caller frame: when it arrived, and its provider timestamp.
     first_frame: Option<(Instant, u64)>,
+    /// The last caller frame's payload buffer, handed back to the parser
+    /// for the next one.
+    spare: Vec<u8>,
     /// The REST update moving the call to its transfer, while in flight.
     redirect: Option<JoinHandle<Result<(), ProviderError>>>,
     /// The provider took the call to its transfer: the end of this stream
@@ -292,6 +296,7 @@ impl Live {
             recognition: None,
             storing: None,
             first_frame: None,
+            spare: Vec::new(),
             redirect: None,
             handed_over: false,
         })
@@ -354,7 +359,7 @@ impl Live {
                 msg = ws.next() => {
                     last_heard = Instant::now();
                     heard_now = Some(last_heard);
-                    match classify(msg) {
+                    match classify(msg, std::mem::take(&mut self.spare)) {
                         Incoming::Event(event) => {
                             if let Err(end) = self.event(event, last_heard) {
                                 return end;
@@ -407,7 +412,8 @@ impl Live {
         match event {
             Event::Media { payload, timestamp } => {
                 self.session.media(&payload, now);
-                self.count_frame(timestamp);
+                self.count_frame(timestamp, at);
+                self.spare = payload;
             }
             Event::Dtmf(key) => self.session.dtmf(key, now),
             Event::Mark(name) => self.session.mark(&name, now),
@@ -418,16 +424,17 @@ impl Live {
         Ok(())
     }
 
-    /// Counts a caller frame, and how late it was processed.
-    fn count_frame(&mut self, timestamp: Option<u64>) {
-        let lateness = timestamp.map(|ts| self.lateness(ts));
+    /// Counts a caller frame read at `at`, and how late it was processed.
+    fn count_frame(&mut self, timestamp: Option<u64>, at: Instant) {
+        let lateness = timestamp.map(|ts| self.lateness(ts, at));
         self.state.metrics().media_frame(lateness);
     }
 
     /// How late this frame is processed, against the provider's own
-    /// timestamps from the first frame.
-    fn lateness(&mut self, timestamp: u64) -> Duration {
-        let processed = Instant::now();
+    /// timestamps from the first frame. `processed` is when the loop read
+    /// it: the session's work on a frame takes a few microseconds, and a
+    /// second clock read per frame cost more than that precision is worth.
+    fn lateness(&mut self, timestamp: u64, processed: Instant) -> Duration {
         let (first_at, first_ts) = *self.first_frame.get_or_insert((processed, timestamp));
         let due = first_at + Duration::from_millis(timestamp.saturating_sub(first_ts));
         processed.saturating_duration_since(due)

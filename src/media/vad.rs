@@ -156,13 +156,40 @@ impl Vad {
     /// meant. An empty frame changes nothing.
     pub fn push(&mut self, frame: &[i16]) -> VadEvent {
         if frame.is_empty() {
+            return self.push_level(0, 0.0);
+        }
+        // Integer squares; chunks keep the u64 sums far from overflow
+        // whatever the frame length.
+        let energy: f64 = frame
+            .chunks(1 << 20)
+            .map(|chunk| {
+                let sum: u64 = chunk
+                    .iter()
+                    .map(|&s| {
+                        let m = i32::from(s).unsigned_abs();
+                        u64::from(m * m)
+                    })
+                    .sum();
+                sum as f64
+            })
+            .sum();
+        let level = power_to_dbm0((energy / frame.len() as f64) as f32);
+        self.push_level(frame.len(), level)
+    }
+
+    /// [`Vad::push`] for a frame of `samples` samples whose level the caller
+    /// already knows (see [`crate::media::codec::energy_to_dbm0`]): a media
+    /// stream measures each caller frame once for both in-band keys and the
+    /// VAD.
+    pub fn push_level(&mut self, samples: usize, level_dbm0: f32) -> VadEvent {
+        if samples == 0 {
             return match self.state {
                 State::Speaking => VadEvent::Speaking,
                 State::Waiting | State::Done => VadEvent::Silence,
             };
         }
-        let len = frame.len() as u64;
-        let speech = self.is_speech(frame);
+        let len = samples as u64;
+        let speech = self.is_speech(len, level_dbm0);
         self.elapsed = self.elapsed.saturating_add(len);
         match self.state {
             State::Done => VadEvent::Silence,
@@ -212,29 +239,13 @@ impl Vad {
     }
 
     /// Classifies the frame and updates the noise floor with it.
-    fn is_speech(&mut self, frame: &[i16]) -> bool {
-        // Integer squares vectorise; chunks keep the u64 sums far from
-        // overflow whatever the frame length.
-        let energy: f64 = frame
-            .chunks(1 << 20)
-            .map(|chunk| {
-                let sum: u64 = chunk
-                    .iter()
-                    .map(|&s| {
-                        let m = i32::from(s).unsigned_abs();
-                        u64::from(m * m)
-                    })
-                    .sum();
-                sum as f64
-            })
-            .sum();
-        let level = power_to_dbm0((energy / frame.len() as f64) as f32);
+    fn is_speech(&mut self, len: u64, level: f32) -> bool {
         // Compare against the floor before this frame joins it.
         let floor = self.noise_floor_dbm0().unwrap_or(level);
         self.current_min = self.current_min.min(level);
         // Close the 100 ms block this frame ends in or crosses.
         let before = self.elapsed / BLOCK_SAMPLES;
-        let after = self.elapsed.saturating_add(frame.len() as u64) / BLOCK_SAMPLES;
+        let after = self.elapsed.saturating_add(len) / BLOCK_SAMPLES;
         if after != before {
             self.block_min[self.blocks_seen % FLOOR_BLOCKS] = self.current_min;
             self.blocks_seen = self.blocks_seen.wrapping_add(1);

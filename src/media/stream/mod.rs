@@ -4,6 +4,7 @@
 //! speech, records, and handles barge-in. The async loop that connects it
 //! to a real socket, the store and the call machine is `http::media_ws`.
 
+mod pre_roll;
 pub mod protocol;
 pub mod session;
 

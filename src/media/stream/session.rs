@@ -30,9 +30,10 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::pre_roll::PreRoll;
 use super::protocol::Command;
 use crate::flow::event::{Input, Listen, Output, RecordSpec, TransferSpec};
-use crate::media::codec::{self, FRAME_SAMPLES, SAMPLE_RATE, decode_into, power_to_dbm0};
+use crate::media::codec::{self, FRAME_SAMPLES, SAMPLE_RATE, decode_energy_into, energy_to_dbm0};
 use crate::media::dtmf::{Detector, MIN_TONE_DBM0};
 use crate::media::{Prompt, Vad, VadConfig, VadEvent};
 
@@ -167,7 +168,7 @@ pub struct Session {
     last_in_band: Option<(char, Duration)>,
     vad: Option<Vad>,
     speaking: bool,
-    pre_roll: VecDeque<i16>,
+    pre_roll: PreRoll,
     /// The utterance being end-pointed, or the recording.
     heard: Vec<i16>,
     samples: Vec<i16>,
@@ -193,7 +194,9 @@ impl Session {
             last_in_band: None,
             vad: None,
             speaking: false,
-            pre_roll: VecDeque::new(),
+            pre_roll: PreRoll::new(
+                (config.pre_roll.as_millis() as usize) * (SAMPLE_RATE as usize) / 1000,
+            ),
             heard: Vec::new(),
             samples: Vec::with_capacity(FRAME_SAMPLES),
             actions: VecDeque::new(),
@@ -249,16 +252,18 @@ impl Session {
             return;
         }
         let mut samples = std::mem::take(&mut self.samples);
-        decode_into(mulaw, &mut samples);
-        self.in_band_keys(&samples, now);
+        // Measured once, for the in-band gate and the VAD alike.
+        let level = energy_to_dbm0(decode_energy_into(mulaw, &mut samples), samples.len());
+        self.in_band_keys(&samples, level, now);
         if let Some(vad) = self.vad.as_mut() {
-            let event = vad.push(&samples);
+            let event = vad.push_level(samples.len(), level);
             self.on_vad(event, &samples, now);
         }
         self.samples = samples;
     }
 
-    fn in_band_keys(&mut self, samples: &[i16], now: Duration) {
+    /// `level`: the frame's, in dBm0.
+    fn in_band_keys(&mut self, samples: &[i16], level: f32, now: Duration) {
         let wanted = self.in_band
             && match self.phase {
                 Phase::Playing => self.may_barge_in() || matches!(self.wait, Some(Wait::Record(_))),
@@ -268,7 +273,7 @@ impl Session {
         // A valid key has two tones of at least MIN_TONE_DBM0 each: frames
         // quieter than one of them are skipped, which spares the Goertzel
         // filters on the silence that most of a call is.
-        if !self.in_band || frame_dbm0(samples) < MIN_TONE_DBM0 {
+        if !self.in_band || level < MIN_TONE_DBM0 {
             if self.detector_dirty {
                 self.detector.reset();
                 self.detector_dirty = false;
@@ -387,16 +392,13 @@ impl Session {
     }
 
     fn keep_pre_roll(&mut self, samples: &[i16]) {
-        let cap = (self.config.pre_roll.as_millis() as usize) * (SAMPLE_RATE as usize) / 1000;
-        self.pre_roll.extend(samples.iter().copied());
-        let excess = self.pre_roll.len().saturating_sub(cap);
-        self.pre_roll.drain(..excess);
+        self.pre_roll.push(samples);
     }
 
     fn speech_started(&mut self) {
         self.speaking = true;
         self.heard.clear();
-        self.heard.extend(self.pre_roll.drain(..));
+        self.pre_roll.drain_into(&mut self.heard);
     }
 
     fn utterance_ended(&mut self) {
@@ -625,18 +627,6 @@ impl Session {
 
 fn mark_name(turn: u32, prompt: usize) -> String {
     format!("{turn}.{prompt}")
-}
-
-/// A frame's level in dBm0.
-fn frame_dbm0(samples: &[i16]) -> f32 {
-    let sum: u64 = samples
-        .iter()
-        .map(|&s| {
-            let m = i32::from(s).unsigned_abs();
-            u64::from(m * m)
-        })
-        .sum();
-    power_to_dbm0(sum as f32 / samples.len().max(1) as f32)
 }
 
 #[cfg(test)]

@@ -174,6 +174,26 @@ fn after_the_turn_ends_only_reset_starts_another() {
     assert_eq!(vad.push(&[]), VadEvent::Speaking);
 }
 
+#[test]
+fn a_frame_measured_by_the_caller_means_what_the_frame_itself_means() {
+    let (samples, _) = on_the_line(&speech("english.wav"), 500, 1_500);
+    let codewords = crate::media::codec::encode_all(&samples);
+    let (mut by_frame, mut by_level) = (
+        Vad::new(config(800, 30_000, 5_000)),
+        Vad::new(config(800, 30_000, 5_000)),
+    );
+    let mut decoded = Vec::new();
+    for frame in codewords.chunks(FRAME) {
+        let energy = crate::media::codec::decode_energy_into(frame, &mut decoded);
+        let level = crate::media::codec::energy_to_dbm0(energy, decoded.len());
+        assert_eq!(
+            by_level.push_level(decoded.len(), level),
+            by_frame.push(&decoded)
+        );
+    }
+    assert_eq!(by_level.noise_floor_dbm0(), by_frame.noise_floor_dbm0());
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 

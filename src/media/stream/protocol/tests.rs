@@ -129,3 +129,99 @@ fn escaped_text_in_a_media_message_is_read_like_plain_text() {
         })
     );
 }
+
+#[test]
+fn a_reused_payload_buffer_holds_only_the_new_frame() {
+    let text = r#"{"event":"media","media":{"timestamp":"20","payload":"AAEC"}}"#;
+    let used = vec![9; 400];
+    assert_eq!(
+        parse_reusing(text, used),
+        Ok(Event::Media {
+            payload: vec![0, 1, 2],
+            timestamp: Some(20)
+        })
+    );
+    let stop = r#"{"event":"stop"}"#;
+    assert_eq!(parse_reusing(stop, vec![9; 400]), Ok(Event::Stop));
+}
+
+#[test]
+fn the_plain_media_message_providers_send_is_read_without_serde() {
+    let twilio = r#"{"event":"media","sequenceNumber":"3","media":{"track":"inbound","chunk":"1","timestamp":"5","payload":"//8A"},"streamSid":"MZ1"}"#;
+    let media = plain_media::media_body(twilio).expect("the plain reader takes it");
+    assert_eq!(
+        (media.track.as_deref(), media.timestamp.as_deref()),
+        (Some("inbound"), Some("5"))
+    );
+    assert_eq!(media.payload, "//8A");
+    for other in [
+        r#"{"event":"media", "media":{"payload":"//8A"}}"#,
+        r#"{"event":"media","media":{"payload":"\/\/8A"}}"#,
+        r#"{"event":"media","media":{"payload":"//8A","payload":"AAAA"}}"#,
+        r#"{"event":"media","media":{"payload":"//8A"},"event":"media"}"#,
+        r#"{"event":"media","media":{"payload":"//8A"}}  "#,
+        r#"{"event":"mark","mark":{"name":"1.0"}}"#,
+        r#"{"event":"media","sequenceNumber":3,"media":{"payload":"//8A"}}"#,
+    ] {
+        assert!(plain_media::media_body(other).is_none(), "{other}");
+    }
+}
+
+/// Pieces of media messages, right and wrong: fields in any order, repeated
+/// or missing, strings where numbers go and the reverse, escapes, spaces.
+const TOP_FIELDS: &[&str] = &[
+    r#""event":"media""#,
+    r#""event":"media""#,
+    r#""event":"mark""#,
+    r#""event":"me\u0064ia""#,
+    r#""streamSid":"MZ1""#,
+    r#""sequenceNumber":"3""#,
+    r#""sequenceNumber":3"#,
+    r#""start":"x""#,
+    r#""extra":"é ü""#,
+    r#""mark":{"name":"1.0"}"#,
+];
+const MEDIA_FIELDS: &[&str] = &[
+    r#""payload":"//8A""#,
+    r#""payload":"//8A""#,
+    r#""payload":"AAECAw==""#,
+    r#""payload":"not base64!""#,
+    r#""payload":"\/\/8A""#,
+    r#""payload":"""#,
+    r#""track":"inbound""#,
+    r#""track":"outbound""#,
+    r#""timestamp":"20""#,
+    r#""timestamp":"later""#,
+    r#""chunk":"1""#,
+    r#""chunk":1"#,
+];
+
+proptest::proptest! {
+    #[test]
+    fn a_media_message_read_without_serde_reads_as_serde_reads_it(
+        top in proptest::collection::vec(0..TOP_FIELDS.len() + 1, 0..6),
+        media in proptest::collection::vec(0..MEDIA_FIELDS.len(), 0..6),
+        space in proptest::option::of(0usize..200),
+    ) {
+        let media = format!(
+            "{{{}}}",
+            media.iter().map(|&i| MEDIA_FIELDS[i]).collect::<Vec<_>>().join(",")
+        );
+        let fields: Vec<String> = top
+            .iter()
+            .map(|&i| match TOP_FIELDS.get(i) {
+                Some(field) => field.to_string(),
+                None => format!(r#""media":{media}"#),
+            })
+            .collect();
+        let mut text = format!("{{{}}}", fields.join(","));
+        if let Some(at) = space.filter(|&at| text.is_char_boundary(at.min(text.len()))) {
+            text.insert(at.min(text.len()), ' ');
+        }
+        proptest::prop_assert_eq!(
+            parse_reusing(&text, vec![1; 3]),
+            parse_with_serde(&text, vec![1; 3]),
+            "{}", text
+        );
+    }
+}
