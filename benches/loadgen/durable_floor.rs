@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use sqlx::ConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
@@ -149,11 +149,7 @@ impl Durable {
 /// The static question, once the webhook's row is stored.
 pub(crate) async fn question(State(store): State<Arc<Durable>>, form: Bytes) -> Response {
     match store.write(Hit::of(&form)).await {
-        Ok(()) => (
-            [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
-            crate::static_server::QUESTION,
-        )
-            .into_response(),
+        Ok(()) => crate::static_server::question(form).await.into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
     }
 }

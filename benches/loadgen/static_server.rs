@@ -11,7 +11,7 @@ use axum::body::Bytes;
 use axum::http::header;
 use axum::response::IntoResponse;
 
-pub(crate) const QUESTION: &str = concat!(
+const QUESTION: &str = concat!(
     r#"<?xml version="1.0" encoding="UTF-8"?><Response>"#,
     r#"<Gather input="dtmf speech" action="https://ivr.bench.test/twilio/gather?seq=1" method="POST" timeout="5" language="cmn-Hans-CN" numDigits="1" speechTimeout="auto">"#,
     r#"<Say language="cmn-CN" voice="Polly.Zhiyu">请为本次服务打分，1分非常不满意，5分非常满意，请按1到5。</Say></Gather>"#,
@@ -19,7 +19,7 @@ pub(crate) const QUESTION: &str = concat!(
     r#"</Response>"#
 );
 
-async fn question(_form: Bytes) -> impl IntoResponse {
+pub(crate) async fn question(_form: Bytes) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
         QUESTION,
